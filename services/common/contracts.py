@@ -1,0 +1,90 @@
+"""The fixed data contracts of DESIGN.md §3: what the API answers and what the CLI prints.
+
+Fields may be added, never renamed: the phone app, the CLI's ``--json`` and the tests read them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class Stage(StrEnum):
+    detect = "detect"
+    classify = "classify"
+    recommend = "recommend"
+    done = "done"
+
+
+class Label(BaseModel):
+    label: str
+    score: float
+
+
+class Reference(BaseModel):
+    provider: str  # "unsplash" | "local"
+    id: str
+    url: str
+    thumb_url: str
+    author: str = ""
+    author_url: str = ""
+    source_url: str = ""
+    # Unsplash only: the photo's download-tracking endpoint, triggered server-side when a user picks it.
+    download_location: str | None = None
+
+
+class DetectedObject(BaseModel):
+    box: list[float] = Field(description="[x1, y1, x2, y2] in pixels of the submitted image")
+    score: float
+    detector_label: str
+    labels: list[Label] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+
+
+class ImageInfo(BaseModel):
+    width: int
+    height: int
+    sha256: str
+
+
+class Timings(BaseModel):
+    detect: float = 0.0
+    classify: float = 0.0
+    recommend: float = 0.0
+    total: float = 0.0
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Job(BaseModel):
+    id: str
+    status: JobStatus = JobStatus.queued
+    stage: Stage = Stage.detect
+    created_at: str = Field(default_factory=utcnow)
+    updated_at: str = Field(default_factory=utcnow)
+    image: ImageInfo | None = None
+    objects: list[DetectedObject] = Field(default_factory=list)
+    timings_ms: Timings = Field(default_factory=Timings)
+    error: str | None = None
+    top_k: int = 5
+    references: int = 6

@@ -1,0 +1,114 @@
+"""Reading user images safely and finding the ink in them.
+
+Used by the gateway (validation only, no decoding beyond the header) and by the workers and the CLI
+(full decode). Types are sniffed from the bytes, never from a filename or a header.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 16_000_000
+
+_SIGNATURES = {
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "webp": (b"RIFF",),
+}
+
+
+class ImageError(ValueError):
+    """A user image that cannot be used; ``code`` is the API's error code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def sniff_type(data: bytes) -> str | None:
+    """``png``, ``jpeg`` or ``webp`` from the leading bytes, else None."""
+    if data.startswith(_SIGNATURES["png"][0]):
+        return "png"
+    if data.startswith(_SIGNATURES["jpeg"][0]):
+        return "jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    kind: str
+    width: int
+    height: int
+
+
+def inspect_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> ImageHeader:
+    """Check type, size and pixel count without decoding the pixels (decompression-bomb guard)."""
+    if not data:
+        raise ImageError("empty_image", "the image is empty")
+    if len(data) > max_bytes:
+        raise ImageError("image_too_large", f"the image is {len(data)} bytes; the limit is {max_bytes}")
+    kind = sniff_type(data)
+    if kind is None:
+        raise ImageError("unsupported_image", "not a PNG, JPEG or WebP image")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+    except Exception as exc:  # PIL raises many types for corrupt headers
+        raise ImageError("corrupt_image", f"the {kind.upper()} header cannot be read") from exc
+    if width < 1 or height < 1:
+        raise ImageError("corrupt_image", "the image has no pixels")
+    if width * height > max_pixels:
+        raise ImageError(
+            "image_too_many_pixels", f"the image is {width}x{height}; the limit is {max_pixels} pixels"
+        )
+    return ImageHeader(kind, width, height)
+
+
+def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode a PNG/JPEG/WebP fully into greyscale ``L`` on white, EXIF orientation applied.
+
+    Transparent pixels become white (a drawing app's transparent background). Raises
+    :class:`ImageError` for anything that is not a complete, supported image.
+    """
+    if isinstance(source, Image.Image):
+        im = source
+    else:
+        data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source
+        inspect_image(data, max_bytes=max(MAX_BYTES, len(data)), max_pixels=max_pixels)
+        try:
+            im = Image.open(io.BytesIO(data))
+            im.load()
+        except Exception as exc:
+            raise ImageError("corrupt_image", "the image is truncated or corrupt") from exc
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    return im.convert("L")
+
+
+def ink_map(gray: Image.Image) -> np.ndarray:
+    """Ink strength in [0, 1] (1 = full ink) from a greyscale image with either polarity.
+
+    The background is the brighter or darker of the two extremes, whichever covers the border of the
+    image more: white strokes on a dark background (a dark-mode canvas) become ink too.
+    """
+    a = np.asarray(gray, dtype=np.float32) / 255.0
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    if np.median(border) < 0.5:
+        a = 1.0 - a
+    # paper is rarely pure white (photos, JPEG): measure it and stretch so paper = 0, darkest ink = 1
+    paper = float(np.percentile(a, 90)) if a.size else 1.0
+    ink = np.clip((paper - a) / max(paper - float(a.min()), 0.25), 0.0, 1.0)
+    ink[ink < 0.15] = 0.0
+    return ink
