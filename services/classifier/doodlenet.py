@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .labels import read_class_names
+
 FILES = ["model.json", "group1-shard1of1.bin", "class_names.txt"]
 
 
@@ -79,7 +81,7 @@ def load_doodlenet(model_dir: str | Path) -> tuple[DoodleNet, list[str]]:
     names = [layer["config"]["name"] for layer in _keras_layers(spec["modelTopology"])
              if layer["class_name"] in ("Conv2D", "Dense")]
     weights = load_tfjs_weights(model_dir)
-    classes = [w.strip() for w in (model_dir / "class_names.txt").read_text().splitlines() if w.strip()]
+    classes = read_class_names(model_dir / "class_names.txt")
     model = DoodleNet(len(classes))
     targets = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     if len(targets) != len(names):

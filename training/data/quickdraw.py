@@ -64,9 +64,11 @@ def read_ndjson(path: str | Path, limit: int | None = None) -> Iterator[Drawing]
 
 
 def class_names() -> list[str]:
-    """The 345 categories, in DoodleNet's output order (the project's label order everywhere)."""
-    path = asset_path("models/doodlenet/class_names.txt")
-    return [w.strip() for w in path.read_text().splitlines() if w.strip()]
+    """The 345 categories in DoodleNet's output order (the project's label order everywhere),
+    spelled as Google spells them (``hot dog``; DoodleNet's file writes ``hot_dog``)."""
+    from services.classifier.labels import read_class_names
+
+    return read_class_names(asset_path("models/doodlenet/class_names.txt"))
 
 
 def _fmt_dir(fmt: str) -> Path:

@@ -1,0 +1,50 @@
+# sketchref: `make demo` recognizes an example sketch; `make test` runs the tests.
+# Both set up what they need first (idempotent): Debian packages, .venv, torch, the project, assets.
+
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.stamp-setup
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export YOLO_OFFLINE ?= 1
+export YOLO_AUTOINSTALL ?= false
+export YOLO_CONFIG_DIR ?= $(CURDIR)/.cache/ultralytics
+
+APT_PACKAGES := redis-server chromium chromium-driver docker-compose fonts-dejavu-core
+
+.PHONY: setup system-packages demo test lint bench load clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup_assets.py
+	@$(MAKE) --no-print-directory system-packages
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python scripts/setup_assets.py
+	@touch $(STAMP)
+
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+demo: setup
+	$(BIN)/sketchref recognize examples/three_objects.png --annotate out/demo.png
+
+test: setup
+	$(BIN)/python -m pytest -q -rs
+
+lint: setup
+	$(BIN)/ruff check services training tests scripts
+
+bench: setup
+	$(BIN)/python scripts/bench.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,129 @@
+"""Blob storage behind one small interface: S3 (boto3) for the services, a local folder embedded.
+
+Keys are ``/``-separated strings (``sketches/<job>.png``, ``crops/<job>/<i>.png``,
+``cache/recommender/<hash>.json``). The S3 client is injectable so tests choose the real SeaweedFS
+server or anything else that speaks S3.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from .settings import CommonSettings, get_settings
+
+
+class NotFound(KeyError):
+    pass
+
+
+class Storage(Protocol):
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def list(self, prefix: str) -> list[str]: ...
+
+
+class LocalStorage:
+    """A folder; writes are atomic (temp file + rename) so readers never see half a file."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        p = (self.root / key).resolve()
+        if self.root.resolve() not in p.parents:
+            raise ValueError(f"key escapes the storage folder: {key!r}")
+        return p
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        p = self._path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(key) from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.root
+        if not base.exists():
+            return []
+        keys = [p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file()]
+        return sorted(k for k in keys if k.startswith(prefix))
+
+
+class S3Storage:
+    def __init__(self, client, bucket: str):
+        self.client = client
+        self.bucket = bucket
+
+    @classmethod
+    def from_settings(cls, s: CommonSettings | None = None) -> S3Storage:
+        import boto3
+        from botocore.config import Config
+
+        s = s or get_settings()
+        client = boto3.client(
+            "s3",
+            endpoint_url=s.s3_endpoint_url,
+            region_name=s.s3_region,
+            aws_access_key_id=s.s3_access_key.get_secret_value() if s.s3_access_key else None,
+            aws_secret_access_key=s.s3_secret_key.get_secret_value() if s.s3_secret_key else None,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10,
+                          s3={"addressing_style": "path"}),
+        )
+        return cls(client, s.s3_bucket)
+
+    def ensure_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception:
+            self.client.create_bucket(Bucket=self.bucket)
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey as exc:
+            raise NotFound(key) from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except Exception:
+            return False
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return sorted(keys)
+
+
+def get_storage(s: CommonSettings | None = None) -> Storage:
+    """S3 when an endpoint is configured, else the local folder (embedded mode)."""
+    s = s or get_settings()
+    if s.s3_endpoint_url:
+        return S3Storage.from_settings(s)
+    return LocalStorage(s.local_storage_dir)
