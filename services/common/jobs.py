@@ -1,0 +1,220 @@
+"""Job records in Redis: one JSON document per job, with a TTL, updated atomically.
+
+Keys (all under ``sketchref:``):
+
+- ``job:<id>``: the :class:`JobRecord` as JSON, expiring ``ttl_s`` after creation (default 24 h);
+  updates keep the TTL.
+- ``jobs:active``: sorted set of unfinished job ids scored by their deadline (epoch seconds); the
+  sweeper marks the overdue ones ``failed`` so no job stays ``running`` forever.
+- ``idem:<hash>``: Idempotency-Key -> ``{"payload": sha256, "job": id}``, same TTL as jobs.
+- ``metrics:jobs`` and ``metrics:stage:<stage>``: counters and histogram buckets the workers write
+  and the gateway's ``/metrics`` reads (workers are separate processes).
+
+Stage idempotency: a stage's result is written with :meth:`JobStore.complete_stage`, which applies
+only while the job is still at that stage; a redelivered task finds the job past it and does not
+write again (objects are replaced as a whole, never appended, so nothing is duplicated).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+
+from pydantic import Field
+
+from .contracts import DetectedObject, Job, JobStatus, Stage, utcnow
+
+PREFIX = "sketchref:"
+ACTIVE = PREFIX + "jobs:active"
+JOB_METRICS = PREFIX + "metrics:jobs"
+DEFAULT_TTL_S = 24 * 3600
+# Histogram buckets of stage latencies, in seconds.
+BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+TERMINAL = (JobStatus.succeeded, JobStatus.failed)
+
+
+class JobRecord(Job):
+    """The stored job: the public :class:`Job` plus what the pipeline needs internally."""
+
+    sketch_key: str = ""
+    crop_keys: list[str] = Field(default_factory=list)
+    deadline_at: float = 0.0
+    started_at: float = 0.0
+    created_ts: float = Field(default_factory=time.time)
+
+    def public(self) -> Job:
+        return Job.model_validate(self.model_dump(include=set(Job.model_fields)))
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def job_key(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}"
+
+
+class JobStore:
+    def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S):
+        self.r = redis_client
+        self.ttl_s = int(ttl_s)
+
+    # -- records ---------------------------------------------------------------------------------
+    def create(self, job: JobRecord) -> None:
+        data = job.model_dump_json()
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(job_key(job.id), data, ex=self.ttl_s, nx=True)
+        pipe.zadd(ACTIVE, {job.id: job.deadline_at})
+        pipe.hincrby(JOB_METRICS, "created", 1)
+        pipe.hincrby(JOB_METRICS, job.status.value, 1)
+        pipe.execute()
+
+    def get(self, job_id: str) -> JobRecord | None:
+        raw = self.r.get(job_key(job_id))
+        return JobRecord.model_validate_json(raw) if raw else None
+
+    def update(self, job_id: str, change: Callable[[JobRecord], JobRecord | None]) -> JobRecord | None:
+        """Apply ``change`` atomically (optimistic WATCH/MULTI, retried on conflict).
+
+        ``change`` returns the new record, or None to leave it as it is. Returns the record as stored
+        afterwards (None when the job does not exist). Terminal transitions update the metrics and
+        leave the deadline set.
+        """
+        key = job_key(job_id)
+        import redis
+
+        while True:
+            with self.r.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if not raw:
+                        pipe.unwatch()
+                        return None
+                    old = JobRecord.model_validate_json(raw)
+                    new = change(old.model_copy(deep=True))
+                    if new is None:
+                        pipe.unwatch()
+                        return old
+                    new.updated_at = utcnow()
+                    pipe.multi()
+                    pipe.set(key, new.model_dump_json(), keepttl=True)
+                    if new.status != old.status:
+                        pipe.hincrby(JOB_METRICS, new.status.value, 1)
+                        if new.status in TERMINAL:
+                            pipe.zrem(ACTIVE, job_id)
+                    pipe.execute()
+                    return new
+                except redis.WatchError:
+                    continue
+
+    # -- stage transitions -------------------------------------------------------------------------
+    def start_stage(self, job_id: str, stage: str) -> JobRecord | None:
+        """Mark the job running at ``stage`` if it is there and not finished; returns the record."""
+
+        def change(j: JobRecord):
+            if j.status in TERMINAL or j.stage.value != stage or j.status == JobStatus.running and j.started_at:
+                return None
+            j.status = JobStatus.running
+            j.started_at = j.started_at or time.time()
+            return j
+
+        return self.update(job_id, change)
+
+    def complete_stage(self, job_id: str, stage: str, next_stage: str | None, objects: list[DetectedObject],
+                       elapsed_ms: float, crop_keys: list[str] | None = None) -> bool:
+        """Store the result of ``stage`` and move on; False when the job was not at that stage."""
+        applied = False
+
+        def change(j: JobRecord):
+            nonlocal applied
+            if j.status in TERMINAL or j.stage.value != stage:
+                return None
+            applied = True
+            j.objects = objects
+            setattr(j.timings_ms, stage, round(elapsed_ms, 2))
+            if crop_keys is not None:
+                j.crop_keys = crop_keys
+            if next_stage is None:
+                j.stage = Stage.done
+                j.status = JobStatus.succeeded
+                j.timings_ms.total = round((time.time() - j.created_ts) * 1000, 2)
+            else:
+                j.stage = Stage(next_stage)
+            return j
+
+        self.update(job_id, change)
+        return applied
+
+    def fail(self, job_id: str, reason: str) -> JobRecord | None:
+        """Mark an unfinished job failed with ``reason`` (a finished one is left as it is)."""
+
+        def change(j: JobRecord):
+            if j.status in TERMINAL:
+                return None
+            j.status = JobStatus.failed
+            j.error = reason
+            return j
+
+        return self.update(job_id, change)
+
+    # -- deadlines ---------------------------------------------------------------------------------
+    def sweep(self, now: float | None = None, limit: int = 100) -> list[str]:
+        """Mark every unfinished job past its deadline ``failed``; returns their ids."""
+        now = time.time() if now is None else now
+        failed = []
+        for raw in self.r.zrangebyscore(ACTIVE, "-inf", now, start=0, num=limit):
+            job_id = raw.decode() if isinstance(raw, bytes) else raw
+            rec = self.fail(job_id, "deadline exceeded: the job was not done in time")
+            if rec is None or rec.status in TERMINAL:
+                self.r.zrem(ACTIVE, job_id)  # expired or finished meanwhile
+            if rec is not None and rec.status == JobStatus.failed:
+                failed.append(job_id)
+        return failed
+
+    def check_deadline(self, job: JobRecord, now: float | None = None) -> JobRecord:
+        """The job, failed first if it is overdue (so a reader never sees a job stuck forever)."""
+        now = time.time() if now is None else now
+        if job.status not in TERMINAL and job.deadline_at and now > job.deadline_at:
+            return self.fail(job.id, "deadline exceeded: the job was not done in time") or job
+        return job
+
+    # -- idempotency keys --------------------------------------------------------------------------
+    def claim_idempotency_key(self, key_hash: str, payload_sha: str, job_id: str) -> tuple[str, str] | None:
+        """Remember ``key -> (payload, job)``; returns the earlier ``(payload, job)`` if there was one."""
+        key = f"{PREFIX}idem:{key_hash}"
+        value = json.dumps({"payload": payload_sha, "job": job_id})
+        if self.r.set(key, value, ex=self.ttl_s, nx=True):
+            return None
+        raw = self.r.get(key)
+        if raw is None:  # expired in between: claim again
+            return self.claim_idempotency_key(key_hash, payload_sha, job_id)
+        old = json.loads(raw)
+        return old["payload"], old["job"]
+
+    # -- metrics -----------------------------------------------------------------------------------
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        key = f"{PREFIX}metrics:stage:{stage}"
+        pipe = self.r.pipeline(transaction=False)
+        for b in BUCKETS:
+            if seconds <= b:
+                pipe.hincrby(key, repr(b), 1)
+        pipe.hincrby(key, "+Inf", 1)
+        pipe.hincrbyfloat(key, "sum", seconds)
+        pipe.execute()
+
+    def job_counts(self) -> dict[str, int]:
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in self.r.hgetall(JOB_METRICS).items()}
+
+    def stage_histogram(self, stage: str) -> tuple[list[tuple[str, int]], float, int]:
+        raw = {(k.decode() if isinstance(k, bytes) else k): v for k, v in
+               self.r.hgetall(f"{PREFIX}metrics:stage:{stage}").items()}
+        buckets = [(repr(b), int(raw.get(repr(b), 0))) for b in BUCKETS]
+        count = int(raw.get("+Inf", 0))
+        buckets.append(("+Inf", count))
+        return buckets, float(raw.get("sum", 0.0)), count
+
+    def active_count(self) -> int:
+        return int(self.r.zcard(ACTIVE))

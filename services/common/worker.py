@@ -1,0 +1,161 @@
+"""What the three workers share: a thin stage task around a pure function of ``services.common.pipeline``.
+
+A task receives a job id only. It reads the job record (Redis) and the sketch (S3, by the key in the
+record), calls the stage's pure function with the model of this process, stores the result in the job
+record and enqueues the next stage. The model is loaded once per process, lazily on the first task,
+which under the prefork pool means after the fork, in the child that runs the tasks.
+
+Idempotency: a task whose job is already past its stage (a redelivery after a crash) does no work; it
+only re-sends the next stage if that one has not finished either, so a crash between "stored" and
+"enqueued" loses nothing. Errors: transient ones (Redis/S3 connections) retry with backoff; anything
+else, or retries exhausted, marks the job ``failed`` with a short reason (no stack trace, no secrets).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .contracts import DetectedObject, JobStatus
+from .jobs import TERMINAL, JobRecord, JobStore
+from .queue import NEXT_STAGE, TASK_NAMES, TRANSIENT_ERRORS, enqueue, retry_options
+
+log = logging.getLogger("sketchref.worker")
+
+
+def resolve(path: str) -> Callable:
+    """``"package.module:function"`` -> the function."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass
+class Context:
+    """Per-process clients and the model; all created on first use (after fork)."""
+
+    kind: str
+    default_loader: str
+    _model: object | None = None
+    _store: JobStore | None = None
+    _storage: object | None = None
+    _app: object | None = None
+    extra: dict = field(default_factory=dict)
+
+    def loader_path(self) -> str:
+        # SKETCHREF_<KIND>_LOADER="module:function" swaps the model (test doubles); default: the real one
+        return os.environ.get(f"SKETCHREF_{self.kind.upper()}_LOADER") or self.default_loader
+
+    def model(self):
+        if self._model is None:
+            t0 = time.perf_counter()
+            self._model = resolve(self.loader_path())()
+            log.info("%s model loaded in %.1f s (pid %d)", self.kind, time.perf_counter() - t0, os.getpid())
+        return self._model
+
+    def store(self) -> JobStore:
+        if self._store is None:
+            import redis
+
+            from .settings import get_settings
+
+            s = get_settings()
+            ttl = int(os.environ.get("SKETCHREF_JOB_TTL_S", 24 * 3600))
+            self._store = JobStore(redis.Redis.from_url(s.redis_url, socket_timeout=10), ttl_s=ttl)
+        return self._store
+
+    def storage(self):
+        if self._storage is None:
+            from .storage import get_storage
+
+            self._storage = get_storage()
+        return self._storage
+
+    def reset(self) -> None:
+        """Forget clients (not fork-safe) and the model in a freshly forked child."""
+        self._model = self._store = self._storage = None
+
+
+class PermanentError(Exception):
+    """A failure that retrying cannot fix; the job is failed at once."""
+
+
+def load_gray(ctx: Context, rec: JobRecord):
+    from .imaging import ImageError, load_image
+    from .storage import NotFound
+
+    try:
+        return load_image(ctx.storage().get(rec.sketch_key))
+    except NotFound as exc:
+        raise PermanentError("the sketch is missing from storage") from exc
+    except ImageError as exc:
+        raise PermanentError(f"the sketch cannot be read: {exc.message}") from exc
+
+
+Compute = Callable[[Context, JobRecord], tuple[list[DetectedObject], list[str] | None]]
+
+
+def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute) -> str:
+    """One stage for one job; returns what happened (for logs and tests)."""
+    store = ctx.store()
+    rec = store.get(job_id)
+    if rec is None:
+        log.warning("%s: job %s not found (expired?)", stage, job_id)
+        return "missing"
+    rec = store.check_deadline(rec)
+    if rec.status in TERMINAL:
+        return "finished"
+    if rec.stage.value != stage:
+        # a redelivery: this stage is done; make sure the next one is on its way
+        order = list(NEXT_STAGE)
+        if rec.stage.value in order and order.index(rec.stage.value) > order.index(stage):
+            if NEXT_STAGE[stage] == rec.stage.value:
+                enqueue(app, rec.stage.value, job_id)
+        return "skipped"
+    store.start_stage(job_id, stage)
+    t0 = time.perf_counter()
+    objects, crop_keys = compute(ctx, rec)
+    elapsed = time.perf_counter() - t0
+    nxt = NEXT_STAGE[stage]
+    applied = store.complete_stage(job_id, stage, nxt, objects, elapsed * 1000, crop_keys)
+    if applied:
+        store.observe_stage(stage, elapsed)
+    if nxt is not None:
+        after = store.get(job_id)
+        if after is not None and after.stage.value == nxt and after.status not in TERMINAL:
+            enqueue(app, nxt, job_id)
+    return "done" if applied else "skipped"
+
+
+def register_stage(app, ctx: Context, stage: str, compute: Compute):
+    """Define the Celery task of ``stage`` on ``app``; returns it."""
+    from celery import Task
+
+    class StageTask(Task):
+        def on_failure(self, exc, task_id, args, kwargs, einfo):  # retries exhausted or a bug
+            job_id = args[0] if args else kwargs.get("job_id")
+            reason = f"{stage} failed: {type(exc).__name__}"
+            if isinstance(exc, TRANSIENT_ERRORS):
+                reason = f"{stage} failed after retries: {type(exc).__name__}"
+            try:
+                ctx.store().fail(job_id, reason)
+            except Exception:  # Redis itself is down: the deadline sweeper will fail the job later
+                log.exception("could not mark job %s failed", job_id)
+
+    @app.task(name=TASK_NAMES[stage], bind=True, base=StageTask, **retry_options())
+    def stage_task(self, job_id: str) -> str:
+        try:
+            return run_stage(ctx, app, stage, job_id, compute)
+        except PermanentError as exc:
+            ctx.store().fail(job_id, f"{stage} failed: {exc}")
+            return "failed"
+
+    os.register_at_fork(after_in_child=ctx.reset)
+    return stage_task
+
+
+def job_status_done(rec: JobRecord | None) -> bool:
+    return rec is not None and rec.status in (JobStatus.succeeded, JobStatus.failed)
