@@ -1,0 +1,70 @@
+"""Loading the shipped classifier and classifying the objects of a sketch.
+
+``models/classifier/`` holds ``head.pt`` (projections, logit scale, class text embeddings), the class
+list and ``config.json`` naming the backbone; the DoodleNet tower is converted from its TF.js files
+at load time (see :mod:`services.classifier.doodlenet`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from services.common.assets import asset_dir
+from services.common.preprocess import SketchNorm, normalize_sketch
+
+from .doodlenet import FILES, load_doodlenet
+from .settings import ClassifierSettings, get_classifier_settings
+from .vlm import SketchVLM
+
+
+class SketchClassifier:
+    def __init__(self, model: SketchVLM, classes: list[str], norm: SketchNorm, device: str = "cpu",
+                 batch_size: int = 64):
+        self.model = model.to(device).eval()
+        self.classes = classes
+        self.norm = norm
+        self.device = device
+        self.batch_size = batch_size
+
+    def tensors(self, gray: Image.Image, boxes: list) -> torch.Tensor:
+        arrs = [normalize_sketch(gray, box=b, norm=self.norm) for b in boxes]
+        return torch.from_numpy(np.stack(arrs))[:, None] if arrs else torch.zeros(0, 1, self.norm.side, self.norm.side)
+
+    @torch.inference_mode()
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        out = [self.model(x[i:i + self.batch_size].to(self.device)).softmax(-1).cpu()
+               for i in range(0, len(x), self.batch_size)]
+        return torch.cat(out) if out else torch.zeros(0, len(self.classes))
+
+    def classify(self, gray: Image.Image, boxes: list, top_k: int = 5) -> list[list[tuple[str, float]]]:
+        probs = self.probabilities(self.tensors(gray, boxes))
+        k = max(1, min(top_k, len(self.classes)))
+        result = []
+        for row in probs:
+            scores, idx = row.topk(k)
+            result.append([(self.classes[i], round(float(s), 4)) for s, i in zip(scores, idx, strict=True)])
+        return result
+
+
+def build_doodlenet_vlm(text_features: torch.Tensor) -> tuple[SketchVLM, list[str]]:
+    tower, classes = load_doodlenet(asset_dir("models/doodlenet", FILES))
+    for p in tower.parameters():
+        p.requires_grad_(False)
+    return SketchVLM(tower, text_features), classes
+
+
+def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassifier:
+    s = settings or get_classifier_settings()
+    model_dir = Path(s.model_dir)
+    cfg = json.loads((model_dir / "config.json").read_text())
+    head = torch.load(model_dir / "head.pt", map_location="cpu", weights_only=True)
+    model, classes = build_doodlenet_vlm(head["text_features"])
+    model.load_state_dict(head, strict=False)
+    norm = SketchNorm(**cfg.get("norm", {}))
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    return SketchClassifier(model, classes, norm, device=s.device, batch_size=s.batch_size)

@@ -1,0 +1,33 @@
+"""Detector training configuration (mirrored, with comments, by ``training/detector/config.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class DetectorTrainConfig:
+    model: str = "yolov8n.yaml"  # architecture, built from its yaml (no hub weights offline)
+    imgsz: int = 320  # serving size too: inputs are area-downscaled to this longer side
+    train_scenes: int = 2000
+    val_scenes: int = 300
+    epochs: int = 15
+    hours: float | None = None  # wall-clock cap; ultralytics rescales its schedule to it
+    batch: int = 32
+    seed: int = 0
+    loss: str = "bce"  # bce | focal (class head)
+    focal_gamma: float = 1.5
+    focal_alpha: float = 0.25
+    data_format: str = "raw"
+    out: str = "runs/detector"
+    tiny: bool = False  # seconds-long run for tests: few scenes, imgsz 64, one epoch
+    extra: dict = field(default_factory=dict)
+
+    def resolved(self) -> DetectorTrainConfig:
+        if not self.tiny:
+            return self
+        return DetectorTrainConfig(**{**asdict(self), "imgsz": 64, "train_scenes": 8, "val_scenes": 4,
+                                      "epochs": 1, "batch": 4, "hours": None})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
