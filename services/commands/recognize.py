@@ -1,0 +1,74 @@
+"""``sketchref recognize IMAGE... [--json] [--top-k K]``: the embedded mode, all stages in-process.
+
+Every input gets one entry; an unreadable input gets a message on stderr and an ``error`` entry, the
+others are still recognized, and the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", help="PNG, JPEG or WebP sketches")
+    p.add_argument("--json", action="store_true", help="print one JSON array, one entry per input")
+    p.add_argument("--top-k", type=int, default=5, help="label candidates per object (default 5)")
+    p.add_argument("--references", type=int, default=6, help="references per object (default 6)")
+    p.add_argument("--annotate", metavar="PNG", help="write the sketch with boxes and labels "
+                   "(with several inputs: a folder, one PNG per input)")
+
+
+def _table(path: str, objects) -> str:
+    lines = [f"{path}: {len(objects)} object(s)"]
+    if objects:
+        lines.append(f"  {'#':>2}  {'box (x1,y1,x2,y2)':<24} {'label':<22} {'score':>6}  {'also':<40} refs")
+    for i, o in enumerate(objects, 1):
+        box = ",".join(f"{v:.0f}" for v in o.box)
+        top = o.labels[0] if o.labels else None
+        also = ", ".join(f"{lab.label} {lab.score:.2f}" for lab in o.labels[1:3])
+        lines.append(f"  {i:>2}  {box:<24} {top.label if top else '?':<22} "
+                     f"{top.score if top else 0:>6.2f}  {also:<40} {len(o.references)}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from services.common.annotate import annotate
+    from services.common.imaging import ImageError, load_image
+    from services.common.pipeline import Recognizer
+
+    if args.top_k < 1 or args.references < 0:
+        print("error: --top-k must be >= 1 and --references >= 0", file=sys.stderr)
+        return 2
+    recognizer = Recognizer()
+    entries, failed = [], False
+    for path in args.images:
+        try:
+            data = Path(path).read_bytes()
+            result = recognizer.recognize(data, top_k=args.top_k, references=args.references)
+        except (OSError, ImageError) as exc:
+            failed = True
+            code = getattr(exc, "code", "unreadable_file")
+            message = getattr(exc, "message", None) or str(exc)
+            print(f"error: {path}: {message}", file=sys.stderr)
+            entries.append({"image": path, "objects": [], "error": {"code": code, "message": message}})
+            continue
+        objects = result.objects
+        entries.append({"image": path, "objects": [o.model_dump(exclude_none=True) for o in objects]})
+        if args.annotate:
+            out = Path(args.annotate)
+            if len(args.images) > 1:
+                out.mkdir(parents=True, exist_ok=True)
+                out = out / (Path(path).stem + ".annotated.png")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            annotate(load_image(data), objects).save(out)
+        if not args.json:
+            print(_table(path, objects))
+            print(f"  time: {result.timings_ms.total:.0f} ms"
+                  + (f"  annotated: {out}" if args.annotate else ""))
+    if args.json:
+        json.dump(entries, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return 2 if failed else 0

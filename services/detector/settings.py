@@ -1,0 +1,27 @@
+"""Detector worker settings (env prefix ``SKETCHREF_DETECTOR_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.settings import ROOT
+
+
+class DetectorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SKETCHREF_DETECTOR_", extra="ignore")
+
+    model_dir: Path = ROOT / "models" / "detector"
+    weights: str = "best.pt"
+    imgsz: int = 320
+    conf: float = 0.35  # minimum box confidence
+    iou: float = 0.5  # NMS IoU
+    max_objects: int = 30
+    device: str = "cpu"
+
+
+@lru_cache
+def get_detector_settings() -> DetectorSettings:
+    return DetectorSettings()

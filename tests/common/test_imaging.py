@@ -1,0 +1,33 @@
+import io
+
+import pytest
+from PIL import Image
+
+from services.common.imaging import ImageError, inspect_image, sniff_type
+
+
+def _png(w, h):
+    buf = io.BytesIO()
+    Image.new("L", (w, h), 255).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_sniff_from_bytes_not_names():
+    assert sniff_type(_png(4, 4)) == "png"
+    assert sniff_type(b"\xff\xd8\xff\xe0rest") == "jpeg"
+    assert sniff_type(b"RIFF\0\0\0\0WEBPVP8 ") == "webp"
+    assert sniff_type(b"GIF89a") is None
+
+
+@pytest.mark.parametrize("data,code", [(b"", "empty_image"), (b"just text", "unsupported_image"),
+                                       (b"\x89PNG\r\n\x1a\n\0\0", "corrupt_image")])
+def test_bad_inputs(data, code):
+    with pytest.raises(ImageError) as e:
+        inspect_image(data)
+    assert e.value.code == code
+
+
+def test_pixel_bomb_rejected_from_header_alone():
+    with pytest.raises(ImageError) as e:
+        inspect_image(_png(5000, 5000))
+    assert e.value.code == "image_too_many_pixels"

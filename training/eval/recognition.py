@@ -1,0 +1,126 @@
+"""End-to-end evaluation through the embedded recognizer (what ``sketchref recognize`` does).
+
+- ``single``: each held-out (test split) drawing rendered as a 512x512 PNG, black 6 px strokes, 10%
+  margin; counts inputs with exactly one object, top-1/top-5 of that object, macro accuracy.
+- ``scenes``: held-out scenes of ``--objects`` separated drawings; class-agnostic precision/recall at
+  IoU 0.5 and the share of scenes with exactly the right number of objects.
+Writes ``reports/recognition/<mode>.json`` and prints a summary with 95% intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from training.classifier.renders import reference_image
+from training.data.quickdraw import load_drawings
+from training.data.scenes import SceneConfig, compose_scene
+
+from .stats import bootstrap_mean, wilson
+
+
+def _png(image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def match(pred: list, truth: list, thr: float = 0.5) -> int:
+    """Greedy one-to-one matching by IoU; returns the number of true positives."""
+    used, tp = set(), 0
+    for p in pred:
+        best, bj = thr, None
+        for j, t in enumerate(truth):
+            if j not in used and iou(p, t) >= best:
+                best, bj = iou(p, t), j
+        if bj is not None:
+            used.add(bj)
+            tp += 1
+    return tp
+
+
+def eval_single(recognizer, limit: int | None, seed: int) -> dict:
+    drawings = load_drawings("raw", split="test")
+    if limit:
+        drawings = random.Random(seed).sample(drawings, min(limit, len(drawings)))
+    one = top1 = top5 = 0
+    per_class = defaultdict(list)
+    for d in drawings:
+        objs = recognizer.recognize(_png(reference_image(d)), top_k=5, references=0).objects
+        one += len(objs) == 1
+        labels = [lab.label for lab in objs[0].labels] if objs else []
+        hit1 = bool(labels) and labels[0] == d.word
+        top1 += hit1
+        top5 += d.word in labels[:5]
+        per_class[d.word].append(float(hit1))
+    n = len(drawings)
+    macro = [float(np.mean(v)) for v in per_class.values()]
+    return {"n": n, "classes": len(per_class), "exactly_one_object": one / n, "exactly_one_ci": wilson(one, n),
+            "top1": top1 / n, "top1_ci": wilson(top1, n), "top5": top5 / n, "top5_ci": wilson(top5, n),
+            "macro": float(np.mean(macro)), "macro_ci": bootstrap_mean(macro, seed)}
+
+
+def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | None = None) -> dict:
+    drawings = load_drawings("raw", split="test")
+    cfg = cfg or SceneConfig(min_objects=objects, max_objects=objects, min_size=0.18, max_size=0.42,
+                             min_gap=12.0, max_rotation=0.0)
+    rng = random.Random(seed)
+    tp = npred = ntrue = exact = 0
+    for _ in range(n):
+        scene = compose_scene(drawings, rng, cfg)
+        objs = recognizer.recognize(_png(scene.image), top_k=1, references=0).objects
+        pred = [o.box for o in objs]
+        tp += match(pred, scene.boxes)
+        npred += len(pred)
+        ntrue += len(scene.boxes)
+        exact += len(pred) == len(scene.boxes)
+    return {"scenes": n, "objects_per_scene": objects, "precision": tp / max(npred, 1),
+            "precision_ci": wilson(tp, npred), "recall": tp / max(ntrue, 1), "recall_ci": wilson(tp, ntrue),
+            "exact_count": exact / n, "exact_count_ci": wilson(exact, n)}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("mode", choices=["single", "scenes"])
+    p.add_argument("--limit", type=int, default=None, help="single: evaluate a random subset")
+    p.add_argument("--scenes", type=int, default=200)
+    p.add_argument("--objects", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="reports/recognition")
+
+
+def main(args: argparse.Namespace) -> int:
+    from services.common.pipeline import Recognizer
+
+    recognizer = Recognizer(recommender=_NoReferences())
+    if args.mode == "single":
+        result = eval_single(recognizer, args.limit, args.seed)
+    else:
+        result = eval_scenes(recognizer, args.scenes, args.objects, args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.mode}.json").write_text(json.dumps(result, indent=2))
+    for k, v in result.items():
+        if not k.endswith("_ci"):
+            ci = result.get(f"{k}_ci")
+            print(f"{k:>20}: {v:.4f}" + (f"  (95% CI {ci[0]:.4f}-{ci[1]:.4f})" if ci else "")
+                  if isinstance(v, float) else f"{k:>20}: {v}")
+    return 0
+
+
+class _NoReferences:
+    def recommend(self, label, n, crop=None):
+        return []
