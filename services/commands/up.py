@@ -1,0 +1,153 @@
+"""``sketchref up [--port 8000]``: the whole stack as local processes on 127.0.0.1, no containers.
+
+Starts redis-server, SeaweedFS (``weed mini``, the S3 server), the detector, classifier and
+recommender workers and the gateway, each with its output prefixed by its name. A worker that dies
+is started again (a crashed worker's unacknowledged task is redelivered to the new one). Ctrl-C
+(SIGINT) or SIGTERM stops everything cleanly: gateway first, then workers, then S3 and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from services.common.processes import (
+    Proc,
+    free_port,
+    free_weed_ports,
+    port_open,
+    python_command,
+    redis_command,
+    wait_until,
+    weed_command,
+)
+from services.common.settings import ROOT
+
+WORKERS = ("detector", "classifier", "recommender")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--port", type=int, default=8000, help="gateway port (default 8000)")
+    parser.add_argument("--redis-port", type=int, default=6379)
+    parser.add_argument("--s3-port", type=int, default=8333)
+    parser.add_argument("--free-ports", action="store_true",
+                        help="pick free ports for Redis and every SeaweedFS server (the gateway keeps --port)")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".cache" / "up")
+    parser.add_argument("--concurrency", type=int, default=1, help="tasks at once per worker")
+    parser.add_argument("--log-dir", type=Path, default=None, help="also write each process's log here")
+
+
+class Stack:
+    def __init__(self, args):
+        self.args = args
+        self.procs: dict[str, Proc] = {}
+        self.stopping = False
+        self.color = 0
+
+    def env(self, redis_port: int, s3_port: int) -> dict:
+        env = dict(os.environ)
+        env.update({
+            "SKETCHREF_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "SKETCHREF_S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
+            "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "YOLO_OFFLINE": "1",
+        })
+        # SeaweedFS without an IAM config accepts any credentials; boto3 still needs some
+        env.setdefault("SKETCHREF_S3_ACCESS_KEY", "sketchref-local")
+        env.setdefault("SKETCHREF_S3_SECRET_KEY", "sketchref-local")
+        return env
+
+    def start(self, name: str, cmd: list[str], env: dict) -> Proc:
+        log = self.args.log_dir / f"{name}.log" if self.args.log_dir else None
+        if log:
+            log.parent.mkdir(parents=True, exist_ok=True)
+        p = Proc(name, cmd, env=env, cwd=ROOT, color=self.color, log_file=log)
+        self.color += 1
+        self.procs[name] = p
+        return p
+
+    def worker_cmd(self, kind: str) -> list[str]:
+        return python_command("worker", kind, "--concurrency", str(self.args.concurrency))
+
+    def stop_all(self) -> None:
+        self.stopping = True
+        order = ["gateway", *WORKERS, "s3", "redis"]
+        for name in order:
+            p = self.procs.get(name)
+            if p is not None and p.alive():
+                say(f"stopping {name}")
+                p.stop(grace=15)
+
+
+def say(msg: str) -> None:
+    sys.stdout.write(f"{'up':<11}| {msg}\n")
+    sys.stdout.flush()
+
+
+def _bucket_ready(env: dict) -> bool:
+    from services.common.settings import CommonSettings
+    from services.common.storage import S3Storage
+
+    s = CommonSettings(s3_endpoint_url=env["SKETCHREF_S3_ENDPOINT_URL"],
+                       s3_access_key=env["SKETCHREF_S3_ACCESS_KEY"], s3_secret_key=env["SKETCHREF_S3_SECRET_KEY"],
+                       s3_bucket=env.get("SKETCHREF_S3_BUCKET", "sketchref"))
+    S3Storage.from_settings(s).ensure_bucket()
+    return True
+
+
+def _gateway_ready(port: int) -> bool:
+    import httpx
+
+    return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+
+
+def run(args) -> int:
+    stack = Stack(args)
+    interrupted = []
+
+    def on_signal(signum, frame):
+        interrupted.append(signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    redis_port = free_port() if args.free_ports else args.redis_port
+    s3_port = free_port() if args.free_ports else args.s3_port
+    weed_ports = free_weed_ports() if args.free_ports else None
+    for what, port in (("redis", redis_port), ("S3", s3_port), ("gateway", args.port)):
+        if port_open(port):
+            say(f"port {port} ({what}) is already in use; choose another (--free-ports picks free ones)")
+            return 2
+    env = stack.env(redis_port, s3_port)
+    code = 0
+    try:
+        redis = stack.start("redis", redis_command(redis_port, args.data_dir / "redis"), env)
+        wait_until(lambda: port_open(redis_port), 20, "redis-server", redis)
+        s3 = stack.start("s3", weed_command(s3_port, args.data_dir / "s3", weed_ports), env)
+        wait_until(lambda: _bucket_ready(env), 60, "SeaweedFS S3", s3)
+        for kind in WORKERS:
+            stack.start(kind, stack.worker_cmd(kind), env)
+        gw = stack.start("gateway", python_command("gateway", "--port", str(args.port)), env)
+        wait_until(lambda: _gateway_ready(args.port), 60, "gateway", gw)
+        say(f"ready: http://127.0.0.1:{args.port}  (redis :{redis_port}, S3 :{s3_port}); Ctrl-C stops")
+        while not interrupted:
+            time.sleep(0.2)
+            for name, p in list(stack.procs.items()):
+                if p.alive() or interrupted:
+                    continue
+                if name in WORKERS:
+                    say(f"{name} exited ({p.popen.returncode}); starting a new one")
+                    p.stop()
+                    stack.start(name, stack.worker_cmd(name), env)
+                else:
+                    say(f"{name} exited ({p.popen.returncode}); stopping everything")
+                    interrupted.append(0)
+                    code = 1
+    except (TimeoutError, RuntimeError, FileNotFoundError) as exc:
+        say(f"start-up failed: {exc}")
+        code = 1
+    finally:
+        stack.stop_all()
+        say("stopped")
+    return code

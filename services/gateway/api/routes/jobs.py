@@ -1,0 +1,104 @@
+"""``POST /v1/jobs`` (submit a sketch) and ``GET /v1/jobs/{id}`` (poll it)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from services.common.contracts import ImageInfo, Job
+from services.common.jobs import JobRecord, new_job_id
+from services.common.queue import enqueue
+
+from ...deps import ApiKeyDep, CeleryDep, SettingsDep, StorageDep, StoreDep
+from ...errors import ApiError
+from ...intake import Submission, read_submission
+
+log = logging.getLogger("sketchref.gateway")
+router = APIRouter(tags=["jobs"])
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
+                "image": {"type": "string", "format": "binary", "description": "PNG, JPEG or WebP"},
+                "top_k": {"type": "integer", "default": 5},
+                "references": {"type": "integer", "default": 6}}}},
+            "application/json": {"schema": {"type": "object", "required": ["strokes", "width", "height"],
+                                            "properties": {
+                "strokes": {"type": "array", "description": "[[[x..],[y..]], ...] in canvas pixels",
+                            "items": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}},
+                "width": {"type": "integer"}, "height": {"type": "integer"},
+                "stroke_width": {"type": "number"},
+                "top_k": {"type": "integer", "default": 5},
+                "references": {"type": "integer", "default": 6}}}},
+        },
+    }
+}
+
+
+def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, idem_key: str | None):
+    job_id = new_job_id()
+    if idem_key is not None:
+        if not 1 <= len(idem_key) <= 255:
+            raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")
+        key_hash = hashlib.sha256(f"{key_scope}\x00{idem_key}".encode()).hexdigest()
+        earlier = store.claim_idempotency_key(key_hash, sub.payload_sha, job_id)
+        if earlier is not None:
+            payload, existing = earlier
+            if payload != sub.payload_sha:
+                raise ApiError(422, "idempotency_key_reused",
+                               "this Idempotency-Key was used with a different request")
+            rec = store.get(existing)
+            if rec is None:
+                raise ApiError(409, "idempotency_key_in_use", "the first request with this key is still being processed")
+            return store.check_deadline(rec), True
+    key = f"sketches/{job_id}.{sub.ext}"
+    try:
+        storage.put(key, sub.data, f"image/{sub.kind}")
+    except Exception as exc:
+        log.error("storing the sketch failed: %s", type(exc).__name__)
+        raise ApiError(503, "storage_unavailable", "the sketch could not be stored; try again") from exc
+    rec = JobRecord(id=job_id, image=ImageInfo(width=sub.width, height=sub.height, sha256=sub.sha256),
+                    top_k=sub.top_k, references=sub.references, sketch_key=key,
+                    deadline_at=time.time() + settings.job_deadline_s)
+    store.create(rec)
+    try:
+        enqueue(celery, "detect", job_id)
+    except Exception as exc:
+        log.error("enqueueing job %s failed: %s", job_id, type(exc).__name__)
+        store.fail(job_id, "the job could not be queued")
+        raise ApiError(503, "queue_unavailable", "the job could not be queued; try again") from exc
+    return rec, False
+
+
+@router.post("/jobs", status_code=202, response_model=Job, openapi_extra=_BODY_DOC,
+             summary="Submit a sketch (multipart image, or strokes JSON)")
+async def create_job(
+    request: Request, response: Response, key_scope: ApiKeyDep, settings: SettingsDep, store: StoreDep,
+    storage: StorageDep, celery: CeleryDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Job:
+    validate = await read_submission(request, settings)
+    sub = await run_in_threadpool(validate)
+    rec, replayed = await run_in_threadpool(_submit, sub, settings, store, storage, celery, key_scope,
+                                            idempotency_key)
+    response.headers["Location"] = f"/v1/jobs/{rec.id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return rec.public()
+
+
+@router.get("/jobs/{job_id}", response_model=Job, summary="The job: status, stage, objects")
+def get_job(job_id: str, _: ApiKeyDep, store: StoreDep) -> Job:
+    rec = store.get(job_id) if _JOB_ID.match(job_id) else None
+    if rec is None:
+        raise ApiError(404, "job_not_found", "no such job (unknown, or expired)")
+    return store.check_deadline(rec).public()

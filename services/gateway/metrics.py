@@ -1,0 +1,61 @@
+"""Prometheus metrics of the whole pipeline, read from Redis at scrape time.
+
+The workers are separate processes, so what they measure (stage latencies) and what the job store
+counts (jobs by status) lives in Redis (see :mod:`services.common.jobs`); this collector turns it into
+``sketchref_jobs_total{status}``, ``sketchref_jobs_active``, ``sketchref_stage_seconds{stage}`` (a
+histogram) and ``sketchref_queue_depth{queue}`` on every scrape. A per-app registry, so several apps
+(tests) never collide.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+from services.common.jobs import JobStore
+from services.common.queue import QUEUES, queue_depths
+
+log = logging.getLogger("sketchref.gateway")
+
+
+class PipelineCollector:
+    def __init__(self, store: JobStore):
+        self.store = store
+
+    def collect(self):
+        up = GaugeMetricFamily("sketchref_redis_up", "1 when the last scrape could read Redis")
+        try:
+            counts = self.store.job_counts()
+            depths = queue_depths(self.store.r)
+            active = self.store.active_count()
+            hists = {q: self.store.stage_histogram(q) for q in QUEUES}
+        except Exception as exc:
+            log.warning("metrics: Redis unreachable (%s)", type(exc).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        jobs = CounterMetricFamily("sketchref_jobs", "Jobs that reached each status", labels=["status"])
+        for status in ("created", "queued", "running", "succeeded", "failed"):
+            jobs.add_metric([status], counts.get(status, 0))
+        yield jobs
+        g = GaugeMetricFamily("sketchref_jobs_active", "Jobs not finished yet")
+        g.add_metric([], active)
+        yield g
+        qd = GaugeMetricFamily("sketchref_queue_depth", "Messages waiting per queue", labels=["queue"])
+        for q, n in depths.items():
+            qd.add_metric([q], n)
+        yield qd
+        h = HistogramMetricFamily("sketchref_stage_seconds", "Time spent in each stage", labels=["stage"])
+        for q, (buckets, total, _count) in hists.items():
+            h.add_metric([q], buckets, total)
+        yield h
+
+
+def make_registry(store: JobStore) -> CollectorRegistry:
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(PipelineCollector(store))
+    return reg
