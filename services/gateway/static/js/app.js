@@ -1,0 +1,276 @@
+// sketchref phone app: draw -> submit -> watch the stages -> results. Plain ES modules, no build step.
+
+import { ApiError, createJob, pollJob } from "./api.js";
+import { ResultsView } from "./results.js";
+import { Sketchpad } from "./sketchpad.js";
+
+const $ = (sel) => document.querySelector(sel);
+const body = document.body;
+const ui = {
+  status: $("[data-testid=status]"),
+  statusText: $(".status-text"),
+  banner: $("#banner"),
+  hint: $("#hint"),
+  progress: $("#progress"),
+  results: $("#results"),
+  undo: $("#undo"),
+  clear: $("#clear"),
+  submit: $("#submit"),
+  edit: $("#edit"),
+  fresh: $("#new"),
+};
+
+const STAGE_TEXT = {
+  upload: "Sending your sketch…",
+  queued: "Waiting for a worker…",
+  detect: "Finding objects…",
+  classify: "Naming objects…",
+  recommend: "Picking reference photos…",
+};
+const STEPS = ["upload", "detect", "classify", "recommend"];
+
+let mode = "draw"; // draw | busy | result
+let controller = null;
+let cooldownUntil = 0;
+let cooldownTimer = 0;
+
+const view = new ResultsView({
+  overlay: $("#overlay"),
+  list: $("#object-list"),
+  empty: $("#empty"),
+  title: $("#results-title"),
+  labelsDialog: $("#labels-dialog"),
+  viewer: $("#viewer"),
+});
+
+const pad = new Sketchpad($("#pad"), {
+  onChange: (why) => {
+    if (why === "resize" && mode === "result") view.layoutOverlay(pad);
+    if (why !== "resize" && ui.status.dataset.state === "error") {
+      hideBanner("error");
+      ui.status.dataset.state = "ready";
+    }
+    refresh();
+  },
+});
+
+// ---- status, banner, buttons -------------------------------------------------------------------
+
+function setStatus(text, state) {
+  ui.statusText.textContent = text;
+  ui.status.dataset.state = state;
+}
+
+function showBanner(kind, title, text, action) {
+  const b = ui.banner;
+  b.dataset.kind = kind;
+  b.querySelector(".banner-title").textContent = title;
+  b.querySelector(".banner-text").textContent = text;
+  const btn = b.querySelector(".banner-action");
+  btn.hidden = !action;
+  if (action) {
+    btn.textContent = action.label;
+    btn.onclick = action.run;
+  }
+  b.hidden = false;
+}
+
+function hideBanner(kind) {
+  if (!kind || ui.banner.dataset.kind === kind) ui.banner.hidden = true;
+}
+
+function refresh() {
+  const empty = pad.isEmpty();
+  const cooling = Date.now() < cooldownUntil;
+  ui.undo.disabled = mode !== "draw" || empty;
+  ui.clear.disabled = mode !== "draw" || empty;
+  ui.submit.disabled = mode !== "draw" || empty || cooling;
+  ui.submit.setAttribute("aria-busy", String(mode === "busy"));
+  ui.hint.hidden = !empty || mode !== "draw";
+  if (mode === "draw" && !cooling && ["idle", "ready"].includes(ui.status.dataset.state)) {
+    const n = pad.strokes.length;
+    setStatus(empty ? "Draw something" : `${n} ${n === 1 ? "stroke" : "strokes"} · ready`, empty ? "idle" : "ready");
+  }
+}
+
+function setMode(next) {
+  mode = next;
+  body.dataset.mode = next;
+  pad.locked = next !== "draw";
+  ui.progress.hidden = next !== "busy";
+  ui.results.hidden = next !== "result";
+  refresh();
+}
+
+function markStep(step) {
+  const at = STEPS.indexOf(step);
+  for (const li of ui.progress.querySelectorAll("li")) {
+    const i = STEPS.indexOf(li.dataset.step);
+    li.classList.toggle("done", i < at || step === "done");
+    li.classList.toggle("active", i === at);
+    if (i === at) li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  }
+}
+
+function showStage(job) {
+  if (job.status === "queued") {
+    markStep("detect");
+    setStatus(STAGE_TEXT.queued, "busy");
+  } else if (job.status === "running") {
+    markStep(job.stage);
+    setStatus(STAGE_TEXT[job.stage] || "Working…", "busy");
+  }
+}
+
+// ---- the flow ----------------------------------------------------------------------------------
+
+async function submit() {
+  if (mode !== "draw" || pad.isEmpty() || Date.now() < cooldownUntil) return;
+  if (navigator.onLine === false) {
+    offline(true);
+    return;
+  }
+  hideBanner();
+  controller = new AbortController();
+  setMode("busy");
+  markStep("upload");
+  setStatus(STAGE_TEXT.upload, "busy");
+  try {
+    const job = await createJob(pad.toJSON(), { signal: controller.signal });
+    showStage(job);
+    const done = await pollJob(job, {
+      signal: controller.signal,
+      onUpdate: (j, err) => {
+        if (err) setStatus(err.code === "rate_limited" ? "Busy server, retrying…" : "Reconnecting…", "busy");
+        else showStage(j);
+      },
+    });
+    if (done.status === "failed") throw new ApiError("job_failed", done.error || "The job failed.");
+    showResults(done);
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    setMode("draw");
+    failed(err);
+  } finally {
+    controller = null;
+  }
+}
+
+function showResults(job) {
+  markStep("done");
+  view.show(job);
+  const n = (job.objects || []).length;
+  // Zoom the sketch to what was found, then switch layout; the pad's resize re-lays the overlay.
+  pad.fit = view.focusBox(pad.inkBounds(), pad.space);
+  setMode("result");
+  pad.zoomTo(pad.fit);
+  view.layoutOverlay(pad);
+  setStatus(n ? `Found ${n} ${n === 1 ? "object" : "objects"}` : "Nothing recognised", n ? "done" : "empty");
+  ui.results.focus({ preventScroll: true });
+}
+
+function failed(err) {
+  const retry = { label: "Try again", run: submit };
+  if (err.code === "rate_limited") {
+    cooldown(err.retryAfter ?? 10);
+    return;
+  }
+  if (err.code === "network") {
+    offline(navigator.onLine === false);
+    return;
+  }
+  if (err.code === "job_failed") {
+    setStatus("Recognition failed", "error");
+    showBanner("error", "Recognition failed", err.message, retry);
+  } else if (err.code === "timeout") {
+    setStatus("Timed out", "error");
+    showBanner("error", "Still working on it", err.message, retry);
+  } else {
+    setStatus("Something went wrong", "error");
+    showBanner("error", "Could not submit", err.message, err.status >= 500 ? retry : null);
+  }
+}
+
+function offline(really) {
+  setStatus("Offline", "offline");
+  showBanner(
+    "offline",
+    really ? "You are offline" : "Can't reach sketchref",
+    "Keep drawing; your sketch stays here. Submit again when you are back online.",
+    { label: "Retry", run: () => { hideBanner(); setStatus("Draw something", "ready"); refresh(); submit(); } },
+  );
+}
+
+function cooldown(seconds) {
+  cooldownUntil = Date.now() + seconds * 1000;
+  clearInterval(cooldownTimer);
+  const tick = () => {
+    const left = Math.ceil((cooldownUntil - Date.now()) / 1000);
+    if (left <= 0) {
+      clearInterval(cooldownTimer);
+      hideBanner("limited");
+      setStatus(pad.isEmpty() ? "Draw something" : "Ready", pad.isEmpty() ? "idle" : "ready");
+      refresh();
+      return;
+    }
+    setStatus(`Slow down · retry in ${left} s`, "limited");
+    showBanner("limited", "Too many sketches at once", `The server needs a breather. You can submit again in ${left} s.`);
+  };
+  tick();
+  cooldownTimer = setInterval(tick, 1000);
+  refresh();
+}
+
+function backToDrawing({ clear }) {
+  if (controller) controller.abort();
+  view.clear();
+  setMode("draw");
+  pad.zoomTo(null);
+  if (clear) pad.clear();
+  setStatus(pad.isEmpty() ? "Draw something" : "Ready", pad.isEmpty() ? "idle" : "ready");
+  refresh();
+  $("#pad").focus({ preventScroll: true });
+}
+
+// ---- wiring ------------------------------------------------------------------------------------
+
+ui.undo.addEventListener("click", () => pad.undo());
+ui.clear.addEventListener("click", () => pad.clear());
+ui.submit.addEventListener("click", submit);
+ui.edit.addEventListener("click", () => backToDrawing({ clear: false }));
+ui.fresh.addEventListener("click", () => backToDrawing({ clear: true }));
+
+document.addEventListener("keydown", (e) => {
+  if (document.querySelector("dialog[open]")) return;
+  if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") {
+    e.preventDefault();
+    pad.undo();
+  } else if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
+    submit();
+  }
+});
+
+for (const d of document.querySelectorAll("dialog")) {
+  // A tap on the backdrop closes the sheet.
+  d.addEventListener("click", (e) => { if (e.target === d) d.close(); });
+}
+
+window.addEventListener("offline", () => { if (mode !== "result") offline(true); });
+window.addEventListener("online", () => {
+  hideBanner("offline");
+  setStatus(pad.isEmpty() ? "Draw something" : "Back online · ready", pad.isEmpty() ? "idle" : "ready");
+  refresh();
+});
+
+if (navigator.onLine === false) offline(true);
+
+if ("serviceWorker" in navigator && window.isSecureContext) {
+  window.addEventListener("load", () => {
+    navigator.serviceWorker.register("sw.js").catch(() => { /* the app works without it */ });
+  });
+}
+
+refresh();
+// For tests and debugging: a read-only peek at the pad.
+window.sketchref = { pad, get mode() { return mode; } };

@@ -1,0 +1,237 @@
+// Showing a finished job: boxes and top labels over the sketch, a card per object with its strip of
+// reference photos and their attribution, the label-candidates sheet and the photo viewer.
+
+import { trackDownload } from "./api.js";
+
+export const COLORS = ["#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#e03131", "#5f3dc4"];
+
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "style") node.style.cssText = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+};
+
+export const pretty = (label) => (label ? label.charAt(0).toUpperCase() + label.slice(1) : "Unknown");
+const pct = (score) => `${Math.round(Math.max(0, Math.min(1, Number(score) || 0)) * 100)}%`;
+const topLabel = (obj) => (obj.labels && obj.labels[0]) || { label: obj.detector_label || "", score: obj.score };
+const providerName = (p) => (p === "unsplash" ? "Unsplash" : p === "local" ? "the sketchref gallery" : p || "the web");
+
+/** Safe http(s) or same-origin link, or null. */
+function safeUrl(url) {
+  if (!url) return null;
+  try {
+    const u = new URL(url, location.href);
+    return u.protocol === "http:" || u.protocol === "https:" ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function link(url, text, cls) {
+  const href = safeUrl(url);
+  return href ? el("a", { href, target: "_blank", rel: "noopener", class: cls }, text) : el("span", { class: cls }, text);
+}
+
+function thumb(src, alt, fallbackText) {
+  const wrap = el("span", { class: "thumb" });
+  const img = el("img", { alt, loading: "lazy", decoding: "async", referrerpolicy: "no-referrer" });
+  img.addEventListener("error", () => {
+    wrap.classList.add("broken");
+    wrap.dataset.initial = (fallbackText || "?").charAt(0).toUpperCase();
+  });
+  const href = safeUrl(src);
+  if (href) img.src = href;
+  else {
+    wrap.classList.add("broken");
+    wrap.dataset.initial = (fallbackText || "?").charAt(0).toUpperCase();
+  }
+  wrap.append(img);
+  return wrap;
+}
+
+export class ResultsView {
+  constructor({ overlay, list, empty, title, labelsDialog, viewer }) {
+    this.overlay = overlay;
+    this.list = list;
+    this.empty = empty;
+    this.title = title;
+    this.labelsDialog = labelsDialog;
+    this.viewer = viewer;
+    this.job = null;
+  }
+
+  clear() {
+    this.job = null;
+    this.overlay.replaceChildren();
+    this.list.replaceChildren();
+    this.empty.hidden = true;
+  }
+
+  /** The region of drawing space worth showing: the ink plus every box, with room for the chips. */
+  focusBox(ink, space) {
+    const boxes = (this.job?.objects || []).map((o) => o.box);
+    if (ink) boxes.push(ink);
+    if (!boxes.length) return null;
+    let [x1, y1, x2, y2] = boxes[0];
+    for (const b of boxes) {
+      x1 = Math.min(x1, b[0]); y1 = Math.min(y1, b[1]); x2 = Math.max(x2, b[2]); y2 = Math.max(y2, b[3]);
+    }
+    const pad = Math.max(x2 - x1, y2 - y1) * 0.08 + 12;
+    return [Math.max(0, x1 - pad), Math.max(0, y1 - pad - 16), Math.min(space.w, x2 + pad), Math.min(space.h, y2 + pad)];
+  }
+
+  show(job) {
+    this.clear();
+    this.job = job;
+    const objects = job.objects || [];
+    this.empty.hidden = objects.length > 0;
+    this.title.textContent = objects.length
+      ? `Found ${objects.length} ${objects.length === 1 ? "object" : "objects"}`
+      : "Found in your sketch";
+    objects.forEach((obj, i) => this.list.append(this.card(obj, i)));
+  }
+
+  /** Boxes and top labels over the sketch, placed through the pad's current view. */
+  layoutOverlay(pad) {
+    this.overlay.replaceChildren();
+    if (!this.job) return;
+    const { w, h } = pad.size();
+    (this.job.objects || []).forEach((obj, i) => {
+      const [x1, y1] = pad.toScreen([obj.box[0], obj.box[1]]);
+      const [x2, y2] = pad.toScreen([obj.box[2], obj.box[3]]);
+      const color = COLORS[i % COLORS.length];
+      const top = topLabel(obj);
+      const box = el("div", {
+        class: "box",
+        style: `--c:${color};left:${x1}px;top:${y1}px;width:${Math.max(2, x2 - x1)}px;height:${Math.max(2, y2 - y1)}px`,
+      });
+      const chip = el(
+        "button",
+        {
+          type: "button",
+          class: `chip${y1 < 30 ? " inside" : ""}${x1 > w - 120 ? " right" : ""}`,
+          style: `--c:${color}`,
+          "data-testid": "object-box",
+          "aria-label": `${pretty(top.label)}, ${pct(top.score)} sure. Show other candidates`,
+          onclick: () => this.openLabels(i),
+        },
+        el("span", { class: "chip-name" }, pretty(top.label)),
+        el("span", { class: "chip-score" }, pct(top.score)),
+      );
+      box.append(chip);
+      if (y2 > h + 4 || x2 > w + 4) box.classList.add("clipped");
+      this.overlay.append(box);
+    });
+  }
+
+  card(obj, i) {
+    const color = COLORS[i % COLORS.length];
+    const top = topLabel(obj);
+    const others = Math.max(0, (obj.labels || []).length - 1);
+    const refs = obj.references || [];
+    const head = el(
+      "button",
+      {
+        type: "button",
+        class: "object-head",
+        "data-testid": "object",
+        "aria-haspopup": "dialog",
+        "aria-label": `${pretty(top.label)}, ${pct(top.score)} sure${others ? `. Show ${others} other candidates` : ""}`,
+        onclick: () => this.openLabels(i),
+      },
+      el("span", { class: "swatch", "aria-hidden": "true" }, String(i + 1)),
+      el("span", { class: "object-name", "data-testid": "label" }, pretty(top.label)),
+      el("span", { class: "object-score" }, pct(top.score)),
+      others ? el("span", { class: "object-more" }, `+${others} more`) : null,
+      el("svg", { class: "chev", viewBox: "0 0 24 24", "aria-hidden": "true" }),
+    );
+    head.querySelector(".chev").innerHTML = '<path d="m9 6 6 6-6 6"/>';
+
+    const strip = el("ul", { class: "ref-strip", "aria-label": `Reference photos for ${top.label}` });
+    refs.forEach((ref) => strip.append(this.refItem(ref, top.label)));
+    const providers = [...new Set(refs.map((r) => r.provider))];
+    return el(
+      "li",
+      { class: "object-card", style: `--c:${color}` },
+      head,
+      refs.length ? strip : el("p", { class: "no-refs" }, "No reference photos for this one yet."),
+      providers.includes("unsplash") ? el("p", { class: "provider-note" }, "Photos from Unsplash") : null,
+    );
+  }
+
+  refItem(ref, label) {
+    const who = ref.author || providerName(ref.provider);
+    const open = el(
+      "button",
+      {
+        type: "button",
+        class: "ref-open",
+        "data-testid": "reference",
+        "data-provider": ref.provider,
+        "aria-label": `Open ${label} photo by ${who}`,
+        onclick: () => this.openReference(ref, label),
+      },
+      thumb(ref.thumb_url || ref.url, `${label}, photo by ${who}`, label),
+    );
+    const credit = el("p", { class: "ref-credit" }, ref.author ? link(ref.author_url, ref.author, "author") : providerName(ref.provider));
+    return el("li", { class: "ref" }, open, credit);
+  }
+
+  openLabels(i) {
+    const obj = this.job?.objects?.[i];
+    if (!obj) return;
+    const d = this.labelsDialog;
+    const color = COLORS[i % COLORS.length];
+    const labels = obj.labels && obj.labels.length ? obj.labels : [topLabel(obj)];
+    d.style.setProperty("--c", color);
+    d.querySelector("#labels-title").textContent = `Object ${i + 1}: ${pretty(labels[0].label)}`;
+    d.querySelector("#labels-sub").textContent = labels.length > 1
+      ? "The classifier's candidates, most likely first."
+      : "The classifier gave a single candidate.";
+    const ol = d.querySelector("#candidates");
+    ol.replaceChildren(
+      ...labels.map((l, k) =>
+        el(
+          "li",
+          { class: `candidate${k === 0 ? " best" : ""}`, "data-testid": "candidate" },
+          el("span", { class: "cand-name" }, pretty(l.label)),
+          el("span", { class: "cand-score" }, pct(l.score)),
+          el("span", { class: "cand-bar", "aria-hidden": "true", style: `--w:${pct(l.score)}` }),
+        ),
+      ),
+    );
+    d.showModal();
+  }
+
+  openReference(ref, label) {
+    trackDownload(ref);
+    const v = this.viewer;
+    const who = ref.author || providerName(ref.provider);
+    v.querySelector("#viewer-title").textContent = pretty(label);
+    const img = v.querySelector("#viewer-img");
+    img.alt = `${label}, photo by ${who}`;
+    img.src = safeUrl(ref.url) || safeUrl(ref.thumb_url) || "";
+    const cap = v.querySelector("#viewer-caption");
+    cap.replaceChildren(
+      ...(ref.author
+        ? ["Photo by ", link(ref.author_url, ref.author, "author"), " on ", link(ref.source_url || ref.url, providerName(ref.provider))]
+        : ["From ", link(ref.source_url || ref.url, providerName(ref.provider))]),
+    );
+    const open = v.querySelector("#viewer-open");
+    const href = safeUrl(ref.source_url) || safeUrl(ref.url);
+    open.hidden = !href;
+    if (href) open.href = href;
+    open.textContent = ref.provider === "unsplash" ? "View on Unsplash" : "Open original";
+    v.showModal();
+  }
+}
