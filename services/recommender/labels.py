@@ -37,7 +37,7 @@ ALIASES: dict[str, str] = {
     "glasses": "eyeglasses",
 }
 # Same word, different thing: never mapped.
-DENY = {"mouse", "person", "kite", "dragonfly"}
+DENY = {"mouse"}
 
 
 def normalise(label: str) -> str:
