@@ -1,0 +1,103 @@
+"""Fixtures of the recommender tests: the stand-in Unsplash server, real redis-server and SeaweedFS,
+a small gallery source made of the shared photos, and settings pointing at all of them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from services.common.processes import (
+    Proc,
+    free_port,
+    free_weed_ports,
+    port_open,
+    redis_command,
+    wait_until,
+    weed_command,
+)
+from services.common.settings import CommonSettings
+from services.common.storage import LocalStorage
+from services.recommender.settings import RecommenderSettings
+from tests.fakes.unsplash import KEY, FakeUnsplash
+
+SHARED = CommonSettings().shared_dir
+PHOTOS = Path(SHARED) / "data" / "photos"
+OPEN_IMAGES = PHOTOS / "open-images"
+COCO = PHOTOS / "coco128" / "object_detection"
+
+
+@pytest.fixture
+def fake_unsplash():
+    fake = FakeUnsplash().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def common(tmp_path) -> CommonSettings:
+    return CommonSettings(local_storage_dir=tmp_path / "storage", shared_dir=SHARED)
+
+
+@pytest.fixture
+def storage(common) -> LocalStorage:
+    return LocalStorage(common.local_storage_dir)
+
+
+@pytest.fixture(scope="session")
+def photo_source(tmp_path_factory) -> Path:
+    """A few real photos named by subject (cat, owl, parrot, hot dog, and two without a match)."""
+    if not OPEN_IMAGES.is_dir():
+        pytest.skip(f"shared photos missing: {OPEN_IMAGES}")
+    src = tmp_path_factory.mktemp("photos")
+    for name in ("cat.bmp", "owl.jpg", "parrot.jpg", "hot_dog.jpg", "grace_hopper.bmp", "dragonfly.bmp"):
+        shutil.copy(OPEN_IMAGES / name, src / name)
+    return src
+
+
+def settings_for(fake: FakeUnsplash | None, photo_source: Path | None, **kw) -> RecommenderSettings:
+    base = dict(recommender_provider="unsplash" if fake else "local",
+                unsplash_access_key=KEY if fake else None,
+                unsplash_api_url=fake.url if fake else "http://127.0.0.1:9",
+                unsplash_app_name="sketchref_test", gallery_source_dir=photo_source,
+                recommender_lock="file", unsplash_timeout_s=5.0)
+    base.update(kw)
+    return RecommenderSettings(**base)
+
+
+@pytest.fixture
+def make_settings(photo_source):
+    """``make_settings(fake, **overrides)``: settings for the fake Unsplash (or local only when None)."""
+    return lambda fake=None, **kw: settings_for(fake, photo_source, **kw)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    port = free_port()
+    proc = Proc("redis", redis_command(port, tmp_path_factory.mktemp("redis")), echo=False)
+    try:
+        wait_until(lambda: port_open(port), 20, "redis-server", proc)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_settings(tmp_path_factory) -> CommonSettings:
+    port = free_port()
+    proc = Proc("weed", weed_command(port, tmp_path_factory.mktemp("weed"), free_weed_ports()), echo=False)
+    try:
+        s = CommonSettings(s3_endpoint_url=f"http://127.0.0.1:{port}", s3_bucket="sketchref-test",
+                           s3_access_key="test", s3_secret_key="test", shared_dir=SHARED,
+                           local_storage_dir=tmp_path_factory.mktemp("unused-local"))
+        from services.common.storage import S3Storage
+
+        def ready() -> bool:
+            S3Storage.from_settings(s).ensure_bucket()
+            return True
+
+        wait_until(ready, 90, "SeaweedFS S3", proc)
+        yield s
+    finally:
+        proc.stop()
