@@ -9,6 +9,9 @@ shift
 case "$kind" in detector|classifier) ;; *) echo "unknown model kind: $kind" >&2; exit 2 ;; esac
 out="${SKETCHREF_MODELS_DIR:-/work/out}"
 mkdir -p "$out"
+if [ -n "${SKETCHREF_MODEL_PUBLISH_URI:-}" ]; then
+  python -m services.common.model_source check-new "$SKETCHREF_MODEL_PUBLISH_URI"
+fi
 sketchref train "$kind" "$@"
 if [ -n "${SKETCHREF_MODEL_PUBLISH_URI:-}" ]; then
   python -m services.common.model_source publish "$out/$kind" "$SKETCHREF_MODEL_PUBLISH_URI"

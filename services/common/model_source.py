@@ -16,7 +16,9 @@ folder. A prefix that holds no object is an error, never a silent fall-back to t
 a mistyped rollout must fail the new pods (the old ones keep serving), not serve the wrong model.
 
 ``python -m services.common.model_source publish DIR s3://bucket/prefix/`` uploads a trained model
-folder (what the training Jobs run); ``fetch KIND`` pre-downloads the configured version.
+folder (what the training Jobs run), ``check-new URI`` fails when that version exists already (run
+before training, so a Job never trains for an hour to then be refused), and ``fetch KIND``
+pre-downloads the configured version.
 """
 
 from __future__ import annotations
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     pub = sub.add_parser("publish", help="upload a trained model folder to a new s3:// prefix")
     pub.add_argument("local_dir", type=Path)
     pub.add_argument("uri")
+    new = sub.add_parser("check-new", help="fail unless the s3:// prefix is still empty (before training)")
+    new.add_argument("uri")
     fetch = sub.add_parser("fetch", help="download the configured model version and print its folder")
     fetch.add_argument("kind", choices=KINDS)
     fetch.add_argument("--default-dir", type=Path, default=None)
@@ -191,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "publish":
             keys = publish_model_dir(args.local_dir, args.uri)
             print(f"published {len(keys)} files to {args.uri}")
+        elif args.cmd == "check-new":
+            bucket, prefix = parse_s3_uri(args.uri)
+            if _s3_client().list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0):
+                raise FileExistsError(f"{args.uri} already holds a model; choose a new version")
+            print(f"{args.uri} is free")
         else:
             default = args.default_dir or CommonSettings().models_dir / args.kind
             print(resolve_model_dir(args.kind, default))
