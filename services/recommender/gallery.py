@@ -127,7 +127,11 @@ class LocalGallery:
 
     def add_folder(self, root: str | Path, labels_file: str | Path | None = None, credit: str = "",
                    source_url: str = "") -> dict:
-        return self.add_items(scan_folder(root, labels_file), credit, source_url, base=Path(root))
+        items = scan_folder(root, labels_file)
+        if isinstance(self.storage, LocalStorage):  # never index the storage's own copies
+            own = Path(self.storage.root).resolve()
+            items = [i for i in items if own not in i.path.resolve().parents]
+        return self.add_items(items, credit, source_url, base=Path(root))
 
     def add_items(self, items: list[Item], credit: str = "", source_url: str = "", base: Path | None = None
                   ) -> dict:

@@ -13,7 +13,6 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-
 ALIASES: dict[str, str] = {
     "tv": "television",
     "tvmonitor": "television",
