@@ -132,7 +132,8 @@ export function trackDownload(ref) {
   if (!ref || ref.provider !== "unsplash" || !ref.id) return Promise.resolve(false);
   return fetch(`/v1/references/unsplash/${encodeURIComponent(ref.id)}/download`, {
     method: "POST",
-    headers: headers(),
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify(ref.download_location ? { download_location: ref.download_location } : {}),
     keepalive: true,
   }).then((r) => r.ok, () => false);
 }

@@ -86,6 +86,7 @@ function refresh() {
   ui.clear.disabled = mode !== "draw" || empty;
   ui.submit.disabled = mode !== "draw" || empty || cooling;
   ui.submit.setAttribute("aria-busy", String(mode === "busy"));
+  ui.submit.querySelector(".submit-text").textContent = mode === "busy" ? "Working…" : "Find references";
   ui.hint.hidden = !empty || mode !== "draw";
   if (mode === "draw" && !cooling && ["idle", "ready"].includes(ui.status.dataset.state)) {
     const n = pad.strokes.length;

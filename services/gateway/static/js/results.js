@@ -24,7 +24,7 @@ const el = (tag, attrs = {}, ...children) => {
 export const pretty = (label) => (label ? label.charAt(0).toUpperCase() + label.slice(1) : "Unknown");
 const pct = (score) => `${Math.round(Math.max(0, Math.min(1, Number(score) || 0)) * 100)}%`;
 const topLabel = (obj) => (obj.labels && obj.labels[0]) || { label: obj.detector_label || "", score: obj.score };
-const providerName = (p) => (p === "unsplash" ? "Unsplash" : p === "local" ? "the sketchref gallery" : p || "the web");
+const providerName = (p) => (p === "unsplash" ? "Unsplash" : p === "local" ? "sketchref gallery" : p || "the web");
 
 /** Safe http(s) or same-origin link, or null. */
 function safeUrl(url) {

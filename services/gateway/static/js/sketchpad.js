@@ -25,7 +25,7 @@ export class Sketchpad {
     this.cache = document.createElement("canvas");
     this.frame = 0;
     this.bind();
-    this.resize();
+    this.resize(true);
     new ResizeObserver(() => this.resize()).observe(canvas);
   }
 
@@ -36,7 +36,7 @@ export class Sketchpad {
     return { w: Math.max(1, Math.round(r.width)), h: Math.max(1, Math.round(r.height)) };
   }
 
-  resize() {
+  resize(initial = false) {
     const { w, h } = this.size();
     const dpr = window.devicePixelRatio || 1;
     for (const c of [this.canvas, this.cache]) {
@@ -47,7 +47,7 @@ export class Sketchpad {
     this.updateView();
     this.renderCache();
     this.draw();
-    this.onChange("resize");
+    if (!initial) this.onChange("resize");
   }
 
   updateView() {
