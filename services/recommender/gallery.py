@@ -264,7 +264,8 @@ def ensure_default_gallery(gallery: LocalGallery | None = None, source: str | Pa
         log.info("no gallery source at %s: the local gallery stays empty", src)
         return 0
     with g._lock("gallery-build"):
-        if g.load_index(refresh=True) and g._index is not None:
+        g.load_index(refresh=True)
+        if g.has_index():  # built by another process while we waited
             return len(g.entries())
         log.info("building the local gallery from %s", src)
         subdirs = sorted(p for p in src.iterdir() if p.is_dir())
