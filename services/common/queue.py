@@ -93,7 +93,13 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        broker_transport_options={"visibility_timeout": qs.visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": qs.visibility_timeout,
+            # kombu sweeps for abandoned messages every interval x throttle seconds (default 100 s);
+            # sweep every interval so a crashed worker's task comes back soon after the timeout
+            "unacked_restore_interval": max(1, int(min(10.0, qs.visibility_timeout / 4))),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         task_publish_retry=True,
         task_publish_retry_policy={

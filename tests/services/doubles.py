@@ -1,0 +1,66 @@
+"""Small stand-ins for the three models, for plumbing tests (the integration test uses the real ones).
+
+Injected into a worker process with ``SKETCHREF_<KIND>_LOADER=tests.services.doubles:<loader>``.
+The detector finds ink blobs per column band, the classifier names them by position, and
+``SKETCHREF_TEST_CLASSIFY_DELAY`` makes classification slow enough to kill a worker mid-task.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from services.common.contracts import Reference
+
+
+class BandDetector:
+    """One box per vertical band of ink separated by blank columns."""
+
+    def detect(self, gray):
+        ink = np.asarray(gray) < 128
+        cols = ink.any(axis=0)
+        boxes, x = [], 0
+        while x < len(cols):
+            if cols[x]:
+                x0 = x
+                while x < len(cols) and cols[x]:
+                    x += 1
+                rows = np.where(ink[:, x0:x].any(axis=1))[0]
+                boxes.append(([float(x0), float(rows[0]), float(x), float(rows[-1] + 1)], 0.9, "object"))
+            x += 1
+        return boxes
+
+
+class PositionClassifier:
+    def classify(self, gray, boxes, top_k=5):
+        delay = float(os.environ.get("SKETCHREF_TEST_CLASSIFY_DELAY", "0"))
+        if delay:
+            time.sleep(delay)
+        return [[(f"thing{int(b[0]) // 50}", 0.8), ("other", 0.1)][:top_k] for b in boxes]
+
+
+class EchoRecommender:
+    def recommend(self, label, n, crop=None):
+        return [Reference(provider="local", id=f"{label}-{i}", url=f"/r/{label}/{i}.jpg",
+                          thumb_url=f"/r/{label}/{i}_t.jpg") for i in range(n)]
+
+
+def load_detector():
+    return BandDetector()
+
+
+def load_classifier():
+    return PositionClassifier()
+
+
+def load_recommender():
+    return EchoRecommender()
+
+
+DOUBLES_ENV = {
+    "SKETCHREF_DETECTOR_LOADER": "tests.services.doubles:load_detector",
+    "SKETCHREF_CLASSIFIER_LOADER": "tests.services.doubles:load_classifier",
+    "SKETCHREF_RECOMMENDER_LOADER": "tests.services.doubles:load_recommender",
+}
