@@ -1,0 +1,171 @@
+"""Load test: users that draw, submit and poll the way the phone app does.
+
+Each user composes a sketch from 1–3 real Quick, Draw! drawings placed on a phone-sized canvas, then
+either sends the strokes as JSON (what the app sends) or renders them to a PNG with the project's one
+rasteriser and uploads that; then polls ``GET /v1/jobs/{id}`` with the app's backoff (250 ms × 1.5 up
+to 2 s) until the job has succeeded or failed. The submit-to-done time is recorded as a custom locust
+event of type ``JOB`` (``succeeded`` / ``failed``), so the locust reports show job latency next to the
+HTTP requests, and every job's latency is written to ``$SKETCHREF_LOAD_REPORT_DIR/jobs.json``.
+
+    locust -f loadtest/locustfile.py --headless -u 10 -r 2 -t 60s --host http://127.0.0.1:8000
+
+Settings (environment): ``SKETCHREF_LOAD_API_KEY`` (Bearer key when the gateway has auth on),
+``SKETCHREF_LOAD_PNG_SHARE`` (fraction of users' jobs sent as PNG, default 0.5),
+``SKETCHREF_LOAD_MAX_WAIT_S`` (a job not done by then counts as failed, default 120),
+``SKETCHREF_LOAD_REPORT_DIR`` (where jobs.json goes, default reports/load).
+Drawings come from ``<shared>/data/quickdraw/simplified`` (or ``raw``), the shared folder's real
+drawings (``SKETCHREF_SHARED_DIR``).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from locust import HttpUser, between, events, task
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.common.rendering import place_strokes, render_strokes  # noqa: E402
+from services.common.settings import CommonSettings  # noqa: E402
+
+PNG_SHARE = float(os.environ.get("SKETCHREF_LOAD_PNG_SHARE", "0.5"))
+MAX_WAIT_S = float(os.environ.get("SKETCHREF_LOAD_MAX_WAIT_S", "120"))
+REPORT_DIR = Path(os.environ.get("SKETCHREF_LOAD_REPORT_DIR", ROOT / "reports" / "load"))
+CANVASES = [(720, 1280), (1280, 720), (800, 800), (600, 900)]
+WORDS = ["cat", "house", "tree", "bicycle", "fish", "apple", "car", "sun", "flower", "clock", "guitar", "bird"]
+PER_WORD = 20
+
+JOBS: list[dict] = []  # every finished job of this run: latency, status, objects
+_RUN = {"start": None, "stop": None}
+
+
+def load_drawings() -> list[list]:
+    """A few hundred real drawings (strokes) from the shared Quick, Draw! files."""
+    base = Path(CommonSettings().shared_dir) / "data" / "quickdraw"
+    out = []
+    for fmt in ("simplified", "raw"):
+        for word in WORDS:
+            path = base / fmt / f"{word}.ndjson"
+            if not path.is_file():
+                continue
+            with open(path, encoding="utf-8") as f:
+                for line in itertools.islice(f, PER_WORD):
+                    if line.strip():
+                        out.append(json.loads(line)["drawing"])
+        if out:
+            return out
+    raise RuntimeError(f"no Quick, Draw! drawings under {base} (set SKETCHREF_SHARED_DIR)")
+
+
+DRAWINGS: list[list] = []
+
+
+def compose_scene(rng: random.Random) -> tuple[list, int, int]:
+    """1–3 drawings side by side on a phone canvas; strokes in canvas pixels (as the app sends)."""
+    w, h = rng.choice(CANVASES)
+    n = rng.randint(1, 3)
+    vertical = h >= w
+    strokes: list = []
+    for i in range(n):
+        if vertical:
+            cell = (0.0, h * i / n, float(w), h * (i + 1) / n)
+        else:
+            cell = (w * i / n, 0.0, w * (i + 1) / n, float(h))
+        cw, ch = cell[2] - cell[0], cell[3] - cell[1]
+        pad = 0.12 + rng.random() * 0.1
+        box = (cell[0] + cw * pad, cell[1] + ch * pad, cell[2] - cw * pad, cell[3] - ch * pad)
+        placed, _ = place_strokes(rng.choice(DRAWINGS), box, stroke_width=6.0)
+        strokes += [[[round(float(x), 1) for x in p[:, 0]], [round(float(y), 1) for y in p[:, 1]]] for p in placed]
+    return strokes, w, h
+
+
+@events.init.add_listener
+def _load(environment, **_):
+    if not DRAWINGS:
+        DRAWINGS.extend(load_drawings())
+
+
+@events.test_start.add_listener
+def _start(environment, **_):
+    JOBS.clear()
+    _RUN["start"] = time.time()
+
+
+@events.test_stop.add_listener
+def _stop(environment, **_):
+    _RUN["stop"] = time.time()
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    (REPORT_DIR / "jobs.json").write_text(json.dumps(
+        {"started": _RUN["start"], "stopped": _RUN["stop"], "jobs": JOBS}, indent=1))
+
+
+class SketchUser(HttpUser):
+    """One person with the app open: draw (a few seconds), submit, watch the result, repeat."""
+
+    wait_time = between(1.0, 3.0)
+
+    def on_start(self):
+        self.rng = random.Random(uuid.uuid4().int)
+        key = os.environ.get("SKETCHREF_LOAD_API_KEY")
+        self.auth = {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _submit(self):
+        strokes, w, h = compose_scene(self.rng)
+        headers = {"Idempotency-Key": uuid.uuid4().hex, **self.auth}
+        if self.rng.random() < PNG_SHARE:
+            buf = io.BytesIO()
+            render_strokes(strokes, size=(w, h), stroke_width=6.0, margin=None).save(buf, format="PNG")
+            return self.client.post("/v1/jobs", files={"image": ("sketch.png", buf.getvalue(), "image/png")},
+                                    headers=headers, name="POST /v1/jobs (png)", catch_response=True)
+        return self.client.post("/v1/jobs", json={"strokes": strokes, "width": w, "height": h},
+                                headers=headers, name="POST /v1/jobs (strokes)", catch_response=True)
+
+    @task
+    def draw_submit_poll(self):
+        t0 = time.perf_counter()
+        with self._submit() as r:
+            if r.status_code != 202:
+                r.failure(f"submit answered {r.status_code}: {r.text[:200]}")
+                self._job_event(t0, "submit_rejected", {})
+                return
+            job = r.json()
+        delay = 0.25
+        while job.get("status") not in ("succeeded", "failed"):
+            if time.perf_counter() - t0 > MAX_WAIT_S:
+                self._job_event(t0, "timeout", job)
+                return
+            time.sleep(delay)
+            with self.client.get(f"/v1/jobs/{job['id']}", headers=self.auth, name="GET /v1/jobs/[id]",
+                                 catch_response=True) as pr:
+                if pr.status_code == 200:
+                    job = pr.json()
+                    delay = min(delay * 1.5, 2.0)
+                elif pr.status_code == 429 or pr.status_code >= 500:
+                    pr.failure(f"poll answered {pr.status_code}")
+                    delay = min(max(delay * 2, 1.0), 8.0)
+                else:
+                    pr.failure(f"poll answered {pr.status_code}: {pr.text[:200]}")
+                    self._job_event(t0, "poll_error", job)
+                    return
+        self._job_event(t0, job["status"], job)
+
+    def _job_event(self, t0: float, outcome: str, job: dict) -> None:
+        ms = (time.perf_counter() - t0) * 1000.0
+        ok = outcome == "succeeded"
+        reason = (job.get("error") or {}).get("message") if isinstance(job.get("error"), dict) else job.get("error")
+        JOBS.append({"ms": ms, "status": outcome, "objects": len(job.get("objects") or []),
+                     "timings_ms": job.get("timings_ms")})
+        self.environment.events.request.fire(
+            request_type="JOB", name="succeeded" if ok else "failed", response_time=ms,
+            response_length=len(job.get("objects") or []),
+            exception=None if ok else RuntimeError(f"job {outcome}: {reason or ''}".strip()),
+            context={}, url=None, response=None)
