@@ -1,0 +1,73 @@
+"""`sketchref recognize` with the shipped models: JSON contract, tables, bad inputs."""
+
+import io
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from services.common.settings import ROOT
+from training.classifier.renders import reference_image
+from training.data.quickdraw import load_drawings
+from training.data.scenes import SceneConfig, compose_scene
+
+pytestmark = pytest.mark.skipif(not (ROOT / "models" / "detector" / "best.pt").exists(),
+                                reason="detector weights not shipped yet")
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "services.cli", "recognize", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("in")
+    drawings = load_drawings("raw", split="test", words=["cat", "house", "bicycle", "fish", "tree"])
+    reference_image(next(x for x in drawings if x.word == "house")).save(d / "one.png")
+    cfg = SceneConfig(min_objects=3, max_objects=3, min_size=0.25, max_size=0.35, min_gap=20, max_rotation=0)
+    scene = compose_scene(drawings, random.Random(3), cfg, canvas=(720, 1280))
+    scene.image.save(d / "three.png")
+    (d / "text.png").write_text("this is not an image")
+    (d / "empty.png").write_bytes(b"")
+    buf = io.BytesIO()
+    Image.open(d / "one.png").save(buf, format="PNG")
+    (d / "truncated.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    return d
+
+
+def test_json_one_entry_per_input_with_contract_fields(inputs):
+    r = _run(str(inputs / "one.png"), str(inputs / "three.png"), "--json", "--top-k", "3")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [e["image"] for e in out] == [str(inputs / "one.png"), str(inputs / "three.png")]
+    assert len(out[0]["objects"]) == 1 and len(out[1]["objects"]) == 3
+    for e in out:
+        for o in e["objects"]:
+            assert set(o) >= {"box", "score", "detector_label", "labels", "references"}
+            scores = [lab["score"] for lab in o["labels"]]
+            assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+            x1, y1, x2, y2 = o["box"]
+            assert 0 <= x1 < x2 <= 720 and 0 <= y1 < y2 <= 1280
+
+
+def test_bad_inputs_exit_2_and_others_still_printed(inputs):
+    bad = ["text.png", "empty.png", "truncated.png", "missing.png"]
+    r = _run(str(inputs / "one.png"), *[str(inputs / b) for b in bad], "--json")
+    assert r.returncode == 2
+    out = json.loads(r.stdout)
+    assert len(out) == 5 and len(out[0]["objects"]) == 1
+    for e, name in zip(out[1:], bad, strict=True):
+        assert e["objects"] == [] and e["error"]["code"] and name in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_table_and_annotation(inputs, tmp_path):
+    r = _run(str(inputs / "three.png"), "--annotate", str(tmp_path / "a.png"))
+    assert r.returncode == 0, r.stderr
+    assert "3 object(s)" in r.stdout
+    assert Image.open(tmp_path / "a.png").size == (720, 1280)
