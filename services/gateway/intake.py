@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from fastapi import Request
+from PIL.Image import DecompressionBombError
 from starlette.datastructures import UploadFile
 
 from services.common.imaging import ImageError, inspect_image, load_image
@@ -86,6 +87,8 @@ def check_image(data: bytes, s: GatewaySettings) -> tuple[str, int, int]:
         header = inspect_image(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels)
         gray = load_image(data, max_pixels=s.max_pixels)  # full decode: catches truncated files
     except ImageError as exc:
+        if isinstance(exc.__cause__, DecompressionBombError):  # PIL refuses the header itself
+            raise ApiError(413, "image_too_many_pixels", f"the image is over {s.max_pixels} pixels") from exc
         raise ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, exc.message) from exc
     return header.kind, gray.width, gray.height
 

@@ -1,0 +1,76 @@
+"""API keys (constant-time compare, never echoed), Idempotency-Key, and the job deadline."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from services.common.settings import ROOT
+from tests.services.stack import start_gateway
+
+SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
+HOUSE = (ROOT / "examples" / "house.png").read_bytes()
+KEYS = "first-secret-key-123,second-secret-key-456"
+
+
+@pytest.fixture(scope="module")
+def secured(stack_env):
+    # deadline 1 s and no workers in this module: queued jobs must turn failed, not hang
+    p, url = start_gateway(stack_env, SKETCHREF_API_KEYS=KEYS, SKETCHREF_JOB_DEADLINE_S="1")
+    try:
+        yield url, p
+    finally:
+        p.stop()
+
+
+def _post(url, data=SKETCH, **headers):
+    return httpx.post(url + "/v1/jobs", files={"image": ("s.png", data)}, headers=headers, timeout=30)
+
+
+def test_api_keys(secured):
+    url, proc = secured
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic Zm9vOmJhcg=="},
+                    {"X-API-Key": "first-secret-key-12"}):
+        r = _post(url, **headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        assert r.headers["www-authenticate"] == "Bearer"
+    assert httpx.get(url + "/v1/jobs/0123456789abcdef0123456789abcdef").status_code == 401
+    assert _post(url, Authorization="Bearer second-secret-key-456").status_code == 202
+    assert _post(url, **{"X-API-Key": "first-secret-key-123"}).status_code == 202
+    # open endpoints stay open
+    assert httpx.get(url + "/healthz").status_code == 200
+    # the keys never appear in answers or logs
+    text = httpx.get(url + "/openapi.json").text + httpx.get(url + "/metrics").text + proc.tail(500)
+    assert "secret-key" not in text
+
+
+def test_idempotency_key(secured):
+    url, _ = secured
+    auth = {"Authorization": "Bearer first-secret-key-123"}
+    a = _post(url, **auth, **{"Idempotency-Key": "abc-1"})
+    b = _post(url, **auth, **{"Idempotency-Key": "abc-1"})
+    assert a.status_code == b.status_code == 202
+    assert a.json()["id"] == b.json()["id"]
+    assert b.headers.get("idempotent-replayed") == "true"
+    c = _post(url, HOUSE, **auth, **{"Idempotency-Key": "abc-1"})
+    assert c.status_code == 422 and c.json()["error"]["code"] == "idempotency_key_reused"
+    # another key scope (another API key) does not collide
+    d = _post(url, Authorization="Bearer second-secret-key-456", **{"Idempotency-Key": "abc-1"})
+    assert d.status_code == 202 and d.json()["id"] != a.json()["id"]
+    # no key: a new job every time
+    assert _post(url, **auth).json()["id"] != _post(url, **auth).json()["id"]
+
+
+def test_job_past_deadline_is_failed(secured):
+    url, _ = secured
+    auth = {"Authorization": "Bearer first-secret-key-123"}
+    job = _post(url, **auth).json()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = httpx.get(f"{url}/v1/jobs/{job['id']}", headers=auth).json()
+        if got["status"] == "failed":
+            break
+        time.sleep(0.2)
+    assert got["status"] == "failed" and "deadline" in got["error"]
