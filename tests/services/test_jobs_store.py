@@ -1,0 +1,97 @@
+"""JobStore on a real redis-server: TTL, atomic updates, stage idempotency, deadline sweep; queue config."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+from services.common.contracts import DetectedObject, JobStatus, Stage
+from services.common.jobs import JobRecord, JobStore, job_key, new_job_id
+from services.common.queue import QUEUES, TASK_NAMES, make_celery, task_routes
+from services.common.settings import CommonSettings
+
+
+@pytest.fixture
+def store(redis_url):
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    return JobStore(r, ttl_s=3600)
+
+
+def _job(deadline_in: float = 60.0) -> JobRecord:
+    return JobRecord(id=new_job_id(), sketch_key="sketches/x.png", deadline_at=time.time() + deadline_in)
+
+
+def _obj(i: int) -> DetectedObject:
+    return DetectedObject(box=[i, i, i + 10, i + 10], score=0.9, detector_label="x")
+
+
+def test_record_has_ttl_and_public_view(store):
+    job = _job()
+    store.create(job)
+    ttl = store.r.ttl(job_key(job.id))
+    assert 3500 < ttl <= 3600
+    store.fail(job.id, "x")
+    assert 3500 < store.r.ttl(job_key(job.id)) <= 3600  # updates keep the TTL
+    public = store.get(job.id).public().model_dump()
+    assert "sketch_key" not in public and "deadline_at" not in public
+    assert public["status"] == "failed" and public["error"] == "x"
+
+
+def test_stage_completion_applies_once(store):
+    job = _job()
+    store.create(job)
+    assert store.complete_stage(job.id, "detect", "classify", [_obj(1), _obj(2)], 5.0, ["c/0", "c/1"])
+    # a redelivered detect task: not applied again, nothing duplicated
+    assert not store.complete_stage(job.id, "detect", "classify", [_obj(1), _obj(2), _obj(3)], 5.0)
+    rec = store.get(job.id)
+    assert rec.stage == Stage.classify and len(rec.objects) == 2 and rec.crop_keys == ["c/0", "c/1"]
+    assert store.complete_stage(job.id, "classify", "recommend", rec.objects, 3.0)
+    assert store.complete_stage(job.id, "recommend", None, rec.objects, 1.0)
+    done = store.get(job.id)
+    assert done.status == JobStatus.succeeded and done.stage == Stage.done
+    assert store.fail(job.id, "late").status == JobStatus.succeeded  # finished jobs stay finished
+    assert store.job_counts()["succeeded"] == 1
+
+
+def test_concurrent_updates_are_atomic(store):
+    job = _job()
+    store.create(job)
+
+    def bump():
+        for _ in range(25):
+            store.update(job.id, lambda j: j.model_copy(update={"top_k": j.top_k + 1}))
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get(job.id).top_k == 5 + 100
+
+
+def test_sweep_fails_overdue_jobs_only(store):
+    late, fine = _job(-1), _job(60)
+    store.create(late)
+    store.create(fine)
+    assert store.sweep() == [late.id]
+    assert store.get(late.id).status == JobStatus.failed and "deadline" in store.get(late.id).error
+    assert store.get(fine.id).status == JobStatus.queued
+    assert store.sweep() == []
+
+
+def test_idempotency_claims(store):
+    assert store.claim_idempotency_key("k", "p1", "job1") is None
+    assert store.claim_idempotency_key("k", "p2", "job2") == ("p1", "job1")
+
+
+def test_queue_configuration(redis_url):
+    app = make_celery(CommonSettings(redis_url=redis_url))
+    c = app.conf
+    assert c.task_acks_late and c.task_reject_on_worker_lost and c.worker_prefetch_multiplier == 1
+    assert {q.name for q in c.task_queues} == set(QUEUES)
+    assert task_routes() == {TASK_NAMES[q]: {"queue": q, "routing_key": q} for q in QUEUES}
+    assert c.broker_transport_options["visibility_timeout"] > 0
