@@ -52,6 +52,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     SKETCHREF_ASSETS_DIR=/app/.assets \
     SKETCHREF_SHARED_DIR=/nonexistent \
     SKETCHREF_MODELS_DIR=/app/models \
+    SKETCHREF_CLASSIFIER_MODEL_DIR=/app/models/classifier \
     SKETCHREF_MODEL_CACHE_DIR=/var/cache/sketchref/models \
     SKETCHREF_LOCAL_STORAGE_DIR=/tmp/sketchref-storage
 WORKDIR /app

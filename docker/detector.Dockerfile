@@ -46,6 +46,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     YOLO_AUTOINSTALL=false \
     YOLO_CONFIG_DIR=/app/.config \
     SKETCHREF_MODELS_DIR=/app/models \
+    SKETCHREF_DETECTOR_MODEL_DIR=/app/models/detector \
     SKETCHREF_MODEL_CACHE_DIR=/var/cache/sketchref/models \
     SKETCHREF_LOCAL_STORAGE_DIR=/tmp/sketchref-storage
 WORKDIR /app

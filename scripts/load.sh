@@ -21,6 +21,7 @@ export SKETCHREF_LOAD_REPORT_DIR=$OUT
 rm -rf "$OUT" && mkdir -p "$OUT/logs"
 
 UP_PID=""
+DATA=""
 stop_stack() {
   if [ -n "$UP_PID" ] && kill -0 "$UP_PID" 2>/dev/null; then
     echo "load: stopping the stack"
@@ -29,6 +30,8 @@ stop_stack() {
     kill -0 "$UP_PID" 2>/dev/null && kill -TERM "$UP_PID" 2>/dev/null || true
     wait "$UP_PID" 2>/dev/null || true
   fi
+  [ -n "${DATA:-}" ] && rm -rf "$DATA"
+  return 0
 }
 trap stop_stack EXIT
 
@@ -38,7 +41,8 @@ else
   PORT=$("$BIN/python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
   URL=http://127.0.0.1:$PORT
   echo "load: starting sketchref up on $URL (logs: $OUT/logs, $OUT/up.log)"
-  "$BIN/sketchref" up --port "$PORT" --free-ports --data-dir "$OUT/.data" --log-dir "$OUT/logs" > "$OUT/up.log" 2>&1 &
+  DATA=$(mktemp -d)
+  "$BIN/sketchref" up --port "$PORT" --free-ports --data-dir "$DATA" --log-dir "$OUT/logs" > "$OUT/up.log" 2>&1 &
   UP_PID=$!
 fi
 
