@@ -66,6 +66,7 @@ class Stack:
         p = Proc(name, cmd, env=env, cwd=ROOT, color=self.color, log_file=log)
         self.color += 1
         self.procs[name] = p
+        say(f"{name} started (pid {p.pid})")
         return p
 
     def worker_cmd(self, kind: str) -> list[str]:

@@ -1,0 +1,79 @@
+"""``sketchref up``: the whole stack as processes; 50 concurrent jobs survive a kill -9 of the classifier.
+
+Runs the real command (redis-server, weed mini, three Celery workers, uvicorn) on free ports, with
+the model doubles (so the classifier is slow enough to be killed mid-task); ``up`` starts a new
+classifier worker by itself, and SIGINT stops everything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from services.common.processes import free_port, wait_until
+from services.common.settings import ROOT
+from tests.services.doubles import DOUBLES_ENV
+
+SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
+pytestmark = pytest.mark.slow
+
+
+def test_up_50_jobs_survive_kill9_and_sigint_stops_all(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
+    env.update(DOUBLES_ENV, SKETCHREF_TEST_CLASSIFY_DELAY="0.1", SKETCHREF_QUEUE_VISIBILITY_TIMEOUT="8",
+               PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(port), "--free-ports",
+                           "--data-dir", str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(up.stdout), daemon=True).start()
+    try:
+        wait_until(lambda: any("ready: http" in ln for ln in lines), 120, "sketchref up")
+        pids = {m.group(1): int(m.group(2)) for ln in lines
+                if (m := re.search(r"(\w+) started \(pid (\d+)\)", ln))}
+        assert set(pids) >= {"redis", "s3", "detector", "classifier", "recommender", "gateway"}
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=60) as c:
+            with ThreadPoolExecutor(16) as pool:
+                resp = list(pool.map(lambda _: c.post("/v1/jobs", files={"image": ("s.png", SKETCH)}), range(50)))
+            assert all(r.status_code == 202 for r in resp)
+            ids = [r.json()["id"] for r in resp]
+            wait_until(lambda: any(c.get(f"/v1/jobs/{i}").json()["stage"] == "recommend" for i in ids), 60,
+                       "first classified job")
+            os.killpg(pids["classifier"], signal.SIGKILL)  # jobs are in flight in the classify queue
+            wait_until(lambda: any("classifier exited" in ln for ln in lines), 30, "up noticing the crash")
+            deadline = time.monotonic() + 240
+            jobs = []
+            for i in ids:
+                while True:
+                    job = c.get(f"/v1/jobs/{i}").json()
+                    if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
+                jobs.append(job)
+        assert [j["status"] for j in jobs] == ["succeeded"] * 50, [j["error"] for j in jobs if j["error"]]
+        n_objects = {len(j["objects"]) for j in jobs}
+        assert len(n_objects) == 1, n_objects  # same sketch: same objects, none duplicated
+        assert sum("classifier started" in ln for ln in lines) == 2
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(timeout=90)
+    assert code == 0, "\n".join(lines[-40:])
+    assert any("up         | stopped" in ln for ln in lines)
+    for name, pid in pids.items():
+        try:
+            os.killpg(pid, 0)
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        assert not alive, f"{name} still running after SIGINT"
