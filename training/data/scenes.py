@@ -5,12 +5,20 @@ pen width shared by the scene (sometimes varied per object) and placed so that t
 overlap. The box of an object is the extent of its ink. Scenes for a split draw only on drawings of
 that split (see :func:`training.data.quickdraw.split_of`), so train/val/test scenes never share a
 drawing.
+
+Harder scenes (:meth:`SceneConfig.hard`) add what people do on phones: objects that touch or overlap a
+little, very small and very large objects, thick and thin pens, stray marks and scribbles that are not
+objects (no box), and drawings made of separated parts (``rain``, ``star``, ``snowflake``...) that stay
+one object with one box. :meth:`SceneConfig.issue5` is the must-show distribution of issue 5 (pen in
+pixels, 4-8 px; objects 18-42% of the short side; a few pixels apart).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -20,6 +28,13 @@ from services.common.rendering import Box, place_strokes, render_strokes
 from .quickdraw import Drawing
 
 CANVASES = [(512, 512), (720, 1280), (1280, 720), (600, 800), (800, 600), (1080, 1920), (768, 1024), (640, 640)]
+# phone screens in CSS pixels, portrait and landscape, besides the photo-like sizes above
+PHONE_CANVASES = [(360, 780), (780, 360), (390, 844), (844, 390), (412, 915), (915, 412), (1170, 2532 // 2)]
+ISSUE5_CANVASES = [(512, 512), (540, 960), (600, 800), (640, 640), (720, 720), (720, 1280), (800, 600),
+                   (960, 540), (1280, 720)]
+# categories whose drawings are usually several separated pieces; each stays ONE object (one box)
+MULTIPART_WORDS = ("rain", "star", "snowflake", "grapes", "peas", "blueberry", "stitches", "eyeglasses",
+                   "hurricane", "camouflage", "beard", "drums", "snowman", "house plant", "toe")
 
 
 @dataclass
@@ -32,6 +47,36 @@ class SceneConfig:
     stroke_px: tuple[float, float] = (0.004, 0.014)  # pen width, fraction of the short side
     max_rotation: float = 12.0
     canvases: list[tuple[int, int]] = field(default_factory=lambda: list(CANVASES))
+    # --- harder scenes (all off by default: the defaults compose the original scenes) ---
+    stroke_abs: tuple[float, float] | None = None  # pen width in pixels; overrides stroke_px
+    pen_vary: float = 0.3  # probability that an object gets its own pen width (x0.8-1.25)
+    touch_prob: float = 0.0  # probability that an object may touch/overlap its neighbours a little
+    max_overlap: float = 0.08  # then: intersection <= this fraction of the smaller ink box
+    tiny_prob: float = 0.0  # probability of a very small object...
+    tiny_size: tuple[float, float] = (0.05, 0.10)
+    huge_prob: float = 0.0  # ...or of a very large one (fractions of the short side)
+    huge_size: tuple[float, float] = (0.5, 0.85)
+    stray_prob: float = 0.0  # probability that a scene has stray marks (dots, dashes, scribbles: no box)
+    max_strays: int = 3
+    stray_size: tuple[float, float] = (0.01, 0.04)  # longer side of a stray mark, fraction of the short side
+    multipart_prob: float = 0.0  # probability of drawing an object from a multi-part category
+    multipart_words: tuple[str, ...] = MULTIPART_WORDS
+
+    @classmethod
+    def hard(cls, **kw) -> SceneConfig:
+        """Realistic phone scenes: every difficulty above switched on."""
+        base = cls(min_size=0.10, max_size=0.45, min_gap=2.0, stroke_px=(0.002, 0.022), max_rotation=15.0,
+                   canvases=CANVASES + PHONE_CANVASES, pen_vary=0.4, touch_prob=0.25, max_overlap=0.08,
+                   tiny_prob=0.12, huge_prob=0.08, stray_prob=0.35, multipart_prob=0.15)
+        return replace(base, **kw)
+
+    @classmethod
+    def issue5(cls, **kw) -> SceneConfig:
+        """Issue 5's must-show scenes: 1-6 drawings, black 4-8 px strokes on white, canvases 512x512 to
+        720x1280 (either way up), objects 18-42% of the short side, a few pixels apart."""
+        base = cls(min_objects=1, max_objects=6, min_size=0.18, max_size=0.42, min_gap=4.0,
+                   stroke_abs=(4.0, 8.0), max_rotation=10.0, canvases=list(ISSUE5_CANVASES), pen_vary=0.3)
+        return replace(base, **kw)
 
 
 @dataclass
@@ -39,10 +84,75 @@ class Scene:
     image: Image.Image
     boxes: list[Box]
     words: list[str]
+    strays: list[Box] = field(default_factory=list)  # ink of marks that are not objects (never labelled)
+    key_ids: list[str] = field(default_factory=list)
 
 
 def _overlaps(a: Box, b: Box, gap: float) -> bool:
     return not (a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1])
+
+
+def _too_close(a: Box, b: Box, cfg: SceneConfig, touching: bool) -> bool:
+    if not touching:
+        return _overlaps(a, b, cfg.min_gap)
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    if ix <= 0 or iy <= 0:
+        return False
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy > cfg.max_overlap * smaller
+
+
+def _size(rng: random.Random, cfg: SceneConfig) -> float:
+    r = rng.random()
+    if r < cfg.tiny_prob:
+        return rng.uniform(*cfg.tiny_size)
+    if r < cfg.tiny_prob + cfg.huge_prob:
+        return rng.uniform(*cfg.huge_size)
+    return rng.uniform(cfg.min_size, cfg.max_size)
+
+
+def _pick(drawings: list[Drawing], rng: random.Random, cfg: SceneConfig, multipart: list[Drawing]) -> Drawing:
+    if multipart and rng.random() < cfg.multipart_prob:
+        return rng.choice(multipart)
+    return rng.choice(drawings)
+
+
+def stray_strokes(rng: random.Random, center: tuple[float, float], size: float) -> list:
+    """A mark that is not an object: a dot, a dash, a tick or a small scribble, about ``size`` long."""
+    cx, cy = center
+    kind = rng.choice(["dot", "dash", "tick", "scribble"])
+    if kind == "dot":
+        return [[[cx], [cy]]]
+    if kind == "dash":
+        a = rng.uniform(0, math.pi)
+        dx, dy = math.cos(a) * size / 2, math.sin(a) * size / 2
+        return [[[cx - dx, cx + dx], [cy - dy, cy + dy]]]
+    if kind == "tick":
+        return [[[cx - size / 2, cx - size / 6, cx + size / 2], [cy, cy + size / 3, cy - size / 2]]]
+    n = rng.randint(4, 8)
+    xs = [cx + rng.uniform(-size / 2, size / 2) for _ in range(n)]
+    ys = [cy + rng.uniform(-size / 4, size / 4) for _ in range(n)]
+    return [[xs, ys]]
+
+
+def _add_strays(image: Image.Image, boxes: list[Box], rng: random.Random, cfg: SceneConfig, pen: float) -> list[Box]:
+    w, h = image.size
+    short = min(w, h)
+    out: list[Box] = []
+    for _ in range(rng.randint(1, cfg.max_strays)):
+        size = rng.uniform(*cfg.stray_size) * short
+        width = max(1.0, pen * rng.uniform(0.6, 1.0))
+        for _attempt in range(20):
+            cx, cy = rng.uniform(size, w - size), rng.uniform(size, h - size)
+            r = size / 2 + width
+            ink = (cx - r, cy - r, cx + r, cy + r)
+            if any(_overlaps(ink, b, max(cfg.min_gap, 0.03 * short)) for b in boxes + out):
+                continue
+            render_strokes(stray_strokes(rng, (cx, cy), size), stroke_width=width, margin=None, canvas=image)
+            out.append(ink)
+            break
+    return out
 
 
 def compose_scene(drawings: list[Drawing], rng: random.Random, cfg: SceneConfig | None = None,
@@ -51,30 +161,37 @@ def compose_scene(drawings: list[Drawing], rng: random.Random, cfg: SceneConfig 
     w, h = canvas or rng.choice(cfg.canvases)
     short = min(w, h)
     image = Image.new("L", (w, h), 255)
-    pen = rng.uniform(*cfg.stroke_px) * short
+    pen = rng.uniform(*cfg.stroke_abs) if cfg.stroke_abs else rng.uniform(*cfg.stroke_px) * short
+    multipart = [d for d in drawings if d.word in cfg.multipart_words] if cfg.multipart_prob > 0 else []
     boxes: list[Box] = []
     words: list[str] = []
+    keys: list[str] = []
     want = rng.randint(cfg.min_objects, cfg.max_objects)
     for _ in range(want):
-        d = rng.choice(drawings)
-        width = max(1.5, pen * rng.uniform(0.8, 1.25) if rng.random() < 0.3 else pen)
+        d = _pick(drawings, rng, cfg, multipart)
+        width = max(1.5, pen * rng.uniform(0.8, 1.25) if rng.random() < cfg.pen_vary else pen)
+        if cfg.stroke_abs:
+            width = min(max(width, cfg.stroke_abs[0]), cfg.stroke_abs[1])
+        touching = rng.random() < cfg.touch_prob
         for _attempt in range(40):
-            size = rng.uniform(cfg.min_size, cfg.max_size) * short
+            size = min(_size(rng, cfg) * short, short - 1)
             x1 = rng.uniform(0, w - size)
             y1 = rng.uniform(0, h - size)
             placed, ink = place_strokes(d.strokes, (x1, y1, x1 + size, y1 + size), width,
                                         rng.uniform(-cfg.max_rotation, cfg.max_rotation))
             if ink[0] < 0 or ink[1] < 0 or ink[2] > w or ink[3] > h:
                 continue
-            if any(_overlaps(ink, b, cfg.min_gap) for b in boxes):
+            if any(_too_close(ink, b, cfg, touching) for b in boxes):
                 continue
             render_strokes([[p[:, 0], p[:, 1]] for p in placed], stroke_width=width, margin=None, canvas=image)
             boxes.append(ink)
             words.append(d.word)
+            keys.append(d.key_id)
             break
     if not boxes:  # a crowded canvas can refuse everything: one centred object then
         return compose_scene(drawings, rng, cfg, canvas=(w, h))
-    return Scene(image, boxes, words)
+    strays = _add_strays(image, boxes, rng, cfg, pen) if rng.random() < cfg.stray_prob else []
+    return Scene(image, boxes, words, strays, keys)
 
 
 def yolo_line(box: Box, size: tuple[int, int], cls: int = 0) -> str:
@@ -92,8 +209,13 @@ def downscale(image: Image.Image, max_side: int) -> Image.Image:
 
 
 def write_yolo_split(out_dir: Path, split: str, drawings: list[Drawing], n: int, seed: int,
-                     max_side: int, cfg: SceneConfig | None = None) -> None:
-    """Write ``n`` scenes as ``images/<split>/*.png`` + ``labels/<split>/*.txt`` (one class: object)."""
+                     max_side: int, cfg: SceneConfig | None = None,
+                     class_ids: dict[str, int] | None = None) -> None:
+    """Write ``n`` scenes as ``images/<split>/*.png`` + ``labels/<split>/*.txt``.
+
+    One class (``object``, id 0) unless ``class_ids`` maps each word to its id (e.g. the index in
+    :func:`training.data.quickdraw.class_names`) for the class-head experiment.
+    """
     rng = random.Random(seed)
     (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
     (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
@@ -101,5 +223,38 @@ def write_yolo_split(out_dir: Path, split: str, drawings: list[Drawing], n: int,
         scene = compose_scene(drawings, rng, cfg)
         size = scene.image.size
         downscale(scene.image, max_side).save(out_dir / "images" / split / f"{i:05d}.png")
-        lines = [yolo_line(b, size) for b in scene.boxes]
+        lines = [yolo_line(b, size, class_ids[word] if class_ids else 0)
+                 for b, word in zip(scene.boxes, scene.words, strict=True)]
         (out_dir / "labels" / split / f"{i:05d}.txt").write_text("\n".join(lines) + "\n")
+
+
+HELDOUT_SEED = 5_000_005
+
+
+def heldout_scenes(n: int = 300, seed: int = HELDOUT_SEED, cfg: SceneConfig | None = None,
+                   drawings: list[Drawing] | None = None):
+    """The fixed held-out scene set: hard scenes from **test-split** drawings only (never trained or
+    tuned on), the same ``n`` scenes for the same seed. Yields :class:`Scene` at full resolution."""
+    if drawings is None:
+        from .quickdraw import load_drawings
+
+        drawings = load_drawings("raw", split="test")
+    rng = random.Random(seed)
+    cfg = cfg or SceneConfig.hard()
+    for _ in range(n):
+        yield compose_scene(drawings, rng, cfg)
+
+
+def write_heldout(out_dir: Path, n: int = 300, seed: int = HELDOUT_SEED, cfg: SceneConfig | None = None,
+                  drawings: list[Drawing] | None = None) -> Path:
+    """Save the held-out set as full-size PNGs plus ``scenes.json`` (boxes, words, key ids, strays)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = []
+    for i, s in enumerate(heldout_scenes(n, seed, cfg, drawings)):
+        name = f"{i:05d}.png"
+        s.image.save(out_dir / name)
+        index.append({"image": name, "size": list(s.image.size), "boxes": [list(b) for b in s.boxes],
+                      "words": s.words, "key_ids": s.key_ids, "strays": [list(b) for b in s.strays]})
+    path = out_dir / "scenes.json"
+    path.write_text(json.dumps({"seed": seed, "n": n, "scenes": index}))
+    return path
