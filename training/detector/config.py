@@ -17,7 +17,9 @@ class DetectorTrainConfig:
     seed: int = 0
     loss: str = "bce"  # bce | focal (class head)
     focal_gamma: float = 1.5
-    focal_alpha: float = 0.25
+    focal_alpha: float | None = 0.25  # None (CLI: --focal-alpha none): no alpha balancing
+    scenes: str = "basic"  # basic | hard (SceneConfig.hard(): touching, tiny/huge, strays, multi-part...)
+    labels: str = "agnostic"  # agnostic (one class: object) | words (the 345 class ids: class-head experiment)
     data_format: str = "raw"
     out: str = "runs/detector"
     tiny: bool = False  # seconds-long run for tests: few scenes, imgsz 64, one epoch

@@ -1,7 +1,8 @@
 """``sketchref train detector``: compose scenes from real drawings, train YOLO from its yaml.
 
 Writes the YOLO dataset under ``<out>/data``, trains single-class ("object": localization is what the
-product needs; the classifier names the object), and saves ``best.pt`` with the resolved config and
+product needs; the classifier names the object) or, with ``--labels words``, on the 345 class ids (the
+class-head experiment: ``--loss bce|focal``, ``--focal-gamma``, ``--focal-alpha``), and saves ``best.pt`` with the resolved config and
 metrics beside it. ``--tiny`` runs in seconds (tests).
 """
 
@@ -15,8 +16,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from services.detector.ultralytics_env import configure_ultralytics
-from training.data.quickdraw import load_drawings
-from training.data.scenes import write_yolo_split
+from training.data.quickdraw import class_names, load_drawings
+from training.data.scenes import SceneConfig, write_yolo_split
 
 from .config import DetectorTrainConfig
 
@@ -26,11 +27,16 @@ def build_dataset(cfg: DetectorTrainConfig, root: Path) -> Path:
     per_class = None
     if cfg.tiny:
         words, per_class = ["cat", "house", "tree", "sun"], 5
+    scene_cfg = SceneConfig.hard() if cfg.scenes == "hard" else SceneConfig()
+    names = class_names() if cfg.labels == "words" else ["object"]
+    class_ids = {w: i for i, w in enumerate(names)} if cfg.labels == "words" else None
     for split, n, seed in (("train", cfg.train_scenes, cfg.seed), ("val", cfg.val_scenes, cfg.seed + 1000)):
         drawings = load_drawings(cfg.data_format, split=split, words=words, per_class=per_class)
-        write_yolo_split(root, split, drawings, n, seed, cfg.imgsz)
+        write_yolo_split(root, split, drawings, n, seed, cfg.imgsz, scene_cfg, class_ids)
     data_yaml = root / "data.yaml"
-    data_yaml.write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: object\n")
+    lines = [f"path: {json.dumps(str(root.resolve()))}", "train: images/train", "val: images/val", "names:"]
+    lines += [f"  {i}: {json.dumps(n)}" for i, n in enumerate(names)]
+    data_yaml.write_text("\n".join(lines) + "\n")
     return data_yaml
 
 
@@ -50,12 +56,12 @@ def train(cfg: DetectorTrainConfig) -> Path:
     if cfg.loss == "focal":
         from .focal import FocalDetectionTrainer
 
-        trainer_kwargs["trainer"] = FocalDetectionTrainer
+        trainer_kwargs["trainer"] = FocalDetectionTrainer.configured(cfg.focal_gamma, cfg.focal_alpha)
     results = model.train(
         data=str(data_yaml), imgsz=cfg.imgsz, epochs=cfg.epochs, batch=cfg.batch, seed=cfg.seed,
         time=cfg.hours, project=str(out.resolve()), name="train", exist_ok=True, device="cpu",
-        workers=0, amp=False, plots=False, verbose=False, single_cls=True, hsv_h=0.0, hsv_s=0.0, hsv_v=0.0,
-        deterministic=False, patience=100, **trainer_kwargs,
+        workers=0, amp=False, plots=False, verbose=False, single_cls=cfg.labels != "words",
+        hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, deterministic=False, patience=100, **trainer_kwargs,
     )
     best = out / "train" / "weights" / "best.pt"
     metrics = {k: float(v) for k, v in getattr(results, "results_dict", {}).items()}
@@ -63,6 +69,13 @@ def train(cfg: DetectorTrainConfig) -> Path:
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return best
+
+
+CHOICES = {"loss": ["bce", "focal"], "scenes": ["basic", "hard"], "labels": ["agnostic", "words"]}
+
+
+def _alpha(v: str) -> float | None:
+    return None if v.lower() in ("none", "null", "") else float(v)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,8 +88,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         if isinstance(default, bool):
             p.add_argument(flag, action="store_true")
         else:
-            typ = float if f.name == "hours" else type(default) if default is not None else str
-            p.add_argument(flag, type=typ, default=default)
+            typ = (float if f.name == "hours" else _alpha if f.name == "focal_alpha"
+                   else type(default) if default is not None else str)
+            p.add_argument(flag, type=typ, default=default, choices=CHOICES.get(f.name))
 
 
 def main(argv: list[str] | None = None) -> int:
