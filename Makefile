@@ -46,5 +46,8 @@ lint: setup
 bench: setup
 	$(BIN)/python scripts/bench.py
 
+load: setup
+	bash scripts/load.sh
+
 clean-venv:
 	rm -rf $(VENV)

@@ -59,8 +59,10 @@ def build_doodlenet_vlm(text_features: torch.Tensor) -> tuple[SketchVLM, list[st
 
 
 def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassifier:
+    from services.common.model_source import resolve_model_dir
+
     s = settings or get_classifier_settings()
-    model_dir = Path(s.model_dir)
+    model_dir = resolve_model_dir("classifier", Path(s.model_dir))
     cfg = json.loads((model_dir / "config.json").read_text())
     head = torch.load(model_dir / "head.pt", map_location="cpu", weights_only=True)
     model, classes = build_doodlenet_vlm(head["text_features"])

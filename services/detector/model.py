@@ -51,8 +51,10 @@ class Detector:
 
 
 def load_detector(settings: DetectorSettings | None = None) -> Detector:
+    from services.common.model_source import resolve_model_dir
+
     s = settings or get_detector_settings()
-    model_dir = Path(s.model_dir)
+    model_dir = resolve_model_dir("detector", Path(s.model_dir))
     cfg_path = model_dir / "config.json"
     imgsz = json.loads(cfg_path.read_text()).get("imgsz", s.imgsz) if cfg_path.exists() else s.imgsz
     return Detector(model_dir / s.weights, imgsz=imgsz, conf=s.conf, iou=s.iou, max_objects=s.max_objects,
