@@ -8,6 +8,7 @@ sketch read from storage, objects into the job record, crops to ``crops/<job>/<i
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 from services.common import pipeline
 from services.common.worker import Context, load_gray, register_stage
@@ -25,11 +26,11 @@ def crop_png(gray, box) -> bytes:
 def compute(ctx: Context, rec):
     gray = load_gray(ctx, rec)
     objects = pipeline.detect(gray, ctx.model())
-    keys = []
-    for i, obj in enumerate(objects):
-        key = f"crops/{rec.id}/{i}.png"
-        ctx.storage().put(key, crop_png(gray, obj.box), "image/png")  # same key on redelivery
-        keys.append(key)
+    keys = [f"crops/{rec.id}/{i}.png" for i in range(len(objects))]  # same keys on a redelivery
+    storage = ctx.storage()
+    with ThreadPoolExecutor(max_workers=4) as pool:  # S3 round trips in parallel
+        list(pool.map(lambda kb: storage.put(kb[0], crop_png(gray, kb[1]), "image/png"),
+                      zip(keys, [o.box for o in objects], strict=True)))
     return objects, keys
 
 

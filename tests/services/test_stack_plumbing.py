@@ -6,6 +6,7 @@ test with the real models is ``test_stack_real.py``.
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -65,6 +66,17 @@ def test_job_flows_through_three_queues(stack, stack_env):
         assert 'sketchref_jobs_total{status="succeeded"} 1.0' in metrics
         assert 'sketchref_stage_seconds_count{stage="classify"} 1.0' in metrics
         assert 'sketchref_queue_depth{queue="detect"}' in metrics
+
+
+def test_submit_command_waits_for_the_job(stack, capsys):
+    from services.cli import main
+
+    _, url = stack
+    for example in ("three_objects.png", "three_objects.json"):
+        assert main(["submit", str(ROOT / "examples" / example), "--url", url, "--wait", "--timeout", "120"]) == 0
+        job = json.loads(capsys.readouterr().out)
+        assert job["status"] == "succeeded" and job["objects"]
+    assert main(["submit", str(ROOT / "pyproject.toml"), "--url", url]) == 1  # refused: 415
 
 
 @pytest.mark.parametrize("stack", [{"classifier": {"SKETCHREF_TEST_CLASSIFY_DELAY": "0.5"}}], indirect=True)

@@ -1,0 +1,134 @@
+"""p50 end-to-end latency of one sketch: through the services vs in-process, side by side.
+
+Starts the whole stack with ``sketchref up --free-ports`` (redis-server, SeaweedFS, three workers,
+uvicorn), submits one sketch at a time and polls until it succeeded (submit -> succeeded, as a phone
+sees it), then runs the same sketch through ``Recognizer`` in this process. Prints a table and writes
+``reports/bench/services.json``. Target: services at most 1.5x in-process.
+
+    python scripts/bench_services.py [--runs 20] [--image examples/three_objects.png] [--doubles]
+
+``--doubles`` uses the tests' model stand-ins (plumbing overhead only; the ratio then means little).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.common.processes import free_port, wait_until  # noqa: E402
+
+TARGET = 1.5
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def in_process(data: bytes, runs: int, warmup: int, doubles: bool) -> list[float]:
+    from services.common.pipeline import Recognizer
+
+    if doubles:
+        from tests.services import doubles as d
+
+        rec = Recognizer(d.load_detector(), d.load_classifier(), d.load_recommender())
+    else:
+        rec = Recognizer()
+    for _ in range(warmup):
+        rec.recognize(data)
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        rec.recognize(data)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def through_services(data: bytes, runs: int, warmup: int, doubles: bool, tmp: Path) -> list[float]:
+    import httpx
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
+    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    if doubles:
+        from tests.services.doubles import DOUBLES_ENV
+
+        env.update(DOUBLES_ENV)
+    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(port), "--free-ports",
+                           "--data-dir", str(tmp)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(up.stdout), daemon=True).start()
+    out = []
+    try:
+        wait_until(lambda: any("ready: http" in ln for ln in lines), 180, "sketchref up")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as c:
+            for i in range(warmup + runs):
+                t0 = time.perf_counter()
+                job = c.post("/v1/jobs", files={"image": ("s.png", data, "image/png")}).json()
+                while job["status"] not in ("succeeded", "failed"):
+                    time.sleep(0.005)
+                    job = c.get(f"/v1/jobs/{job['id']}").json()
+                ms = (time.perf_counter() - t0) * 1000
+                if job["status"] != "succeeded":
+                    raise RuntimeError(f"job failed: {job['error']}")
+                if i >= warmup:
+                    out.append(ms)
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=90)
+        if up.returncode:
+            print("\n".join(ln.rstrip() for ln in lines[-30:] if not re.search(r"\bINFO\b", ln)), file=sys.stderr)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--image", type=Path, default=ROOT / "examples" / "three_objects.png")
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--doubles", action="store_true", help="model stand-ins instead of the trained models")
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "services.json")
+    args = ap.parse_args(argv)
+    data = args.image.read_bytes()
+    tmp = ROOT / ".cache" / "bench-services"
+    svc = through_services(data, args.runs, args.warmup, args.doubles, tmp)
+    inp = in_process(data, args.runs, args.warmup, args.doubles)
+    rows = {"in-process": inp, "services": svc}
+    ratio = statistics.median(svc) / statistics.median(inp)
+    print(f"{'mode':<12} {'p50 ms':>9} {'p90 ms':>9} {'min ms':>9} {'runs':>5}")
+    for name, xs in rows.items():
+        print(f"{name:<12} {statistics.median(xs):9.1f} {pct(xs, 0.9):9.1f} {min(xs):9.1f} {len(xs):5d}")
+    verdict = "meets" if ratio <= TARGET else "misses"
+    print(f"services / in-process p50: {ratio:.2f}x ({verdict} the {TARGET}x target)")
+    report = {
+        "image": str(args.image.relative_to(ROOT) if args.image.is_relative_to(ROOT) else args.image),
+        "models": "doubles" if args.doubles else "trained",
+        "runs": args.runs, "warmup": args.warmup,
+        "p50_ms": {k: round(statistics.median(v), 2) for k, v in rows.items()},
+        "p90_ms": {k: round(pct(v, 0.9), 2) for k, v in rows.items()},
+        "samples_ms": {k: [round(x, 2) for x in v] for k, v in rows.items()},
+        "ratio_p50": round(ratio, 3), "target_ratio": TARGET, "meets_target": ratio <= TARGET,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
