@@ -93,14 +93,14 @@ def test_50mb_chunked_upload_without_length(client):
 
 def test_strokes_with_nan_or_infinity(client):
     for bad in ("NaN", "Infinity", "-Infinity", "1e999"):
-        body = '{"strokes": [[[1, 2, %s], [3, 4, 5]]], "width": 100, "height": 100}' % bad
+        body = '{"strokes": [[[1, 2, ' + bad + '], [3, 4, 5]]], "width": 100, "height": 100}'
         _assert_error(client.post("/v1/jobs", content=body, headers={"content-type": "application/json"}),
                       422, "invalid_number")
 
 
 def test_strokes_with_a_million_points(client):
     xs = ",".join(["1"] * 1_000_000)
-    body = '{"strokes": [[[%s], [%s]]], "width": 100, "height": 100}' % (xs, xs)
+    body = '{"strokes": [[[' + xs + '], [' + xs + ']]], "width": 100, "height": 100}'
     _assert_error(client.post("/v1/jobs", content=body, headers={"content-type": "application/json"}),
                   413, "too_many_points")
 

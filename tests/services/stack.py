@@ -25,7 +25,6 @@ from services.common.processes import (
     weed_command,
 )
 from services.common.settings import ROOT
-
 from tests.services.doubles import DOUBLES_ENV
 
 BUCKET = "sketchref-test"

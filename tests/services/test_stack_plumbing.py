@@ -14,7 +14,6 @@ import pytest
 
 from services.common.settings import ROOT, CommonSettings
 from services.common.storage import S3Storage
-
 from tests.services.stack import BUCKET, flush_redis, start_gateway, start_worker, wait_job
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
