@@ -194,6 +194,13 @@ class JobStore:
         old = json.loads(raw)
         return old["payload"], old["job"]
 
+    def release_idempotency_key(self, key_hash: str, job_id: str) -> None:
+        """Forget a claim whose job was never created (so a retry with the same key can succeed)."""
+        key = f"{PREFIX}idem:{key_hash}"
+        raw = self.r.get(key)
+        if raw is not None and json.loads(raw)["job"] == job_id:
+            self.r.delete(key)
+
     # -- metrics -----------------------------------------------------------------------------------
     def observe_stage(self, stage: str, seconds: float) -> None:
         key = f"{PREFIX}metrics:stage:{stage}"

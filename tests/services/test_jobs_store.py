@@ -86,6 +86,10 @@ def test_sweep_fails_overdue_jobs_only(store):
 def test_idempotency_claims(store):
     assert store.claim_idempotency_key("k", "p1", "job1") is None
     assert store.claim_idempotency_key("k", "p2", "job2") == ("p1", "job1")
+    store.release_idempotency_key("k", "job2")  # not the holder: kept
+    assert store.claim_idempotency_key("k", "p1", "job3") == ("p1", "job1")
+    store.release_idempotency_key("k", "job1")  # its job was never created: a retry may claim it
+    assert store.claim_idempotency_key("k", "p1", "job4") is None
 
 
 def test_queue_configuration(redis_url):

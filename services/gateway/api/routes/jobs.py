@@ -46,6 +46,7 @@ _BODY_DOC = {
 
 def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, idem_key: str | None):
     job_id = new_job_id()
+    key_hash = None
     if idem_key is not None:
         if not 1 <= len(idem_key) <= 255:
             raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")
@@ -65,6 +66,8 @@ def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, i
         storage.put(key, sub.data, f"image/{sub.kind}")
     except Exception as exc:
         log.error("storing the sketch failed: %s", type(exc).__name__)
+        if key_hash is not None:
+            store.release_idempotency_key(key_hash, job_id)
         raise ApiError(503, "storage_unavailable", "the sketch could not be stored; try again") from exc
     rec = JobRecord(id=job_id, image=ImageInfo(width=sub.width, height=sub.height, sha256=sub.sha256),
                     top_k=sub.top_k, references=sub.references, sketch_key=key,
