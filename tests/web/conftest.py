@@ -61,7 +61,8 @@ def web_gateway(web_env):
 
 
 def _recommender(web_env, web_gateway, provider: str):
-    p = start_worker(web_env, "recommender", doubles=DOUBLES, SKETCHREF_RECOMMENDER_PROVIDER=provider)
+    # Always the real recommender: it needs no trained weights (gallery photos, Unsplash).
+    p = start_worker(web_env, "recommender", doubles=False, SKETCHREF_RECOMMENDER_PROVIDER=provider)
     try:
         # Warm every stage (model loading, the gallery build) so the tests see a steady stack.
         with httpx.Client(base_url=web_gateway, timeout=10) as c:

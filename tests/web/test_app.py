@@ -125,6 +125,7 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
     objects.first.tap()
     dialog = page.locator("#labels-dialog")
     dialog.wait_for(state="visible")
+    page.wait_for_timeout(400)  # the sheet's slide-in
     cands = page.get_by_test_id("candidate")
     assert cands.count() >= 1
     assert cands.first.locator(".cand-name").inner_text().strip().lower() == names[0]
@@ -137,6 +138,7 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
     viewer = page.locator("#viewer")
     viewer.wait_for(state="visible")
     page.wait_for_function("() => document.querySelector('#viewer-img').complete")
+    page.wait_for_timeout(400)
     shot(page, "05-reference")
     page.keyboard.press("Escape")
 
