@@ -2,12 +2,19 @@
 
 Inputs are shrunk with area averaging to the serving size (thin strokes stay visible; YOLO's own
 resize would drop them), exactly as the training scenes were. Class-agnostic: every box is an
-``object``; the classifier names it.
+``object``; the classifier names it. (A model trained on class ids, ``--labels words``, labels its boxes
+with its class names instead.)
+
+Two runtimes read the same weights: PyTorch (``best.pt``) and ONNX Runtime (``best.onnx``, exported
+from it with ultralytics' exporter by :func:`training.detector.bench.export_onnx`); the setting
+``SKETCHREF_DETECTOR_RUNTIME=torch|onnx`` chooses. Both go through the same ultralytics pre- and
+post-processing, so their boxes agree to rounding.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +22,8 @@ from PIL import Image
 
 from .settings import DetectorSettings, get_detector_settings
 from .ultralytics_env import configure_ultralytics
+
+log = logging.getLogger(__name__)
 
 Detection = tuple[tuple[float, float, float, float], float, str]
 
@@ -33,9 +42,13 @@ class Detector:
         configure_ultralytics()
         from ultralytics import YOLO
 
+        self.weights = Path(weights)
+        self.runtime = "onnx" if self.weights.suffix == ".onnx" else "torch"
         self.model = YOLO(str(weights), task="detect")
         self.imgsz, self.conf, self.iou, self.max_objects, self.device = imgsz, conf, iou, max_objects, device
         self.label = "object"
+        names = dict(getattr(self.model, "names", None) or {})
+        self.names = names if len(names) > 1 else {}
 
     def detect(self, gray: Image.Image) -> list[Detection]:
         small, s = downscale(gray.convert("L"), self.imgsz)
@@ -43,9 +56,11 @@ class Detector:
         res = self.model.predict(rgb, imgsz=self.imgsz, conf=self.conf, iou=self.iou, agnostic_nms=True,
                                  max_det=self.max_objects, device=self.device, verbose=False)[0]
         out: list[Detection] = []
-        for (x1, y1, x2, y2), score in zip(res.boxes.xyxy.tolist(), res.boxes.conf.tolist(), strict=True):
+        b = res.boxes
+        for (x1, y1, x2, y2), score, c in zip(b.xyxy.tolist(), b.conf.tolist(), b.cls.tolist(), strict=True):
             box = (max(0.0, x1 / s), max(0.0, y1 / s), min(float(gray.width), x2 / s), min(float(gray.height), y2 / s))
-            out.append((tuple(round(v, 1) for v in box), round(float(score), 4), self.label))
+            label = self.names.get(int(c), self.label) if self.names else self.label
+            out.append((tuple(round(v, 1) for v in box), round(float(score), 4), label))
         out.sort(key=lambda d: -d[1])
         return out
 
@@ -57,5 +72,13 @@ def load_detector(settings: DetectorSettings | None = None) -> Detector:
     model_dir = resolve_model_dir("detector", Path(s.model_dir))
     cfg_path = model_dir / "config.json"
     imgsz = json.loads(cfg_path.read_text()).get("imgsz", s.imgsz) if cfg_path.exists() else s.imgsz
-    return Detector(model_dir / s.weights, imgsz=imgsz, conf=s.conf, iou=s.iou, max_objects=s.max_objects,
-                    device=s.device)
+    weights = model_dir / s.weights
+    if s.runtime == "onnx":
+        onnx = weights.with_suffix(".onnx")
+        if onnx.exists():
+            weights = onnx
+        else:
+            log.warning("SKETCHREF_DETECTOR_RUNTIME=onnx but %s is missing: using PyTorch", onnx)
+    elif s.runtime != "torch":
+        raise ValueError(f"unknown detector runtime {s.runtime!r} (torch|onnx)")
+    return Detector(weights, imgsz=imgsz, conf=s.conf, iou=s.iou, max_objects=s.max_objects, device=s.device)

@@ -20,6 +20,9 @@ class DetectorSettings(BaseSettings):
     iou: float = 0.5  # NMS IoU
     max_objects: int = 30
     device: str = "cpu"
+    # torch: <weights> (best.pt) through PyTorch; onnx: best.onnx beside it through ONNX Runtime (CPU),
+    # falling back to torch when no .onnx file is there. `make bench` measures both.
+    runtime: str = "torch"
 
 
 @lru_cache

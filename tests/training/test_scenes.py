@@ -33,3 +33,52 @@ def test_splits_use_disjoint_drawings(tmp_path):
             if line:
                 cls, *xywh = line.split()
                 assert cls == "0" and all(0 <= float(v) <= 1 for v in xywh)
+
+
+def test_hard_scenes_strays_touching_and_class_ids(tmp_path):
+    import numpy as np
+
+    from training.data.quickdraw import class_names
+
+    ds = load_drawings("raw", split="train", words=["cat", "rain", "star", "snowflake", "sun"])
+    rng = random.Random(3)
+    cfg = SceneConfig.hard(stray_prob=1.0, multipart_prob=0.5)
+    strays = 0
+    for _ in range(8):
+        s = compose_scene(ds, rng, cfg)
+        assert len(s.boxes) == len(s.words) == len(s.key_ids)
+        strays += len(s.strays)
+        for st in s.strays:  # stray marks are never objects and never touch one
+            for b in s.boxes:
+                assert st[2] <= b[0] or b[2] <= st[0] or st[3] <= b[1] or b[3] <= st[1]
+        for i, a in enumerate(s.boxes):  # touching allowed, overlap only a little
+            for b in s.boxes[i + 1:]:
+                ix = min(a[2], b[2]) - max(a[0], b[0])
+                iy = min(a[3], b[3]) - max(a[1], b[1])
+                if ix > 0 and iy > 0:
+                    assert ix * iy <= cfg.max_overlap * min((a[2] - a[0]) * (a[3] - a[1]),
+                                                            (b[2] - b[0]) * (b[3] - b[1])) + 1e-6
+        assert (np.asarray(s.image) < 128).any()
+    assert strays > 0
+    ids = {w: i for i, w in enumerate(class_names())}
+    write_yolo_split(tmp_path, "train", ds, 4, 0, 128, cfg, ids)
+    seen = {int(line.split()[0]) for f in (tmp_path / "labels" / "train").glob("*.txt")
+            for line in f.read_text().split("\n") if line}
+    assert seen and seen <= {ids[w] for w in ["cat", "rain", "star", "snowflake", "sun"]}
+
+
+def test_issue5_scenes_and_fixed_heldout_set():
+    from training.data.scenes import heldout_scenes
+
+    ds = load_drawings("raw", split="test", words=["cat", "house", "sun", "rain"])
+    rng = random.Random(0)
+    cfg = SceneConfig.issue5()
+    for _ in range(6):
+        s = compose_scene(ds, rng, cfg)
+        w, h = s.image.size
+        assert 512 <= min(w, h) <= 720 and max(w, h) <= 1280 and 1 <= len(s.boxes) <= 6 and not s.strays
+        for x1, y1, x2, y2 in s.boxes:
+            assert max(x2 - x1, y2 - y1) <= 0.42 * min(w, h) + 1
+    a = [s.boxes for s in heldout_scenes(3, drawings=ds)]
+    b = [s.boxes for s in heldout_scenes(3, drawings=ds)]
+    assert a == b
