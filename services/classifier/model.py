@@ -2,7 +2,10 @@
 
 ``models/classifier/`` holds ``head.pt`` (projections, logit scale, class text embeddings), the class
 list and ``config.json`` naming the backbone; the DoodleNet tower is converted from its TF.js files
-at load time (see :mod:`services.classifier.doodlenet`).
+at load time (see :mod:`services.classifier.doodlenet`). When ``config.json`` names an ``adapter``
+(a sub-folder, e.g. ``"adapter": "lora-conv-all-v1"``), that folder is loaded instead: its own
+``config.json`` (backbone, norm), ``head.pt`` and a peft LoRA adapter injected into the freshly
+loaded base tower (see :mod:`services.classifier.backbones`, :mod:`services.classifier.lora`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from .vlm import SketchVLM
 
 class SketchClassifier:
     def __init__(self, model: SketchVLM, classes: list[str], norm: SketchNorm, device: str = "cpu",
-                 batch_size: int = 64):
+                 batch_size: int = 64, prepare=None):
         self.model = model.to(device).eval()
+        self.prepare = prepare
         self.classes = classes
         self.norm = norm
         self.device = device
@@ -33,6 +37,8 @@ class SketchClassifier:
 
     def tensors(self, gray: Image.Image, boxes: list) -> torch.Tensor:
         arrs = [normalize_sketch(gray, box=b, norm=self.norm) for b in boxes]
+        if self.prepare is not None:
+            return self.prepare(np.stack(arrs) if arrs else np.zeros((0, self.norm.side, self.norm.side)))
         return torch.from_numpy(np.stack(arrs))[:, None] if arrs else torch.zeros(0, 1, self.norm.side, self.norm.side)
 
     @torch.inference_mode()
@@ -64,9 +70,30 @@ def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassif
     s = settings or get_classifier_settings()
     model_dir = resolve_model_dir("classifier", Path(s.model_dir))
     cfg = json.loads((model_dir / "config.json").read_text())
+    if cfg.get("adapter") or not cfg.get("backbone", "doodlenet").startswith("doodlenet"):
+        return load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
     head = torch.load(model_dir / "head.pt", map_location="cpu", weights_only=True)
     model, classes = build_doodlenet_vlm(head["text_features"])
     model.load_state_dict(head, strict=False)
     norm = SketchNorm(**cfg.get("norm", {}))
     torch.set_num_threads(max(1, torch.get_num_threads()))
     return SketchClassifier(model, classes, norm, device=s.device, batch_size=s.batch_size)
+
+
+def load_adapted(model_dir: str | Path, device: str = "cpu", batch_size: int = 64) -> SketchClassifier:
+    """A classifier from an adapter folder: ``config.json``, ``head.pt``, optional LoRA, ``classes.txt``."""
+    from . import lora
+    from .backbones import get_backbone
+    from .labels import read_class_names
+
+    model_dir = Path(model_dir)
+    cfg = json.loads((model_dir / "config.json").read_text())
+    backbone = get_backbone(cfg.get("backbone", "doodlenet"), cfg.get("model"))
+    head = torch.load(model_dir / "head.pt", map_location="cpu", weights_only=True)
+    classes = read_class_names(model_dir / "classes.txt") if (model_dir / "classes.txt").exists() else None
+    model, classes = backbone.build(classes, head["text_features"])
+    if (model_dir / "adapter_config.json").exists():
+        lora.load_adapter(backbone.lora_root(model), model_dir)
+    model.load_state_dict(head, strict=False)
+    norm = SketchNorm(**cfg["norm"]) if cfg.get("norm") else backbone.norm
+    return SketchClassifier(model, classes, norm, device=device, batch_size=batch_size, prepare=backbone.prepare)

@@ -37,10 +37,14 @@ def random_render(d: Drawing, rng: random.Random):
 
 
 def normalized_batch(drawings: list[Drawing], variant: str, seed: int = 0,
-                     norm: SketchNorm = DEFAULT_NORM) -> np.ndarray:
-    """``(N, 28, 28)`` float32 for ``variant`` = ``reference`` or ``random``; cached on disk."""
+                     norm: SketchNorm = DEFAULT_NORM, tag: str = "") -> np.ndarray:
+    """``(N, 28, 28)`` float32 for ``variant`` = ``reference`` or ``random``; cached on disk.
+
+    ``tag`` separates cache entries of lists with the same key_ids (e.g. another file format).
+    """
     key = hashlib.sha1(
-        ("|".join(d.key_id for d in drawings) + f"|{variant}|{seed}|{norm.to_dict()}").encode()
+        ("|".join(d.key_id for d in drawings) + f"|{variant}|{seed}|{norm.to_dict()}"
+         + (f"|{tag}" if tag else "")).encode()
     ).hexdigest()[:16]
     path = CACHE / f"{variant}-{key}.npy"
     if path.exists():

@@ -5,6 +5,9 @@ projections and the logit scale, with cross-entropy on the real drawings of the 
 distillation term towards DoodleNet's own 345-way head (it has seen 50k drawings per class; our ~17
 per class alone would overfit). Selects the epoch by val top-1; writes ``head.pt``, ``config.json``,
 ``metrics.json`` into ``--out`` (default ``models/classifier``).
+
+With any of ``--backbone``, ``--placement``, ``--loss``, ``--rank``, ``--longtail`` the command trains a
+LoRA adapter instead (:mod:`training.classifier.adapt`; ``--help`` there lists its options).
 """
 
 from __future__ import annotations
@@ -128,7 +131,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, type=type(v), default=v)
 
 
+ADAPT_FLAGS = ("--backbone", "--placement", "--loss", "--rank", "--longtail")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a.split("=")[0] in ADAPT_FLAGS for a in argv):
+        from .adapt import main as adapt_main
+
+        return adapt_main(argv)
     p = argparse.ArgumentParser(prog="sketchref train classifier")
     add_arguments(p)
     cfg = ClassifierTrainConfig(**vars(p.parse_args(argv)))

@@ -1,0 +1,143 @@
+"""The classifier's backbones behind one interface, chosen by name in ``config.json``.
+
+A backbone builds the two-tower logits model (``model(x) -> (N, C)`` scaled cosine similarities
+between image and class-prompt embeddings), says how a sketch becomes its input (``norm`` for
+:func:`normalize_sketch`, then :meth:`prepare`), which module LoRA adapts (:meth:`lora_root`) and what
+the distillation teacher is (:meth:`teacher`).
+
+- ``doodlenet`` (offline default): DoodleNet image tower + MiniLM prompt embeddings + trained
+  projections (:class:`~services.classifier.vlm.SketchVLM`).
+- ``clip``: a Hugging Face ``CLIPModel`` and its processor from a hub id (default
+  ``openai/clip-vit-base-patch32``) or a local folder; class texts are the CLIP text tower's
+  embeddings of the same prompt ensembles. ``HF_HUB_OFFLINE=1`` is set unless already set.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from services.common.preprocess import DEFAULT_NORM, SketchNorm
+
+from .text_tower import PROMPTS
+
+CLIP_DEFAULT = "openai/clip-vit-base-patch32"
+
+
+class DoodleNetBackbone:
+    name = "doodlenet"
+    norm = DEFAULT_NORM
+
+    def __init__(self, source: str | None = None):
+        self.source = source
+
+    def build(self, classes: list[str] | None = None, text_features: torch.Tensor | None = None):
+        """``(SketchVLM, classes)``; MiniLM embeds the prompts unless ``text_features`` are given."""
+        from .model import build_doodlenet_vlm
+        from .text_tower import encode_labels
+
+        if text_features is None:
+            from training.data.quickdraw import class_names
+
+            text_features = encode_labels(classes or class_names())
+        return build_doodlenet_vlm(text_features)
+
+    def prepare(self, arrs: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(arrs, dtype=np.float32))[:, None]
+
+    def lora_root(self, model: nn.Module) -> nn.Module:
+        return model.image_tower
+
+    def trainable_head(self, model: nn.Module) -> list[nn.Parameter]:
+        return [model.image_proj.weight, model.text_proj.weight, model.logit_scale]
+
+    @torch.no_grad()
+    def teacher(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """DoodleNet's own 345-way head (trained on 50k drawings per class)."""
+        return model.image_tower(x)
+
+
+def _pooled(out) -> torch.Tensor:
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+class ClipVLM(nn.Module):
+    """``logits = exp(s) * normalize(CLIP image embedding) · class_featuresᵀ`` (CLIP zero-shot form)."""
+
+    def __init__(self, clip: nn.Module, text_features: torch.Tensor):
+        super().__init__()
+        self.clip = clip
+        self.register_buffer("text_features", F.normalize(text_features.float(), dim=-1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        img = F.normalize(_pooled(self.clip.get_image_features(pixel_values=x)), dim=-1)
+        return self.clip.logit_scale.exp() * img @ self.text_features.T
+
+    def head_state_dict(self) -> dict:
+        return {"text_features": self.text_features, "clip.logit_scale": self.clip.logit_scale.detach()}
+
+
+class ClipBackbone:
+    name = "clip"
+
+    def __init__(self, source: str | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import CLIPModel, CLIPProcessor
+
+        self.source = source or CLIP_DEFAULT
+        self.clip = CLIPModel.from_pretrained(self.source)
+        self.processor = CLIPProcessor.from_pretrained(self.source)
+        side = int(self.clip.config.vision_config.image_size)
+        self.norm = SketchNorm(side=side, work=max(2, 896 // side))
+        ip = self.processor.image_processor
+        self.mean = torch.tensor(ip.image_mean, dtype=torch.float32)[:, None, None]
+        self.std = torch.tensor(ip.image_std, dtype=torch.float32)[:, None, None]
+
+    @torch.no_grad()
+    def encode_labels(self, classes: list[str], prompts=PROMPTS) -> torch.Tensor:
+        texts = [p.format(c) for c in classes for p in prompts]
+        tok = self.processor.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        emb = F.normalize(_pooled(self.clip.get_text_features(**tok)).float(), dim=-1)
+        return F.normalize(emb.reshape(len(classes), len(prompts), -1).mean(1), dim=-1)
+
+    def build(self, classes: list[str] | None = None, text_features: torch.Tensor | None = None):
+        if classes is None:
+            from training.data.quickdraw import class_names
+
+            classes = class_names()
+        if text_features is None:
+            text_features = self.encode_labels(classes)
+        for p in self.clip.parameters():
+            p.requires_grad_(False)
+        return ClipVLM(self.clip, text_features).eval(), classes
+
+    def prepare(self, arrs: np.ndarray) -> torch.Tensor:
+        """White-on-black ``[0, 1]`` sketches -> black-on-white RGB, CLIP's mean/std."""
+        x = 1.0 - torch.from_numpy(np.ascontiguousarray(arrs, dtype=np.float32))[:, None]
+        return (x.expand(-1, 3, -1, -1) - self.mean) / self.std
+
+    def lora_root(self, model: nn.Module) -> nn.Module:
+        return model.clip.vision_model
+
+    def trainable_head(self, model: nn.Module) -> list[nn.Parameter]:
+        return [model.clip.logit_scale]
+
+    @torch.no_grad()
+    def teacher(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The unadapted model's zero-shot logits."""
+        return model(x)
+
+
+BACKBONES = {"doodlenet": DoodleNetBackbone, "clip": ClipBackbone}
+
+
+def get_backbone(name: str = "doodlenet", source: str | None = None):
+    """A backbone by name (``doodlenet`` also accepts the legacy ``doodlenet+minilm``)."""
+    key = "doodlenet" if name.startswith("doodlenet") else name
+    if key not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+    return BACKBONES[key](source)

@@ -1,0 +1,238 @@
+"""Domain adaptation of the classifier with LoRA: ``sketchref train classifier --placement ... --loss ...``.
+
+Starts from a backbone (``doodlenet``: DoodleNet + MiniLM with the shipped projections from
+``--init-head``; ``clip``: a CLIPModel from a hub id or folder), injects LoRA at a named placement
+(equal-budget rank unless ``--rank``), and trains the adapter and the head on the real drawings of
+the train split (rendered like users' PNGs, both file formats) with the chosen loss plus
+``distill · T² · KL(teacher ‖ student)`` towards the backbone's teacher (DoodleNet's own head / CLIP's
+zero-shot logits). The epoch is selected by val top-1; test is evaluated once, after selection.
+Writes into ``--out``: the adapter (peft files), ``head.pt``, ``classes.txt``, ``config.json`` (the
+resolved config), ``metrics.json``, ``predictions.npz`` and a resumable ``checkpoint.pt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from services.classifier import lora
+from services.classifier.backbones import get_backbone
+from services.classifier.text_tower import PROMPTS
+from training.data.quickdraw import class_names
+
+from . import adapt_data as D
+from .losses import build_loss
+
+
+@dataclass
+class AdaptConfig:
+    out: str = "runs/classifier/adapt"
+    backbone: str = "doodlenet"
+    model: str = ""  # clip: hub id or local folder
+    placement: str = "conv-all"
+    rank: int = 0  # 0: the rank that meets the equal budget
+    loss: str = "ce"
+    seed: int = 0
+    formats: str = "raw,simplified"
+    renders: int = 1  # random renderings per train drawing, besides the reference one
+    render_seed: int = 0  # renderings are the same across --seed values
+    longtail: float = 0.0  # imbalance ratio of a long-tailed subsample; 0: natural distribution
+    epochs: int = 3
+    batch: int = 128
+    lr: float = 2e-3
+    head_lr: float = 5e-4
+    weight_decay: float = 1e-4
+    distill: float = 1.0
+    temperature: float = 2.0
+    init_head: str = "models/classifier/head.pt"  # doodlenet: start from these projections
+    threads: int = 0  # torch threads; 0: leave as is
+    tiny: bool = False
+    progress: bool = True
+
+
+def _evaluate(model, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> tuple[dict, np.ndarray]:
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    top5 = logits.topk(5, 1).indices
+    hit = (top5[:, 0] == y).float()
+    classes = y.unique()
+    per_class = torch.stack([hit[y == c].mean() for c in classes])
+    return {"top1": hit.mean().item(), "top5": (top5 == y[:, None]).any(1).float().mean().item(),
+            "macro": per_class.mean().item(), "worst10": per_class.sort().values[:10].mean().item(),
+            "n": len(y)}, top5.numpy()
+
+
+class Data:
+    """Prepared tensors shared by runs on the same backbone (the grid builds it once)."""
+
+    def __init__(self, cfg: AdaptConfig, backbone, model, classes: list[str]):
+        index = {c: i for i, c in enumerate(classes)}
+        words = classes[:12] if cfg.tiny else None
+        per = 3 if cfg.tiny else None
+        formats = tuple(f for f in cfg.formats.split(",") if f)
+        train = D.load_split("train", formats, words, per)
+        held = [D.load_split(s, formats, words, per) for s in ("val", "test")]
+        self.train_keys = D.check_no_leak([d for lst in train.values() for d in lst],
+                                          *[lst for h in held for lst in h.values()])
+        norm = None if backbone.name == "doodlenet" else backbone.norm
+        x, y, keys = D.inputs(train, 0 if cfg.tiny else cfg.renders, cfg.render_seed, index, norm)
+        self.longtail = None
+        if cfg.longtail:
+            keep, self.longtail = D.longtail(train, cfg.longtail, classes)
+            mask = np.isin(keys, list(keep))
+            x, y = x[mask], y[mask]
+        self.x = backbone.prepare(x)
+        self.y = torch.from_numpy(y)
+        self.counts = D.class_counts(y, len(classes))
+        self.teacher = torch.cat([backbone.teacher(model, self.x[i:i + 512]) for i in range(0, len(self.x), 512)])
+        self.val, self.test = [
+            (backbone.prepare(D.normalized_batch(h["raw"], "reference", **({"norm": norm} if norm else {}))),
+             torch.tensor([index[d.word] for d in h["raw"]])) for h in held]
+
+
+def build(cfg: AdaptConfig):
+    """The backbone and its base model (shipped head loaded for doodlenet), before LoRA."""
+    backbone = get_backbone(cfg.backbone, cfg.model or None)
+    classes = class_names()
+    head = None
+    if backbone.name == "doodlenet" and cfg.init_head and Path(cfg.init_head).exists():
+        head = torch.load(cfg.init_head, map_location="cpu", weights_only=True)
+    model, classes = backbone.build(classes, head["text_features"] if head else None)
+    if head:
+        model.load_state_dict(head, strict=False)
+    return backbone, model, classes
+
+
+def _schedule(opt, total: int):
+    warm = max(1, total // 20)
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+
+
+def _iterate(n: int, desc: str, show: bool):
+    if not show:
+        return range(n)
+    from tqdm import tqdm
+
+    return tqdm(range(n), desc=desc, leave=False, mininterval=2.0)
+
+
+def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
+    """Train one adapter on a fresh base; ``data`` (built for the same backbone) is reused if given."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    backbone, model, classes = build(cfg)
+    if data is None:
+        data = Data(cfg, backbone, model, classes)
+    root = backbone.lora_root(model)
+    lcfg = lora.lora_config(root, backbone.name, cfg.placement, cfg.rank)
+    budget = lora.budget(root, backbone.name)  # before injection wraps the layers
+    lora.inject(root, lcfg)
+    adapter_params = lora.lora_parameters(root)
+    head_params = backbone.trainable_head(model)
+    for p in head_params:
+        p.requires_grad_(True)
+    counts = {"lora": lora.count(root), "head": sum(p.numel() for p in head_params), "rank": lcfg.r,
+              "budget": budget}
+    print(f"[{cfg.placement}] LoRA rank {lcfg.r}: {counts['lora']} trainable adapter parameters "
+          f"(budget {counts['budget']}), head {counts['head']}", flush=True)
+    opt = torch.optim.AdamW([{"params": adapter_params, "lr": cfg.lr},
+                             {"params": head_params, "lr": cfg.head_lr}], weight_decay=cfg.weight_decay)
+    n = len(data.x)
+    steps = max(1, math.ceil(n / cfg.batch))
+    epochs = 1 if cfg.tiny else cfg.epochs
+    sched = _schedule(opt, epochs * steps)
+    loss_fn = build_loss(cfg.loss, data.counts)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    state = {"epoch": 0, "history": [], "best": -1.0, "best_state": None}
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if ck["config"] == asdict(cfg):
+            model.load_state_dict(ck["model"], strict=False)
+            opt.load_state_dict(ck["opt"])
+            sched.load_state_dict(ck["sched"])
+            state = ck["state"]
+            print(f"resumed {ckpt_path} at epoch {state['epoch']}", flush=True)
+    trainable = {id(p) for p in adapter_params + head_params}
+    g = torch.Generator().manual_seed(cfg.seed)
+    t0 = time.time()
+    T = cfg.temperature
+    for epoch in range(state["epoch"], epochs):
+        g.manual_seed(cfg.seed * 1000 + epoch)
+        perm = torch.randperm(n, generator=g)
+        model.train()
+        total = 0.0
+        for s in _iterate(steps, f"epoch {epoch + 1}/{epochs}", cfg.progress):
+            idx = perm[s * cfg.batch:(s + 1) * cfg.batch]
+            z = model(data.x[idx])
+            loss = loss_fn(z, data.y[idx])
+            if cfg.distill:
+                loss = loss + cfg.distill * T * T * F.kl_div(
+                    F.log_softmax(z / T, -1), F.softmax(data.teacher[idx] / T, -1), reduction="batchmean")
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item()
+        val, _ = _evaluate(model, *data.val)
+        state["history"].append({"epoch": epoch + 1, "loss": total / steps, **val})
+        if val["top1"] > state["best"]:
+            state["best"] = val["top1"]
+            state["best_state"] = {k: v.detach().clone() for k, v in model.named_parameters()
+                                   if id(v) in trainable}
+        state["epoch"] = epoch + 1
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"config": asdict(cfg), "model": {k: v for k, v in model.named_parameters()
+                                                     if id(v) in trainable},
+                    "opt": opt.state_dict(), "sched": sched.state_dict(), "state": state}, tmp)
+        tmp.replace(ckpt_path)
+        print(f"epoch {epoch + 1}: loss {total / steps:.4f} val top1 {val['top1']:.4f} top5 {val['top5']:.4f}",
+              flush=True)
+    model.load_state_dict(state["best_state"], strict=False)
+    val, _ = _evaluate(model, *data.val)
+    test, test_top5 = _evaluate(model, *data.test)  # once, after selection
+    metrics = {"val": val, "test": test, "params": counts, "best_epoch": max(
+        state["history"], key=lambda h: h["top1"])["epoch"], "history": state["history"],
+        "train_samples": n, "train_drawings": data.train_keys, "longtail": data.longtail,
+        "seconds": round(time.time() - t0, 1)}
+    lora.save_adapter(root, lcfg, out)
+    torch.save({k: v.detach().clone() for k, v in model.head_state_dict().items()}, out / "head.pt")
+    (out / "classes.txt").write_text("\n".join(classes) + "\n")
+    (out / "config.json").write_text(json.dumps({
+        "backbone": backbone.name, "model": cfg.model or getattr(backbone, "source", None),
+        "placement": cfg.placement, "rank": lcfg.r, "prompts": list(PROMPTS), "norm": backbone.norm.to_dict(),
+        "train": asdict(cfg)}, indent=2))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    np.savez_compressed(out / "predictions.npz", test_top5=test_top5, test_y=data.test[1].numpy(),
+                        counts=data.counts)
+    return metrics
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    for k, v in asdict(AdaptConfig()).items():
+        flag = "--" + k.replace("_", "-")
+        if isinstance(v, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=v)
+        else:
+            p.add_argument(flag, type=type(v), default=v)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="sketchref train classifier --placement ...")
+    add_arguments(p)
+    cfg = AdaptConfig(**vars(p.parse_args(argv)))
+    m = train(cfg)
+    print(json.dumps({k: m[k] for k in ("val", "test", "params", "best_epoch", "seconds")}, indent=2))
+    return 0
