@@ -50,7 +50,9 @@ def web_env(stack_env, fake_unsplash) -> dict:
 @pytest.fixture(scope="session")
 def web_gateway(web_env):
     """Detector and classifier workers plus the gateway (which serves the app at ``/``)."""
-    procs = [start_worker(web_env, kind, doubles=DOUBLES) for kind in ("detector", "classifier")]
+    procs = [start_worker(web_env, "detector", doubles=DOUBLES)]
+    extra = {"SKETCHREF_CLASSIFIER_LOADER": "tests.web.doubles:load_classifier"} if DOUBLES else {}
+    procs.append(start_worker(web_env, "classifier", doubles=DOUBLES, **extra))
     gw, url = start_gateway(web_env)
     procs.append(gw)
     try:

@@ -222,11 +222,16 @@ export class ResultsView {
     img.alt = `${label}, photo by ${who}`;
     img.src = safeUrl(ref.url) || safeUrl(ref.thumb_url) || "";
     const cap = v.querySelector("#viewer-caption");
-    cap.replaceChildren(
-      ...(ref.author
-        ? ["Photo by ", link(ref.author_url, ref.author, "author"), " on ", link(ref.source_url || ref.url, providerName(ref.provider))]
-        : ["From ", link(ref.source_url || ref.url, providerName(ref.provider))]),
-    );
+    let parts;
+    if (ref.provider === "unsplash" && ref.author) {
+      parts = ["Photo by ", link(ref.author_url, ref.author, "author"), " on ", link(ref.source_url || ref.url, "Unsplash")];
+    } else if (ref.author) {
+      parts = ["Credit: ", ref.author_url ? link(ref.author_url, ref.author, "author") : ref.author];
+      if (safeUrl(ref.source_url)) parts.push(" · ", link(ref.source_url, "source"));
+    } else {
+      parts = ["From ", link(ref.source_url || ref.url, providerName(ref.provider))];
+    }
+    cap.replaceChildren(...parts);
     const open = v.querySelector("#viewer-open");
     const href = safeUrl(ref.source_url) || safeUrl(ref.url);
     open.hidden = !href;
