@@ -99,6 +99,9 @@ class Data:
              torch.tensor([index[d.word] for d in h["raw"]])) for h in held]
 
 
+_TEXT: dict = {}  # class text embeddings per (backbone, source), computed once per process
+
+
 def build(cfg: AdaptConfig):
     """The backbone and its base model (shipped head loaded for doodlenet), before LoRA."""
     backbone = get_backbone(cfg.backbone, cfg.model or None)
@@ -106,7 +109,10 @@ def build(cfg: AdaptConfig):
     head = None
     if backbone.name == "doodlenet" and cfg.init_head and Path(cfg.init_head).exists():
         head = torch.load(cfg.init_head, map_location="cpu", weights_only=True)
-    model, classes = backbone.build(classes, head["text_features"] if head else None)
+    key = (backbone.name, cfg.model)
+    text = head["text_features"] if head else _TEXT.get(key)
+    model, classes = backbone.build(classes, text)
+    _TEXT.setdefault(key, model.text_features.clone())
     if head:
         model.load_state_dict(head, strict=False)
     return backbone, model, classes
