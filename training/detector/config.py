@@ -14,6 +14,9 @@ class DetectorTrainConfig:
     epochs: int = 15
     hours: float | None = None  # wall-clock cap; ultralytics rescales its schedule to it
     batch: int = 32
+    optimizer: str = "auto"  # ultralytics' choice; "auto" gives AdamW lr 0.002*5/(4+nc): ~3e-5 for 345 classes
+    lr0: float = 0.01  # used when optimizer is not "auto"
+    warmup_epochs: float = 3.0
     seed: int = 0
     loss: str = "bce"  # bce | focal (class head)
     focal_gamma: float = 1.5

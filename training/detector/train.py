@@ -61,7 +61,8 @@ def train(cfg: DetectorTrainConfig) -> Path:
         data=str(data_yaml), imgsz=cfg.imgsz, epochs=cfg.epochs, batch=cfg.batch, seed=cfg.seed,
         time=cfg.hours, project=str(out.resolve()), name="train", exist_ok=True, device="cpu",
         workers=0, amp=False, plots=False, verbose=False, single_cls=cfg.labels != "words",
-        hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, deterministic=False, patience=100, **trainer_kwargs,
+        hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, deterministic=False, patience=100, optimizer=cfg.optimizer,
+        lr0=cfg.lr0, warmup_epochs=cfg.warmup_epochs, **trainer_kwargs,
     )
     best = out / "train" / "weights" / "best.pt"
     metrics = {k: float(v) for k, v in getattr(results, "results_dict", {}).items()}
