@@ -220,6 +220,9 @@ export class ResultsView {
     v.querySelector("#viewer-title").textContent = pretty(label);
     const img = v.querySelector("#viewer-img");
     img.alt = `${label}, photo by ${who}`;
+    const fig = img.closest("figure");
+    fig.classList.remove("broken");
+    img.onerror = () => fig.classList.add("broken");
     img.src = safeUrl(ref.url) || safeUrl(ref.thumb_url) || "";
     const cap = v.querySelector("#viewer-caption");
     let parts;
