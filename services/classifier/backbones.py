@@ -60,6 +60,27 @@ class DoodleNetBackbone:
         """DoodleNet's own 345-way head (trained on 50k drawings per class)."""
         return model.image_tower(x)
 
+    # where the adapted part of the tower starts, per placement (index into ``convs``)
+    FROZEN_PREFIX = {"dense": 15, "conv-late": 10}
+
+    def split(self, model: nn.Module, placement: str):
+        """``(prefix, suffix)`` with ``model(x) == suffix(prefix(x))`` and no LoRA in ``prefix``: training
+        computes the frozen prefix once per input instead of every step."""
+        k = self.FROZEN_PREFIX.get(placement, 0)
+        if not k:
+            return None, model
+        tower = model.image_tower
+
+        def prefix(x):
+            return tower.convs[:k](x)
+
+        def suffix(h):
+            h = tower.convs[k:](h)
+            h = tower.dropout(h.permute(0, 2, 3, 1).flatten(1))  # as DoodleNet.features
+            return model.logits_from_features(torch.tanh(tower.dense(h)))
+
+        return prefix, suffix
+
 
 def _pooled(out) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out.pooler_output
@@ -125,6 +146,9 @@ class ClipBackbone:
 
     def trainable_head(self, model: nn.Module) -> list[nn.Parameter]:
         return [model.clip.logit_scale]
+
+    def split(self, model: nn.Module, placement: str):
+        return None, model
 
     @torch.no_grad()
     def teacher(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -39,3 +39,20 @@ def test_adapter_roundtrip(tmp_path):
         lora.load_adapter(base, tmp_path)
         assert torch.allclose(base(x), m(x), atol=1e-6)
         assert not torch.allclose(before, m(x), atol=1e-4)
+
+
+def test_frozen_prefix_split_matches_the_model():
+    from services.classifier.backbones import DoodleNetBackbone
+    from services.classifier.vlm import SketchVLM
+
+    torch.manual_seed(0)
+    for placement in ("dense", "conv-late", "conv-early"):
+        model = SketchVLM(DoodleNet(), torch.randn(345, 384)).eval()
+        lora.inject(model.image_tower, lora.lora_config(model.image_tower, "doodlenet", placement))
+        for p in lora.lora_parameters(model.image_tower):
+            torch.nn.init.normal_(p, std=0.05)
+        prefix, suffix = DoodleNetBackbone().split(model, placement)
+        x = torch.rand(4, 1, 28, 28)
+        with torch.no_grad():
+            h = prefix(x) if prefix else x
+            assert torch.allclose(suffix(h), model(x), atol=1e-5)

@@ -94,12 +94,23 @@ class Data:
         self.y = torch.from_numpy(y)
         self.counts = D.class_counts(y, len(classes))
         self.teacher = torch.cat([backbone.teacher(model, self.x[i:i + 512]) for i in range(0, len(self.x), 512)])
+        self._prefixed: dict = {}
         self.val, self.test = [
             (backbone.prepare(D.normalized_batch(h["raw"], "reference", **({"norm": norm} if norm else {}))),
              torch.tensor([index[d.word] for d in h["raw"]])) for h in held]
 
 
 _TEXT: dict = {}  # class text embeddings per (backbone, source), computed once per process
+
+
+def _prefixed(data: Data, placement: str, prefix) -> torch.Tensor:
+    """The train inputs through the frozen prefix of ``placement`` (cached on ``data``)."""
+    if prefix is None:
+        return data.x
+    if placement not in data._prefixed:
+        with torch.no_grad():
+            data._prefixed[placement] = torch.cat([prefix(data.x[i:i + 1024]) for i in range(0, len(data.x), 1024)])
+    return data._prefixed[placement]
 
 
 def build(cfg: AdaptConfig):
@@ -152,6 +163,8 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
               "budget": budget}
     print(f"[{cfg.placement}] LoRA rank {lcfg.r}: {counts['lora']} trainable adapter parameters "
           f"(budget {counts['budget']}), head {counts['head']}", flush=True)
+    prefix, suffix = backbone.split(model, cfg.placement)
+    x_train = _prefixed(data, cfg.placement, prefix)
     opt = torch.optim.AdamW([{"params": adapter_params, "lr": cfg.lr},
                              {"params": head_params, "lr": cfg.head_lr}], weight_decay=cfg.weight_decay)
     n = len(data.x)
@@ -182,7 +195,7 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
         total = 0.0
         for s in _iterate(steps, f"epoch {epoch + 1}/{epochs}", cfg.progress):
             idx = perm[s * cfg.batch:(s + 1) * cfg.batch]
-            z = model(data.x[idx])
+            z = suffix(x_train[idx])
             loss = loss_fn(z, data.y[idx])
             if cfg.distill:
                 loss = loss + cfg.distill * T * T * F.kl_div(
@@ -242,3 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     m = train(cfg)
     print(json.dumps({k: m[k] for k in ("val", "test", "params", "best_epoch", "seconds")}, indent=2))
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
