@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class DetectorTrainConfig:
-    model: str = "yolov8n.yaml"  # architecture, built from its yaml (no hub weights offline)
+    model: str = "yolov8n.yaml"  # architecture yaml (built from scratch), or a .pt to continue from
+    data: str | None = None  # an existing YOLO data.yaml to reuse instead of composing new scenes
     imgsz: int = 320  # serving size too: inputs are area-downscaled to this longer side
     train_scenes: int = 2000
     val_scenes: int = 300

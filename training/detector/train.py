@@ -46,11 +46,14 @@ def train(cfg: DetectorTrainConfig) -> Path:
     from ultralytics import YOLO
 
     out = Path(cfg.out)
-    data_dir = out / "data"
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
     t0 = time.time()
-    data_yaml = build_dataset(cfg, data_dir)
+    if cfg.data:
+        data_yaml = Path(cfg.data)
+    else:
+        data_dir = out / "data"
+        if data_dir.exists():
+            shutil.rmtree(data_dir)
+        data_yaml = build_dataset(cfg, data_dir)
     model = YOLO(cfg.model)
     trainer_kwargs = {}
     if cfg.loss == "focal":
