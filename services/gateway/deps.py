@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
+from redis.exceptions import RedisError
 
 from services.common.jobs import JobStore
 
 from .errors import ApiError
 from .settings import GatewaySettings
+
+log = logging.getLogger("sketchref.gateway")
 
 
 def get_settings(request: Request) -> GatewaySettings:
@@ -69,3 +73,28 @@ def require_api_key(
 
 
 ApiKeyDep = Annotated[str, Depends(require_api_key)]
+
+
+def rate_limit_jobs(request: Request, response: Response, key_scope: ApiKeyDep) -> None:
+    """Count this submission against the caller's limit; 429 ``rate_limited`` with ``Retry-After``
+    when it is over. Runs before the body is read, so a refused request costs no parsing and makes
+    no job. Redis being down does not block submissions here (storing the job will report it)."""
+    limiter = request.app.state.limiter
+    if not limiter.enabled:
+        return
+    client = f"key:{key_scope}" if key_scope else f"ip:{request.client.host if request.client else 'unknown'}"
+    try:
+        d = limiter.check(client)
+    except RedisError as exc:
+        log.warning("rate limit not checked: Redis unreachable (%s)", type(exc).__name__)
+        return
+    if not d.allowed:
+        raise ApiError(429, "rate_limited",
+                       f"too many sketches: at most {d.limit} a minute; try again in {d.retry_after_s} s",
+                       headers={"Retry-After": str(d.retry_after_s), "RateLimit-Limit": str(d.limit),
+                                "RateLimit-Remaining": "0"})
+    response.headers["RateLimit-Limit"] = str(d.limit)
+    response.headers["RateLimit-Remaining"] = str(d.remaining)
+
+
+RateLimitDep = Annotated[None, Depends(rate_limit_jobs)]

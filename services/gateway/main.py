@@ -20,6 +20,7 @@ from services.common.jobs import JobStore
 from . import errors
 from .api.main import api_router
 from .metrics import make_registry
+from .ratelimit import RateLimiter
 from .settings import GatewaySettings, get_gateway_settings
 
 log = logging.getLogger("sketchref.gateway")
@@ -67,6 +68,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = s
     app.state.store = JobStore(redis.Redis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=2),
                                ttl_s=s.job_ttl_s)
+    app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)
     app.state.storage = get_storage(s)
     app.state.celery = make_celery(s)
     app.state.registry = make_registry(app.state.store)

@@ -3,7 +3,8 @@
 The workers are separate processes, so what they measure (stage latencies) and what the job store
 counts (jobs by status) lives in Redis (see :mod:`services.common.jobs`); this collector turns it into
 ``sketchref_jobs_total{status}``, ``sketchref_jobs_active``, ``sketchref_stage_seconds{stage}`` (a
-histogram) and ``sketchref_queue_depth{queue}`` on every scrape. A per-app registry, so several apps
+histogram), ``sketchref_queue_depth{queue}`` and ``sketchref_rate_limited_total`` (submissions refused
+with 429, by every gateway replica) on every scrape. A per-app registry, so several apps
 (tests) never collide.
 """
 
@@ -16,6 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from services.common.jobs import JobStore
 from services.common.queue import QUEUES, queue_depths
+
+from .ratelimit import REFUSED_KEY
 
 log = logging.getLogger("sketchref.gateway")
 
@@ -31,6 +34,7 @@ class PipelineCollector:
             depths = queue_depths(self.store.r)
             active = self.store.active_count()
             hists = {q: self.store.stage_histogram(q) for q in QUEUES}
+            refused = int(self.store.r.get(REFUSED_KEY) or 0)
         except Exception as exc:
             log.warning("metrics: Redis unreachable (%s)", type(exc).__name__)
             up.add_metric([], 0)
@@ -53,6 +57,9 @@ class PipelineCollector:
         for q, (buckets, total, _count) in hists.items():
             h.add_metric([q], buckets, total)
         yield h
+        rl = CounterMetricFamily("sketchref_rate_limited", "Job submissions refused by the rate limiter (429)")
+        rl.add_metric([], refused)
+        yield rl
 
 
 def make_registry(store: JobStore) -> CollectorRegistry:

@@ -23,6 +23,11 @@ class GatewaySettings(CommonSettings):
     # A job not finished this many seconds after submission is marked failed.
     job_deadline_s: float = 300.0
     sweep_interval_s: float = 5.0
+    # Per-client limit on POST /v1/jobs (client: the API key when auth is on, else the IP address),
+    # counted in Redis (see ratelimit.py). 0 turns it off. Burst: how many a client may send at once
+    # after being idle (default: a minute's worth).
+    rate_limit_per_minute: int = 60
+    rate_limit_burst: int | None = None
     max_upload_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 16_000_000
     # Strokes JSON limits.

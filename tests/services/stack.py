@@ -77,6 +77,8 @@ def stack_env(redis_url, s3_endpoint) -> dict:
         "SKETCHREF_REDIS_URL": redis_url, "SKETCHREF_S3_ENDPOINT_URL": s3_endpoint,
         "SKETCHREF_S3_BUCKET": BUCKET, "SKETCHREF_S3_ACCESS_KEY": "t", "SKETCHREF_S3_SECRET_KEY": "t",
         "SKETCHREF_QUEUE_VISIBILITY_TIMEOUT": "8", "SKETCHREF_SWEEP_INTERVAL_S": "1",
+        # Every test client is 127.0.0.1: the rate limiter is off unless a test turns it on.
+        "SKETCHREF_RATE_LIMIT_PER_MINUTE": "0",
         "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "YOLO_OFFLINE": "1",
         "PYTHONPATH": str(ROOT),
     })
@@ -98,8 +100,10 @@ def start_worker(env: dict, kind: str, doubles: bool = True, **extra_env) -> Pro
     return p
 
 
-def start_gateway(env: dict, **extra_env) -> tuple[Proc, str]:
-    port = free_port()
+def start_gateway(env: dict, port: int | None = None, **extra_env) -> tuple[Proc, str]:
+    """A gateway process on ``port`` (a free one by default; pass the port of a stopped gateway to
+    restart it where a browser page already is)."""
+    port = port or free_port()
     e = dict(env)
     e.update(extra_env)
     p = Proc("gateway", python_command("gateway", "--port", str(port), "--log-level", "warning"), env=e,

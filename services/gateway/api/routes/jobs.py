@@ -15,7 +15,7 @@ from services.common.contracts import ImageInfo, Job
 from services.common.jobs import JobRecord, new_job_id
 from services.common.queue import enqueue
 
-from ...deps import ApiKeyDep, CeleryDep, SettingsDep, StorageDep, StoreDep
+from ...deps import ApiKeyDep, CeleryDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
 from ...errors import ApiError
 from ...intake import Submission, read_submission
 
@@ -83,10 +83,11 @@ def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, i
 
 
 @router.post("/jobs", status_code=202, response_model=Job, openapi_extra=_BODY_DOC,
-             summary="Submit a sketch (multipart image, or strokes JSON)")
+             summary="Submit a sketch (multipart image, or strokes JSON)",
+             responses={429: {"description": "Over the per-client rate limit (see Retry-After)"}})
 async def create_job(
     request: Request, response: Response, key_scope: ApiKeyDep, settings: SettingsDep, store: StoreDep,
-    storage: StorageDep, celery: CeleryDep,
+    storage: StorageDep, celery: CeleryDep, _limited: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Job:
     validate = await read_submission(request, settings)
