@@ -16,10 +16,15 @@ from services.common.contracts import Reference
 
 
 class BandDetector:
-    """One box per vertical band of ink separated by blank columns."""
+    """One box per vertical band of ink separated by blank columns. Like a real detector it reports
+    no specks: a band smaller than ``MIN_SIDE`` of the image's longer side both ways is not an object
+    (so a lone dot finds nothing, the app's empty result)."""
+
+    MIN_SIDE = 0.03
 
     def detect(self, gray):
         ink = np.asarray(gray) < 128
+        least = max(4.0, self.MIN_SIDE * max(ink.shape))
         cols = ink.any(axis=0)
         boxes, x = [], 0
         while x < len(cols):
@@ -28,7 +33,9 @@ class BandDetector:
                 while x < len(cols) and cols[x]:
                     x += 1
                 rows = np.where(ink[:, x0:x].any(axis=1))[0]
-                boxes.append(([float(x0), float(rows[0]), float(x), float(rows[-1] + 1)], 0.9, "object"))
+                box = [float(x0), float(rows[0]), float(x), float(rows[-1] + 1)]
+                if box[2] - box[0] >= least or box[3] - box[1] >= least:
+                    boxes.append((box, 0.9, "object"))
             x += 1
         return boxes
 

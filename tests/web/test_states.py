@@ -1,23 +1,72 @@
 """The app's other states: offline (app shell from the service worker), rate limiting, a failed job,
 an empty result, and the layouts at 360 px and on a desktop.
 
-Offline is real (Chromium's network emulation). The gateway has no rate limiter to trip on demand and
-the real workers rarely fail or find nothing, so those three answers are injected at the browser's
-network layer (``page.route``) on top of the real gateway: the app still loads from the gateway and the
-real job record is fetched, only its answer is altered.
+All of them come from the real stack, nothing is altered in the browser. Offline is Chromium's network
+emulation. Rate limiting is the gateway's own limiter (a gateway started with a low limit, on the same
+Redis and workers). The failed job is the real deadline path (a gateway whose jobs have a 1 ms
+deadline, so the worker or the sweeper fails them), and its retry goes to the same address once that
+gateway is back with the normal deadline. The empty result is a lone dot, in which the detector finds
+nothing.
 """
 
 from __future__ import annotations
 
-import json
+import httpx
+import pytest
 
+from tests.services.stack import start_gateway, wait_job
 from tests.web.phone import PHONE, Finger, artifacts_dir, canvas_box, draw_drawing, held_out_drawing
 
 WAIT_MS = 60_000
+OTHER_SKETCH = {"strokes": [[[10, 60, 110, 10], [10, 110, 10, 10]]], "width": 128, "height": 128}
 
 
 def shot(page, name):
     page.screenshot(path=str(artifacts_dir() / f"{name}.png"))
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def limited_url(web_env, app_url):
+    """A second gateway with the rate limit on: 4 jobs a minute (one every 15 s), no burst."""
+    p, url = start_gateway(web_env, SKETCHREF_RATE_LIMIT_PER_MINUTE="4", SKETCHREF_RATE_LIMIT_BURST="1")
+    try:
+        yield url
+    finally:
+        p.stop()
+
+
+@pytest.fixture
+def strict_deadline(web_env, app_url):
+    """A gateway whose jobs must be done 1 ms after submission, which no job is; yields its URL and a
+    ``restore()`` that restarts it on the same port with the default deadline."""
+    p, url = start_gateway(web_env, SKETCHREF_JOB_DEADLINE_S="0.001")
+    procs = [p]
+
+    def restore():
+        procs[-1].stop()
+        procs.append(start_gateway(web_env, port=_port(url))[0])
+
+    try:
+        yield url, restore
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+def _job_posts(page) -> list:
+    """Every answer to the page's ``POST /v1/jobs``, in order (read them after the handler ran)."""
+    seen = []
+
+    def on_response(res):
+        if res.request.method == "POST" and res.url.endswith("/v1/jobs"):
+            seen.append(res)
+
+    page.on("response", on_response)
+    return seen
 
 
 def test_offline_shell_and_offline_submit(app_url, phone):
@@ -51,83 +100,72 @@ def test_offline_shell_and_offline_submit(app_url, phone):
     assert not page.errors, page.errors
 
 
-def test_rate_limited(app_url, phone):
+def test_rate_limited(limited_url, phone):
     page = phone
-    page.goto(app_url + "/")
+    page.goto(limited_url + "/")
     draw_drawing(page, held_out_drawing("tree"))
-    hits = []
-
-    def too_many(route):
-        hits.append(route.request.url)
-        route.fulfill(status=429, headers={"Retry-After": "2", "Content-Type": "application/json"},
-                      body=json.dumps({"error": {"code": "rate_limited", "message": "Too many requests"}}))
-
-    page.route("**/v1/jobs", too_many)
+    posts = _job_posts(page)
+    # Another sketch from this phone's address (127.0.0.1) has just used up its allowance.
+    with httpx.Client(base_url=limited_url, timeout=30) as c:
+        r = c.post("/v1/jobs", json=OTHER_SKETCH)
+        assert r.status_code == 202, r.text
     page.get_by_test_id("submit").click()
     status = page.get_by_test_id("status")
-    page.wait_for_function("() => document.querySelector('[data-testid=status]').dataset.state === 'limited'")
+    page.wait_for_function("() => document.querySelector('[data-testid=status]').dataset.state === 'limited'",
+                           timeout=WAIT_MS)
+    assert posts and posts[0].status == 429, posts
+    assert posts[0].json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(posts[0].headers["retry-after"]) <= 15
     assert "retry in" in status.inner_text().lower()
     assert page.get_by_test_id("submit").is_disabled()
     assert page.locator("#banner").get_attribute("data-kind") == "limited"
+    assert page.evaluate("window.sketchref.pad.strokes.length") > 0  # the sketch is kept
     shot(page, "11-rate-limited")
-    # The cool-down ends by itself and submitting works again.
-    page.unroute("**/v1/jobs")
+    # The cool-down (the gateway's Retry-After) ends by itself, and then the gateway takes the sketch.
     page.wait_for_function("() => !document.querySelector('[data-testid=submit]').disabled", timeout=WAIT_MS)
-    assert hits
     page.get_by_test_id("submit").click()
     page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
+    assert [res.status for res in posts] == [429, 202], posts
+    assert not page.errors, page.errors
 
 
-def _alter_job(page, change):
-    """Answer GET /v1/jobs/{id} with the real record, altered by ``change`` once it has finished."""
-    def handler(route):
-        if route.request.method != "GET":
-            return route.continue_()
-        res = route.fetch()
-        job = res.json()
-        if job.get("status") in ("succeeded", "failed"):
-            change(job)
-        route.fulfill(response=res, body=json.dumps(job))
-
-    page.route("**/v1/jobs/*", handler)
-
-
-def test_failed_job_then_retry(app_url, phone):
+def test_failed_job_then_retry(strict_deadline, phone):
+    url, restore = strict_deadline
     page = phone
-    page.goto(app_url + "/")
+    page.goto(url + "/")
     draw_drawing(page, held_out_drawing("tree"))
-
-    def fail(job):
-        job.update(status="failed", objects=[], error="the detector stopped unexpectedly")
-
-    _alter_job(page, fail)
+    posts = _job_posts(page)
     page.get_by_test_id("submit").click()
     page.wait_for_function("() => document.querySelector('[data-testid=status]').dataset.state === 'error'",
                            timeout=WAIT_MS)
+    with httpx.Client(base_url=url, timeout=30) as c:
+        job = c.get(f"/v1/jobs/{posts[0].json()['id']}").json()
+    assert job["status"] == "failed" and job["error"].startswith("deadline exceeded"), job
     banner = page.locator("#banner")
-    assert "detector stopped" in banner.inner_text()
+    assert job["error"] in banner.inner_text()
     assert page.evaluate("window.sketchref.mode") == "draw"  # back to the sketch, strokes kept
+    assert page.evaluate("window.sketchref.pad.strokes.length") > 0
     shot(page, "12-failed")
-    page.unroute("**/v1/jobs/*")
+    restore()  # the same gateway again, with the normal deadline
     banner.get_by_role("button", name="Try again").click()
     page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
+    assert [res.status for res in posts] == [202, 202], posts
     assert not page.errors, page.errors
 
 
 def test_empty_result(app_url, phone):
     page = phone
     page.goto(app_url + "/")
+    posts = _job_posts(page)
     x, y, w, h = canvas_box(page)
-    Finger(page).stroke([(x + w / 2, y + h / 2), (x + w / 2 + 3, y + h / 2 + 2)])
-
-    def nothing(job):
-        job["objects"] = []
-
-    _alter_job(page, nothing)
+    Finger(page).stroke([(x + w / 2, y + h / 2), (x + w / 2 + 3, y + h / 2 + 2)])  # a lone dot
     page.get_by_test_id("submit").click()
     page.locator("#empty").wait_for(state="visible", timeout=WAIT_MS)
     assert page.get_by_test_id("status").inner_text().strip() == "Nothing recognised"
     assert page.get_by_test_id("object").count() == 0
+    with httpx.Client(base_url=app_url, timeout=30) as c:
+        job = wait_job(c, posts[0].json()["id"], timeout=30)
+    assert job["status"] == "succeeded" and job["objects"] == [], job  # the real answer was empty
     shot(page, "13-empty")
 
 
