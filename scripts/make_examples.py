@@ -53,18 +53,45 @@ def fish(rng):
     return [wobble(s, rng, 0.5) for s in (body, tail, eye)]
 
 
+def clock(rng):
+    strokes = [wobble(circle(60, 60, 48, n=36), rng, 0.5)]
+    for k in range(12):
+        a = 2 * math.pi * k / 12
+        strokes.append(wobble(line((60 + 40 * math.cos(a), 60 + 40 * math.sin(a)),
+                                   (60 + 46 * math.cos(a), 60 + 46 * math.sin(a)), 2), rng, 0.3))
+    strokes.append(wobble(line((60, 60), (60, 26), 5), rng, 0.4))
+    strokes.append(wobble(line((60, 60), (84, 70), 5), rng, 0.4))
+    return strokes
+
+
+def umbrella(rng):
+    canopy = circle(60, 60, 50, n=30, start=math.pi, stop=2 * math.pi)
+    scallops = []
+    for k in range(4):
+        scallops += circle(22.5 + 25 * k, 60, 12.5, n=8, start=math.pi, stop=0)[(1 if k else 0):]
+    handle = line((60, 12), (60, 112), 12) + circle(50, 112, 10, n=8, start=0, stop=math.pi)[1:]
+    return [wobble(s, rng, 0.5) for s in (canopy, scallops, handle)]
+
+
+def cup(rng):
+    body = line((20, 20), (28, 110)) + line((28, 110), (82, 110))[1:] + line((82, 110), (90, 20))[1:]
+    rim = circle(55, 20, 35, n=24)
+    rim = [(x, 20 + (y - 20) * 0.2) for x, y in rim]
+    handle = circle(90, 62, 20, n=14, start=-math.pi / 2, stop=math.pi / 2)
+    return [wobble(s, rng, 0.5) for s in (body, rim, handle)]
+
+
 def main() -> None:
     rng = random.Random(7)
     OUT.mkdir(exist_ok=True)
     w, h = 720, 1280
     boxes = [(60, 90, 420, 450), (380, 520, 660, 800), (120, 860, 620, 1210)]
     scene = []
-    for make, box in zip((house, sun, fish), boxes, strict=True):
+    for make, box in zip((clock, umbrella, cup), boxes, strict=True):
         placed, _ = place_strokes(make(rng), box, 7.0, rng.uniform(-5, 5))
         scene += [[[round(float(x), 1) for x in p[:, 0]], [round(float(y), 1) for y in p[:, 1]]] for p in placed]
     (OUT / "three_objects.json").write_text(json.dumps({"strokes": scene, "width": w, "height": h}))
     render_strokes(scene, (w, h), 7.0, margin=None).save(OUT / "three_objects.png")
-    render_strokes(house(rng), 512, 6.0, 0.1).save(OUT / "house.png")
 
 
 if __name__ == "__main__":

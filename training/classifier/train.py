@@ -35,9 +35,9 @@ class ClassifierTrainConfig:
     out: str = "models/classifier"
     seed: int = 0
     renders: int = 3  # random renderings per train drawing (plus the reference one)
-    epochs: int = 60
+    epochs: int = 10
     batch: int = 256
-    lr: float = 3e-3
+    lr: float = 3e-4
     weight_decay: float = 1e-4
     distill: float = 1.0  # weight of KL(student || DoodleNet head)
     temperature: float = 2.0
@@ -61,10 +61,12 @@ def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> dict:
 
 def train(cfg: ClassifierTrainConfig) -> dict:
     torch.manual_seed(cfg.seed)
+    torch.set_num_threads(1)  # tiny matrices: more threads only contend
     classes = class_names()
     words = classes[:12] if cfg.tiny else None
     text = encode_labels(classes)
     model, _ = build_doodlenet_vlm(text)
+    model.init_from_head(model.image_tower.head)
     index = {c: i for i, c in enumerate(classes)}
     train_d = load_drawings("raw", split="train", words=words, per_class=4 if cfg.tiny else None)
     val_d = load_drawings("raw", split="val", words=words, per_class=2 if cfg.tiny else None)
