@@ -35,16 +35,33 @@ class DoodleNetBackbone:
     def __init__(self, source: str | None = None):
         self.source = source
 
-    def build(self, classes: list[str] | None = None, text_features: torch.Tensor | None = None):
-        """``(SketchVLM, classes)``; MiniLM embeds the prompts unless ``text_features`` are given."""
-        from .model import build_doodlenet_vlm
-        from .text_tower import encode_labels
+    def build(self, classes: list[str] | None = None, text_features: torch.Tensor | None = None,
+              head: dict | None = None):
+        """``(SketchVLM, classes)`` with ``head`` (a ``head.pt`` state) loaded if given — its shapes set the
+        embedding size; else projections start from DoodleNet's own head when the model supports it.
+        MiniLM embeds the prompts unless ``text_features`` (or the head's) are given."""
+        from services.common.assets import asset_dir
 
+        from .doodlenet import FILES, load_doodlenet
+        from .text_tower import encode_labels
+        from .vlm import SketchVLM
+
+        if head is not None:
+            text_features = head["text_features"]
         if text_features is None:
             from training.data.quickdraw import class_names
 
             text_features = encode_labels(classes or class_names())
-        return build_doodlenet_vlm(text_features)
+        tower, names = load_doodlenet(asset_dir("models/doodlenet", FILES))
+        for p in tower.parameters():
+            p.requires_grad_(False)
+        kw = {"embed_dim": head["image_proj.weight"].shape[0]} if head is not None else {}
+        model = SketchVLM(tower, text_features, **kw)
+        if head is not None:
+            model.load_state_dict(head, strict=False)
+        elif hasattr(model, "init_from_head") and model.image_proj.weight.shape[0] == model.image_proj.weight.shape[1]:
+            model.init_from_head(tower.head)
+        return model, names
 
     def prepare(self, arrs: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(arrs, dtype=np.float32))[:, None]
@@ -125,7 +142,10 @@ class ClipBackbone:
         emb = F.normalize(_pooled(self.clip.get_text_features(**tok)).float(), dim=-1)
         return F.normalize(emb.reshape(len(classes), len(prompts), -1).mean(1), dim=-1)
 
-    def build(self, classes: list[str] | None = None, text_features: torch.Tensor | None = None):
+    def build(self, classes: list[str] | None = None, text_features: torch.Tensor | None = None,
+              head: dict | None = None):
+        if head is not None:
+            text_features = head["text_features"]
         if classes is None:
             from training.data.quickdraw import class_names
 
@@ -134,7 +154,10 @@ class ClipBackbone:
             text_features = self.encode_labels(classes)
         for p in self.clip.parameters():
             p.requires_grad_(False)
-        return ClipVLM(self.clip, text_features).eval(), classes
+        model = ClipVLM(self.clip, text_features).eval()
+        if head is not None:
+            model.load_state_dict(head, strict=False)
+        return model, classes
 
     def prepare(self, arrs: np.ndarray) -> torch.Tensor:
         """White-on-black ``[0, 1]`` sketches -> black-on-white RGB, CLIP's mean/std."""

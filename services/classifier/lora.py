@@ -6,7 +6,7 @@ relative to the adapted tower — :meth:`Backbone.lora_root`):
 - transformer towers (CLIP vision): ``attn-qkvo`` (q, k, v, out projections), ``attn-vo``,
   ``mlp`` (fc1, fc2);
 - DoodleNet (the CNN): ``conv-early`` (the four convs of blocks 1-2), ``conv-late`` (the two convs
-  of block 3), ``dense`` (the 576->512 embedding layer), ``conv-all``.
+  of block 3), ``dense`` (the 576->512 embedding layer), ``conv-all``, ``all`` (convs and dense).
 
 LoRA on a linear ``in->out`` layer adds ``r (in + out)`` parameters, on a ``k×k`` conv
 ``r (in k² + out)``; :func:`rank_for_budget` picks each placement's rank so its count is closest to a
@@ -32,6 +32,7 @@ PLACEMENTS = {
         "conv-late": r"convs\.(10|12)",
         "conv-all": r"convs\.(0|2|5|7|10|12)",
         "dense": r"dense",
+        "all": r"convs\.(0|2|5|7|10|12)|dense",
     },
 }
 # the reference placement and rank that set each backbone's budget

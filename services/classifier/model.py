@@ -91,9 +91,8 @@ def load_adapted(model_dir: str | Path, device: str = "cpu", batch_size: int = 6
     backbone = get_backbone(cfg.get("backbone", "doodlenet"), cfg.get("model"))
     head = torch.load(model_dir / "head.pt", map_location="cpu", weights_only=True)
     classes = read_class_names(model_dir / "classes.txt") if (model_dir / "classes.txt").exists() else None
-    model, classes = backbone.build(classes, head["text_features"])
+    model, classes = backbone.build(classes, head=head)
     if (model_dir / "adapter_config.json").exists():
         lora.load_adapter(backbone.lora_root(model), model_dir)
-    model.load_state_dict(head, strict=False)
     norm = SketchNorm(**cfg["norm"]) if cfg.get("norm") else backbone.norm
     return SketchClassifier(model, classes, norm, device=device, batch_size=batch_size, prepare=backbone.prepare)

@@ -7,9 +7,11 @@ whose results already exist (the grid resumes), and writes ``reports/classifier/
 selects on (each selects its epoch by val); the model to ship is chosen by val alone.
 
 - ``natural``: all train drawings (both formats) with their natural class frequencies.
-- ``longtail``: the CIFAR-LT-style subsample (:func:`adapt_data.longtail`). Its projections start
-  fresh (``init_head=''``): the shipped head was fitted on the full train split and would carry the
-  balanced data into the long-tailed arm.
+- ``longtail``: the CIFAR-LT-style subsample (:func:`adapt_data.longtail`).
+
+In both, the projections start from DoodleNet's own head (``init_head=''``: identity image
+projection, text projection fitted to the head's rows), not from a head fitted on our train split,
+which would carry the full data into the long-tailed arm.
 """
 
 from __future__ import annotations
@@ -27,15 +29,13 @@ def _arm_cfg(base: AdaptConfig, setting: str, placement: str, loss: str, seed: i
              ir: float, lt_epochs: int) -> AdaptConfig:
     lt = setting == "longtail"
     return replace(base, placement=placement, loss=loss, seed=seed, longtail=ir if lt else 0.0,
-                   init_head="" if lt else base.init_head, epochs=lt_epochs if lt else base.epochs,
-                   head_lr=base.lr if lt else base.head_lr,
-                   out=str(runs / setting / f"{placement}-{loss}-s{seed}"))
+                   init_head="", epochs=lt_epochs if lt else base.epochs, out=str(runs / setting / f"{placement}-{loss}-s{seed}"))
 
 
 def run_grid(args) -> dict:
     runs = Path(args.runs)
     base = AdaptConfig(epochs=args.epochs, renders=args.renders, threads=args.threads, tiny=args.tiny,
-                       progress=False, batch=args.batch, lr=args.lr, formats=args.formats)
+                       progress=False, batch=args.batch, lr=args.lr, head_lr=args.head_lr, formats=args.formats)
     results = {"settings": {}, "grid": {k: getattr(args, k) for k in
                                         ("placements", "losses", "seeds", "epochs", "lt_epochs", "renders", "ir")}}
     for setting in args.settings.split(","):
@@ -90,10 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settings", default="natural,longtail")
     p.add_argument("--ir", type=float, default=100.0)
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--lt-epochs", type=int, default=6)
+    p.add_argument("--lt-epochs", type=int, default=3)
     p.add_argument("--renders", type=int, default=1)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--head-lr", type=float, default=1e-3)
     p.add_argument("--formats", default="raw,simplified")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--runs", default="runs/classifier/ablation")

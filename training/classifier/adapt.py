@@ -121,11 +121,8 @@ def build(cfg: AdaptConfig):
     if backbone.name == "doodlenet" and cfg.init_head and Path(cfg.init_head).exists():
         head = torch.load(cfg.init_head, map_location="cpu", weights_only=True)
     key = (backbone.name, cfg.model)
-    text = head["text_features"] if head else _TEXT.get(key)
-    model, classes = backbone.build(classes, text)
+    model, classes = backbone.build(classes, None if head else _TEXT.get(key), head=head)
     _TEXT.setdefault(key, model.text_features.clone())
-    if head:
-        model.load_state_dict(head, strict=False)
     return backbone, model, classes
 
 
