@@ -187,6 +187,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="+", help="training output dirs (config.json + train/weights/best.pt) or .pt files")
     p.add_argument("--scenes", type=int, default=400, help="held-out scenes (hard, test-split drawings)")
     p.add_argument("--seed", type=int, default=None, help="held-out set seed (default: the fixed one)")
+    p.add_argument("--preset", choices=["hard", "issue5"], default="hard",
+                   help="scene distribution: hard (default) or issue 5's must-show scenes")
+    p.add_argument("--split", choices=["test", "val"], default="test",
+                   help="drawings to compose from: test (held-out, default) or val (for choosing settings)")
     p.add_argument("--conf", type=float, default=None, help="serving confidence (default: the detector setting)")
     p.add_argument("--out", default="reports/detector")
 
@@ -194,14 +198,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from services.detector.model import Detector
     from services.detector.settings import get_detector_settings
-    from training.data.scenes import HELDOUT_SEED, heldout_scenes
+    from training.data.quickdraw import load_drawings
+    from training.data.scenes import HELDOUT_SEED, SceneConfig, heldout_scenes
 
     from .detector_report import write_report
 
     settings = get_detector_settings()
     conf = settings.conf if args.conf is None else args.conf
     seed = HELDOUT_SEED if args.seed is None else args.seed
-    scenes = list(heldout_scenes(args.scenes, seed))
+    preset = getattr(args, "preset", "hard")
+    scene_cfg = SceneConfig.issue5() if preset == "issue5" else SceneConfig.hard()
+    split = getattr(args, "split", "test")
+    scenes = list(heldout_scenes(args.scenes, seed, scene_cfg, load_drawings("raw", split=split)))
     out = Path(args.out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     results = {}
@@ -220,7 +228,7 @@ def main(args: argparse.Namespace) -> int:
               f"P {res['precision']:.3f} R {res['recall']:.3f} @conf {conf}  "
               f"P {res['precision_f1']:.3f} R {res['recall_f1']:.3f} @F1-conf {res['conf_f1']:.3f}"
               + (f"  class mAP50 {res['map50_classes']:.3f}" if "map50_classes" in res else ""))
-    write_report(results, out, heldout={"scenes": args.scenes, "seed": seed, "objects": scenes and sum(
-        len(s.boxes) for s in scenes)})
+    write_report(results, out, heldout={"scenes": args.scenes, "seed": seed, "preset": preset, "split": split,
+                                        "objects": sum(len(s.boxes) for s in scenes)})
     print(f"wrote {out / 'summary.md'}")
     return 0

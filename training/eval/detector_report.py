@@ -40,8 +40,9 @@ def write_report(results: dict[str, dict], out: Path, heldout: dict) -> dict:
     losses = sorted(groups)
     summary = {"heldout": heldout, "losses": {}}
     lines = ["# Detector: BCE vs focal on the held-out scenes", "",
-             f"Held-out set: {heldout['scenes']} hard scenes (seed {heldout['seed']}, {heldout['objects']} objects), "
-             "test-split drawings only. Mean ± 95% t-interval over seeds.", "",
+             f"Scenes: {heldout['scenes']} {heldout.get('preset', 'hard')} scenes (seed {heldout['seed']}, "
+             f"{heldout['objects']} objects), {heldout.get('split', 'test')}-split drawings only. "
+             "Mean ± 95% t-interval over seeds.", "",
              "| metric | " + " | ".join(f"{k} (n={len(groups[k])})" for k in losses) + " |",
              "|---|" + "---|" * len(losses)]
     for key, label in METRICS:
