@@ -13,9 +13,9 @@ def _font(size: int):
     try:
         return ImageFont.truetype("DejaVuSans.ttf", size)
     except OSError:
-        import matplotlib
-
         from pathlib import Path
+
+        import matplotlib
 
         return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf"), size)
 
