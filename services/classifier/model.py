@@ -70,7 +70,8 @@ def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassif
     s = settings or get_classifier_settings()
     model_dir = resolve_model_dir("classifier", Path(s.model_dir))
     cfg = json.loads((model_dir / "config.json").read_text())
-    if cfg.get("adapter") or not cfg.get("backbone", "doodlenet").startswith("doodlenet"):
+    if (cfg.get("adapter") or (model_dir / "adapter_config.json").exists()
+            or not cfg.get("backbone", "doodlenet").startswith("doodlenet")):
         return load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
     head = torch.load(model_dir / "head.pt", map_location="cpu", weights_only=True)
     model, classes = build_doodlenet_vlm(head["text_features"])

@@ -48,6 +48,8 @@ def run_grid(args) -> dict:
                     mfile = Path(cfg.out) / "metrics.json"
                     done = mfile.exists() and json.loads((Path(cfg.out) / "config.json").read_text())[
                         "train"] == asdict(cfg)
+                    if not done and args.report_only:
+                        continue
                     if not done:
                         if data is None:
                             t0 = time.time()
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", default="runs/classifier/ablation")
     p.add_argument("--out", default="reports/classifier")
     p.add_argument("--tiny", action="store_true")
+    p.add_argument("--report-only", action="store_true", help="write the report from the arms already done")
     args = p.parse_args(argv)
     results = run_grid(args)
     out = Path(args.out)
