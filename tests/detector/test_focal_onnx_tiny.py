@@ -50,7 +50,7 @@ def test_onnx_runtime_matches_pytorch_and_is_benchmarked(focal_run, tmp_path):
 
     s = DetectorSettings(model_dir=tmp_path, imgsz=64, runtime="onnx")
     assert load_detector(s).runtime == "onnx"
-    assert load_detector(DetectorSettings(model_dir=tmp_path, imgsz=64)).runtime == "torch"
+    assert load_detector(DetectorSettings(model_dir=tmp_path, imgsz=64, runtime="torch")).runtime == "torch"
     onnx.unlink()
     assert load_detector(s).runtime == "torch"  # no .onnx: falls back
     with pytest.raises(ValueError):

@@ -192,6 +192,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=["test", "val"], default="test",
                    help="drawings to compose from: test (held-out, default) or val (for choosing settings)")
     p.add_argument("--conf", type=float, default=None, help="serving confidence (default: the detector setting)")
+    p.add_argument("--floor", type=float, default=1e-5,
+                   help="confidence floor of the predictions (AP is rank-based: a 345-way head early in training "
+                        "scores everything far below ultralytics' 0.001)")
     p.add_argument("--out", default="reports/detector")
 
 
@@ -215,7 +218,7 @@ def main(args: argparse.Namespace) -> int:
     results = {}
     for run in map(Path, args.runs):
         name, weights, cfg = _run_info(run)
-        det = Detector(weights, imgsz=cfg.get("imgsz", settings.imgsz), conf=0.001, iou=settings.iou,
+        det = Detector(weights, imgsz=cfg.get("imgsz", settings.imgsz), conf=getattr(args, "floor", 1e-5), iou=settings.iou,
                        max_objects=100)
         res = evaluate(predict(det, scenes), scenes, conf)
         res["config"] = cfg
