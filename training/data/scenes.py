@@ -63,6 +63,12 @@ class SceneConfig:
     multipart_words: tuple[str, ...] = MULTIPART_WORDS
 
     @classmethod
+    def large(cls, **kw) -> SceneConfig:
+        """One or two big drawings filling up to 92% of the short side (a single sketch on a phone)."""
+        return cls(**{"min_objects": 1, "max_objects": 2, "min_size": 0.45, "max_size": 0.92,
+                      "max_rotation": 8.0, **kw})
+
+    @classmethod
     def hard(cls, **kw) -> SceneConfig:
         """Realistic phone scenes: every difficulty above switched on."""
         base = cls(min_size=0.10, max_size=0.45, min_gap=2.0, stroke_px=(0.002, 0.022), max_rotation=15.0,
@@ -210,8 +216,8 @@ def downscale(image: Image.Image, max_side: int) -> Image.Image:
 
 def write_yolo_split(out_dir: Path, split: str, drawings: list[Drawing], n: int, seed: int,
                      max_side: int, cfg: SceneConfig | None = None,
-                     class_ids: dict[str, int] | None = None) -> None:
-    """Write ``n`` scenes as ``images/<split>/*.png`` + ``labels/<split>/*.txt``.
+                     class_ids: dict[str, int] | None = None, prefix: str = "") -> None:
+    """Write ``n`` scenes as ``images/<split>/<prefix><i>.png`` + ``labels/<split>/<prefix><i>.txt``.
 
     One class (``object``, id 0) unless ``class_ids`` maps each word to its id (e.g. the index in
     :func:`training.data.quickdraw.class_names`) for the class-head experiment.
@@ -222,10 +228,10 @@ def write_yolo_split(out_dir: Path, split: str, drawings: list[Drawing], n: int,
     for i in range(n):
         scene = compose_scene(drawings, rng, cfg)
         size = scene.image.size
-        downscale(scene.image, max_side).save(out_dir / "images" / split / f"{i:05d}.png")
+        downscale(scene.image, max_side).save(out_dir / "images" / split / f"{prefix}{i:05d}.png")
         lines = [yolo_line(b, size, class_ids[word] if class_ids else 0)
                  for b, word in zip(scene.boxes, scene.words, strict=True)]
-        (out_dir / "labels" / split / f"{i:05d}.txt").write_text("\n".join(lines) + "\n")
+        (out_dir / "labels" / split / f"{prefix}{i:05d}.txt").write_text("\n".join(lines) + "\n")
 
 
 HELDOUT_SEED = 5_000_005

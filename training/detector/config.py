@@ -12,6 +12,7 @@ class DetectorTrainConfig:
     imgsz: int = 320  # serving size too: inputs are area-downscaled to this longer side
     train_scenes: int = 2000
     val_scenes: int = 300
+    large_scenes: int = 700  # extra train scenes of 1-2 big drawings (SceneConfig.large); val gets 1/7
     epochs: int = 15
     hours: float | None = None  # wall-clock cap; ultralytics rescales its schedule to it
     batch: int = 32
@@ -33,6 +34,7 @@ class DetectorTrainConfig:
         if not self.tiny:
             return self
         return DetectorTrainConfig(**{**asdict(self), "imgsz": 64, "train_scenes": 8, "val_scenes": 4,
+                                      "large_scenes": 2,
                                       "epochs": 1, "batch": 4, "hours": None})
 
     def to_dict(self) -> dict:

@@ -33,6 +33,9 @@ def build_dataset(cfg: DetectorTrainConfig, root: Path) -> Path:
     for split, n, seed in (("train", cfg.train_scenes, cfg.seed), ("val", cfg.val_scenes, cfg.seed + 1000)):
         drawings = load_drawings(cfg.data_format, split=split, words=words, per_class=per_class)
         write_yolo_split(root, split, drawings, n, seed, cfg.imgsz, scene_cfg, class_ids)
+        large = cfg.large_scenes if split == "train" else max(1, cfg.large_scenes // 7) if cfg.large_scenes else 0
+        write_yolo_split(root, split, drawings, large, seed + 7, cfg.imgsz, SceneConfig.large(), class_ids,
+                         prefix="large")
     data_yaml = root / "data.yaml"
     lines = [f"path: {json.dumps(str(root.resolve()))}", "train: images/train", "val: images/val", "names:"]
     lines += [f"  {i}: {json.dumps(n)}" for i, n in enumerate(names)]
