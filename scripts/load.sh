@@ -42,6 +42,8 @@ else
   URL=http://127.0.0.1:$PORT
   echo "load: starting sketchref up on $URL (logs: $OUT/logs, $OUT/up.log)"
   DATA=$(mktemp -d)
+  # every simulated user comes from 127.0.0.1: the per-client rate limit would throttle them as one
+  SKETCHREF_RATE_LIMIT_PER_MINUTE=${SKETCHREF_RATE_LIMIT_PER_MINUTE:-0} \
   "$BIN/sketchref" up --port "$PORT" --free-ports --data-dir "$DATA" --log-dir "$OUT/logs" > "$OUT/up.log" 2>&1 &
   UP_PID=$!
 fi
