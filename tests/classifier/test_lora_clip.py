@@ -5,10 +5,10 @@ import os
 
 import pytest
 import torch
+from tiny_clip import make_tiny_clip
 
 from services.classifier import lora
 from services.classifier.backbones import get_backbone
-from tiny_clip import make_tiny_clip
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -32,7 +32,7 @@ def test_placements_have_equal_budgets(clip_dir, capsys):
         print(placement, cfg.r, lora.count(root))
         assert all(p.requires_grad == ("lora_" in n) for n, p in root.named_parameters())
     assert counts["attn-vo"][0] == 2 * counts["attn-qkvo"][0]
-    for r, n in counts.values():
+    for _, n in counts.values():
         assert abs(n - budget) / budget < 0.15
     assert "attn-qkvo" in capsys.readouterr().out
 

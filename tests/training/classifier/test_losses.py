@@ -6,8 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.classifier.losses import (QMW, CrossEntropy, FocalLoss, LogitAdjustedLoss, QMWSource,
-                                        build_loss, margins)
+from training.classifier.losses import (
+    QMW,
+    CrossEntropy,
+    FocalLoss,
+    LogitAdjustedLoss,
+    QMWSource,
+    build_loss,
+    margins,
+)
 
 Z = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 3.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.5]])
 Y = torch.tensor([0, 1, 1, 2])
@@ -32,7 +39,7 @@ def test_margins_by_hand():
 def test_focal_gamma0_is_ce_and_by_hand():
     assert FocalLoss(gamma=0.0)(Z, Y).item() == pytest.approx(sum(CE) / 4, rel=1e-6)
     p = [math.exp(-c) for c in CE]
-    want = sum((1 - pi) ** 2 * ci for pi, ci in zip(p, CE)) / 4
+    want = sum((1 - pi) ** 2 * ci for pi, ci in zip(p, CE, strict=True)) / 4
     assert FocalLoss(gamma=2.0)(Z, Y).item() == pytest.approx(want, rel=1e-6)
 
 
@@ -48,7 +55,7 @@ def test_qmw_source_exactly_as_written():
     # margins [2, -2, 0, 0.5]; alpha=0.5 -> r = median = 0.25: samples 1, 2 are below
     logn = [math.log(101), math.log(11), math.log(11), math.log(2)]
     w = [logn[0], 1 / logn[1], 1 / logn[2], logn[3]]
-    want = sum(wi * ci for wi, ci in zip(w, CE)) / 4
+    want = sum(wi * ci for wi, ci in zip(w, CE, strict=True)) / 4
     assert QMWSource(N, alpha=0.5)(Z, Y).item() == pytest.approx(want, rel=1e-6)
 
 
