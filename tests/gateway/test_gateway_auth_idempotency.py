@@ -11,7 +11,7 @@ from services.common.settings import ROOT
 from tests.services.stack import start_gateway
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
-HOUSE = (ROOT / "examples" / "house.png").read_bytes()
+HOUSE = (ROOT / "examples" / "three_objects.png").read_bytes()
 KEYS = "first-secret-key-123,second-secret-key-456"
 
 
