@@ -71,7 +71,10 @@ def load_detector(settings: DetectorSettings | None = None) -> Detector:
     s = settings or get_detector_settings()
     model_dir = resolve_model_dir("detector", Path(s.model_dir))
     cfg_path = model_dir / "config.json"
-    imgsz = json.loads(cfg_path.read_text()).get("imgsz", s.imgsz) if cfg_path.exists() else s.imgsz
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    imgsz = cfg.get("imgsz", s.imgsz)
+    # the model's own serving threshold (chosen on val scenes) unless the setting is given explicitly
+    conf = s.conf if "conf" in s.model_fields_set else cfg.get("serving_conf", s.conf)
     weights = model_dir / s.weights
     if s.runtime == "onnx":
         onnx = weights.with_suffix(".onnx")
@@ -81,4 +84,4 @@ def load_detector(settings: DetectorSettings | None = None) -> Detector:
             log.warning("SKETCHREF_DETECTOR_RUNTIME=onnx but %s is missing: using PyTorch", onnx)
     elif s.runtime != "torch":
         raise ValueError(f"unknown detector runtime {s.runtime!r} (torch|onnx)")
-    return Detector(weights, imgsz=imgsz, conf=s.conf, iou=s.iou, max_objects=s.max_objects, device=s.device)
+    return Detector(weights, imgsz=imgsz, conf=conf, iou=s.iou, max_objects=s.max_objects, device=s.device)
