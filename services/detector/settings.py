@@ -19,6 +19,8 @@ class DetectorSettings(BaseSettings):
     conf: float = 0.35  # minimum box confidence
     iou: float = 0.5  # NMS IoU
     max_objects: int = 30
+    # extra passes on the sketch shrunk onto a larger white canvas (1 = as is); the most confident wins
+    pads: list[float] = [1.0, 2.0]
     device: str = "cpu"
     # torch: <weights> (best.pt) through PyTorch; onnx: best.onnx beside it through ONNX Runtime (CPU),
     # falling back to torch when no .onnx file is there. `make bench` measures both.
