@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import time
 
 import httpx
 import pytest
 
+from services.common.rendering import render_strokes
 from services.common.settings import ROOT
 from tests.services.stack import start_gateway
 
+
+def _png(image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
-HOUSE = (ROOT / "examples" / "three_objects.png").read_bytes()
+SQUARE = _png(render_strokes([[[0, 100, 100, 0, 0], [0, 0, 100, 100, 0]]], 256))  # another payload
 KEYS = "first-secret-key-123,second-secret-key-456"
 
 
@@ -54,7 +63,7 @@ def test_idempotency_key(secured):
     assert a.status_code == b.status_code == 202
     assert a.json()["id"] == b.json()["id"]
     assert b.headers.get("idempotent-replayed") == "true"
-    c = _post(url, HOUSE, **auth, **{"Idempotency-Key": "abc-1"})
+    c = _post(url, SQUARE, **auth, **{"Idempotency-Key": "abc-1"})
     assert c.status_code == 422 and c.json()["error"]["code"] == "idempotency_key_reused"
     # another key scope (another API key) does not collide
     d = _post(url, Authorization="Bearer second-secret-key-456", **{"Idempotency-Key": "abc-1"})
