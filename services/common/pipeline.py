@@ -37,13 +37,17 @@ def classify(gray: Image.Image, objects: list[DetectedObject], classifier, top_k
 
 def recommend(objects: list[DetectedObject], recommender, n: int = 6, gray: Image.Image | None = None
               ) -> list[DetectedObject]:
-    """Fill ``references`` of every object from its top label (an empty list when nothing matches)."""
+    """Fill ``references`` of every object from its top label; when a provider has nothing for it
+    (a small local gallery), from the next candidates (up to the third). Empty when nothing matches."""
     out = []
     for o in objects:
         refs = []
-        if o.labels and n > 0:
+        if n > 0:
             crop = gray.crop(tuple(int(v) for v in o.box)) if gray is not None else None
-            refs = recommender.recommend(o.labels[0].label, n=n, crop=crop)
+            for candidate in o.labels[:3]:
+                refs = recommender.recommend(candidate.label, n=n, crop=crop)
+                if refs:
+                    break
         out.append(o.model_copy(update={"references": refs}))
     return out
 
