@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from services.common.assets import asset_dir
-from services.common.preprocess import SketchNorm, normalize_sketch
+from services.common.preprocess import SketchNorm, normalize_sketch, widen_boxes
 
 from .doodlenet import FILES, load_doodlenet
 from .settings import ClassifierSettings, get_classifier_settings
@@ -27,8 +27,9 @@ from .vlm import SketchVLM
 
 class SketchClassifier:
     def __init__(self, model: SketchVLM, classes: list[str], norm: SketchNorm, device: str = "cpu",
-                 batch_size: int = 64, prepare=None):
+                 batch_size: int = 64, prepare=None, widen: float = 0.10):
         self.model = model.to(device).eval()
+        self.widen = widen
         self.prepare = prepare
         self.classes = classes
         self.norm = norm
@@ -36,7 +37,8 @@ class SketchClassifier:
         self.batch_size = batch_size
 
     def tensors(self, gray: Image.Image, boxes: list) -> torch.Tensor:
-        arrs = [normalize_sketch(gray, box=b, norm=self.norm) for b in boxes]
+        # detector boxes can be a little tighter than the ink: widen them (chosen on val: 0.10)
+        arrs = [normalize_sketch(gray, box=b, norm=self.norm) for b in widen_boxes(list(boxes), self.widen)]
         if self.prepare is not None:
             return self.prepare(np.stack(arrs) if arrs else np.zeros((0, self.norm.side, self.norm.side)))
         return torch.from_numpy(np.stack(arrs))[:, None] if arrs else torch.zeros(0, 1, self.norm.side, self.norm.side)

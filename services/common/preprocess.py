@@ -36,6 +36,31 @@ class SketchNorm:
 DEFAULT_NORM = SketchNorm()
 
 
+def widen_boxes(boxes: list[Box], frac: float) -> list[Box]:
+    """Grow each box by ``frac`` of its size on every side, but never into another box: a side
+    stops halfway to the nearest box facing it. A detector box a little tighter than the ink then
+    still holds the whole drawing, and neighbours' ink stays out."""
+    out = []
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        dx, dy = frac * (x2 - x1), frac * (y2 - y1)
+        nx1, ny1, nx2, ny2 = x1 - dx, y1 - dy, x2 + dx, y2 + dy
+        for j, (ox1, oy1, ox2, oy2) in enumerate(boxes):
+            if i == j:
+                continue
+            if oy1 < y2 and oy2 > y1:  # side by side
+                if ox2 <= x1:
+                    nx1 = max(nx1, (ox2 + x1) / 2)
+                if ox1 >= x2:
+                    nx2 = min(nx2, (x2 + ox1) / 2)
+            if ox1 < x2 and ox2 > x1:  # one above the other
+                if oy2 <= y1:
+                    ny1 = max(ny1, (oy2 + y1) / 2)
+                if oy1 >= y2:
+                    ny2 = min(ny2, (y2 + oy1) / 2)
+        out.append((min(nx1, x1), min(ny1, y1), max(nx2, x2), max(ny2, y2)))
+    return out
+
+
 def _stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width of a binary ink mask: 2 * area / boundary length (exact for long strokes)."""
     area = int(mask.sum())

@@ -54,3 +54,13 @@ def test_rejects_non_images():
         normalize_sketch(b"hello")
     with pytest.raises(ImageError):
         normalize_sketch(_png(render_strokes(CAT, 64))[:60])
+
+
+def test_widen_boxes_grows_but_never_into_a_neighbour():
+    from services.common.preprocess import widen_boxes
+
+    (alone,) = widen_boxes([(100, 100, 200, 200)], 0.1)
+    assert alone == (90, 90, 210, 210)
+    a, b = widen_boxes([(0, 0, 100, 100), (104, 0, 204, 100)], 0.1)
+    assert a[2] == 102 and b[0] == 102  # halfway into the 4 px gap, not 10 px
+    assert a[1] == -10 and b[3] == 110  # free sides still grow
