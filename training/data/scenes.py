@@ -207,11 +207,10 @@ def yolo_line(box: Box, size: tuple[int, int], cls: int = 0) -> str:
 
 
 def downscale(image: Image.Image, max_side: int) -> Image.Image:
-    """Area-average down to ``max_side``: what the detector does to every input too."""
-    s = max_side / max(image.size)
-    if s >= 1:
-        return image
-    return image.resize((max(1, round(image.width * s)), max(1, round(image.height * s))), Image.Resampling.BOX)
+    """Area-average down to ``max_side``: the detector's own input resize, so scenes match serving."""
+    from services.detector.model import downscale as detector_downscale
+
+    return detector_downscale(image, max_side)[0]
 
 
 def write_yolo_split(out_dir: Path, split: str, drawings: list[Drawing], n: int, seed: int,
