@@ -1,9 +1,10 @@
 """p50 end-to-end latency of one sketch: through the services vs in-process, side by side.
 
 Starts the whole stack with ``sketchref up --free-ports`` (redis-server, SeaweedFS, three workers,
-uvicorn), submits one sketch at a time and polls until it succeeded (submit -> succeeded, as a phone
-sees it), then runs the same sketch through ``Recognizer`` in this process. Prints a table and writes
-``reports/bench/services.json``. Target: services at most 1.5x in-process.
+uvicorn), and alternates, run by run: the sketch through ``Recognizer`` in this process, then the same
+sketch submitted to the services and long-polled (``GET /v1/jobs/{id}?wait=``) until it succeeded
+(submit -> succeeded, as a phone sees it). Interleaving gives both modes the same machine. Prints a
+table and writes ``reports/bench/services.json``. Target: services at most 1.5x in-process.
 
     python scripts/bench_services.py [--runs 20] [--image examples/three_objects.png] [--doubles]
 
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from services.common.processes import free_port, wait_until  # noqa: E402
 
 TARGET = 1.5
+SETTLE_S = 0.2  # pause before each measurement: the previous one's trailing work (acks, logs) is over
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -38,31 +40,20 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-def in_process(data: bytes, runs: int, warmup: int, doubles: bool) -> list[float]:
+def recognizer(doubles: bool):
     from services.common.pipeline import Recognizer
 
     if doubles:
         from tests.services import doubles as d
 
-        rec = Recognizer(d.load_detector(), d.load_classifier(), d.load_recommender())
-    else:
-        rec = Recognizer()
-    for _ in range(warmup):
-        rec.recognize(data)
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        rec.recognize(data)
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+        return Recognizer(d.load_detector(), d.load_classifier(), d.load_recommender())
+    return Recognizer()
 
 
-def through_services(data: bytes, runs: int, warmup: int, doubles: bool, tmp: Path) -> list[float]:
-    import httpx
-
+def start_stack(doubles: bool, tmp: Path) -> tuple[subprocess.Popen, int, list[str]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
-    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", SKETCHREF_RATE_LIMIT_PER_MINUTE="0")
     if doubles:
         from tests.services.doubles import DOUBLES_ENV
 
@@ -72,21 +63,45 @@ def through_services(data: bytes, runs: int, warmup: int, doubles: bool, tmp: Pa
                           stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(up.stdout), daemon=True).start()
-    out = []
+    wait_until(lambda: any("ready: http" in ln for ln in lines), 180, "sketchref up")
+    return up, port, lines
+
+
+def one_job(client, data: bytes) -> float:
+    """Submit, then long-poll until the job has finished (as a phone does); milliseconds."""
+    t0 = time.perf_counter()
+    job = client.post("/v1/jobs", files={"image": ("s.png", data, "image/png")}).json()
+    while job["status"] not in ("succeeded", "failed"):
+        job = client.get(f"/v1/jobs/{job['id']}", params={"wait": 30}).json()
+    ms = (time.perf_counter() - t0) * 1000
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"job failed: {job['error']}")
+    return ms
+
+
+def one_local(rec, data: bytes) -> float:
+    t0 = time.perf_counter()
+    rec.recognize(data)
+    return (time.perf_counter() - t0) * 1000
+
+
+def measure(data: bytes, runs: int, warmup: int, doubles: bool, tmp: Path) -> dict[str, list[float]]:
+    """Both modes, interleaved run by run, so that both see the same machine (load, clock, caches)."""
+    import httpx
+
+    up, port, lines = start_stack(doubles, tmp)
+    out: dict[str, list[float]] = {"in-process": [], "services": []}
     try:
-        wait_until(lambda: any("ready: http" in ln for ln in lines), 180, "sketchref up")
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as c:
+        rec = recognizer(doubles)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
             for i in range(warmup + runs):
-                t0 = time.perf_counter()
-                job = c.post("/v1/jobs", files={"image": ("s.png", data, "image/png")}).json()
-                while job["status"] not in ("succeeded", "failed"):
-                    time.sleep(0.005)
-                    job = c.get(f"/v1/jobs/{job['id']}").json()
-                ms = (time.perf_counter() - t0) * 1000
-                if job["status"] != "succeeded":
-                    raise RuntimeError(f"job failed: {job['error']}")
+                time.sleep(SETTLE_S)
+                local = one_local(rec, data)
+                time.sleep(SETTLE_S)
+                svc = one_job(c, data)
                 if i >= warmup:
-                    out.append(ms)
+                    out["in-process"].append(local)
+                    out["services"].append(svc)
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(timeout=90)
@@ -105,10 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     data = args.image.read_bytes()
     tmp = ROOT / ".cache" / "bench-services"
-    svc = through_services(data, args.runs, args.warmup, args.doubles, tmp)
-    inp = in_process(data, args.runs, args.warmup, args.doubles)
-    rows = {"in-process": inp, "services": svc}
-    ratio = statistics.median(svc) / statistics.median(inp)
+    rows = measure(data, args.runs, args.warmup, args.doubles, tmp)
+    ratio = statistics.median(rows["services"]) / statistics.median(rows["in-process"])
     print(f"{'mode':<12} {'p50 ms':>9} {'p90 ms':>9} {'min ms':>9} {'runs':>5}")
     for name, xs in rows.items():
         print(f"{name:<12} {statistics.median(xs):9.1f} {pct(xs, 0.9):9.1f} {min(xs):9.1f} {len(xs):5d}")
@@ -117,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "image": str(args.image.relative_to(ROOT) if args.image.is_relative_to(ROOT) else args.image),
         "models": "doubles" if args.doubles else "trained",
-        "runs": args.runs, "warmup": args.warmup,
+        "runs": args.runs, "warmup": args.warmup, "order": "interleaved", "client": "long poll",
         "p50_ms": {k: round(statistics.median(v), 2) for k, v in rows.items()},
         "p90_ms": {k: round(pct(v, 0.9), 2) for k, v in rows.items()},
         "samples_ms": {k: [round(x, 2) for x in v] for k, v in rows.items()},

@@ -37,14 +37,14 @@ def submit(client, path: Path, top_k=None, references=None, idempotency_key=None
 
 
 def wait(client, job_id: str, timeout: float) -> dict:
+    """Long-poll the job (``?wait=``) until it has finished or ``timeout`` seconds have passed."""
     deadline = time.monotonic() + timeout
-    delay = 0.1
     while True:
-        job = client.get(f"/v1/jobs/{job_id}").raise_for_status().json()
-        if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        params = {"wait": round(min(max(left, 0.0), 20.0), 1)} if left > 0 else None
+        job = client.get(f"/v1/jobs/{job_id}", params=params).raise_for_status().json()
+        if job["status"] in ("succeeded", "failed") or time.monotonic() >= deadline:
             return job
-        time.sleep(delay)
-        delay = min(delay * 1.5, 1.0)
 
 
 def run(args) -> int:

@@ -37,6 +37,8 @@ def add_arguments(parser) -> None:
                         help="pick free ports for Redis and every SeaweedFS server (the gateway keeps --port)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".cache" / "up")
     parser.add_argument("--concurrency", type=int, default=1, help="tasks at once per worker")
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"],
+                        help="Celery pool of each worker (default prefork: a killed task requeues at once)")
     parser.add_argument("--log-dir", type=Path, default=None, help="also write each process's log here")
 
 
@@ -70,7 +72,7 @@ class Stack:
         return p
 
     def worker_cmd(self, kind: str) -> list[str]:
-        return python_command("worker", kind, "--concurrency", str(self.args.concurrency))
+        return python_command("worker", kind, "--concurrency", str(self.args.concurrency), "--pool", self.args.pool)
 
     def stop_all(self) -> None:
         self.stopping = True

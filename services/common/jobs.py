@@ -6,9 +6,18 @@ Keys (all under ``sketchref:``):
   updates keep the TTL.
 - ``jobs:active``: sorted set of unfinished job ids scored by their deadline (epoch seconds); the
   sweeper marks the overdue ones ``failed`` so no job stays ``running`` forever.
+- ``jobs:quiet``: sorted set of unfinished job ids scored by the time of their last change. A job
+  that has not changed for a while may have lost its message (Redis' transport pops a message before
+  it records it as unacknowledged: a worker killed in between drops it); the sweeper sends its
+  current stage again (:meth:`JobStore.requeue_stalled`), which is harmless since stages are
+  idempotent.
 - ``idem:<hash>``: Idempotency-Key -> ``{"payload": sha256, "job": id}``, same TTL as jobs.
 - ``metrics:jobs`` and ``metrics:stage:<stage>``: counters and histogram buckets the workers write
   and the gateway's ``/metrics`` reads (workers are separate processes).
+
+Every change of a record is also published (inside the same transaction) on the pub/sub channel
+``changed:<id>`` with the new status, so a client waiting on a job (``GET /v1/jobs/{id}?wait=``)
+is answered as soon as it finishes instead of polling.
 
 Stage idempotency: a stage's result is written with :meth:`JobStore.complete_stage`, which applies
 only while the job is still at that stage; a redelivered task finds the job past it and does not
@@ -28,6 +37,7 @@ from .contracts import DetectedObject, Job, JobStatus, Stage, utcnow
 
 PREFIX = "sketchref:"
 ACTIVE = PREFIX + "jobs:active"
+QUIET = PREFIX + "jobs:quiet"
 JOB_METRICS = PREFIX + "metrics:jobs"
 DEFAULT_TTL_S = 24 * 3600
 # Histogram buckets of stage latencies, in seconds.
@@ -43,6 +53,7 @@ class JobRecord(Job):
     deadline_at: float = 0.0
     started_at: float = 0.0
     created_ts: float = Field(default_factory=time.time)
+    requeues: int = 0  # times the sweeper re-sent the current stage of this stalled job
 
     def public(self) -> Job:
         return Job.model_validate(self.model_dump(include=set(Job.model_fields)))
@@ -56,6 +67,11 @@ def job_key(job_id: str) -> str:
     return f"{PREFIX}job:{job_id}"
 
 
+def changed_channel(job_id: str) -> str:
+    """The pub/sub channel on which every change of the job is announced (message: its status)."""
+    return f"{PREFIX}changed:{job_id}"
+
+
 class JobStore:
     def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S):
         self.r = redis_client
@@ -67,6 +83,7 @@ class JobStore:
         pipe = self.r.pipeline(transaction=True)
         pipe.set(job_key(job.id), data, ex=self.ttl_s, nx=True)
         pipe.zadd(ACTIVE, {job.id: job.deadline_at})
+        pipe.zadd(QUIET, {job.id: time.time()})
         pipe.hincrby(JOB_METRICS, "created", 1)
         pipe.hincrby(JOB_METRICS, job.status.value, 1)
         pipe.execute()
@@ -105,6 +122,11 @@ class JobStore:
                         pipe.hincrby(JOB_METRICS, new.status.value, 1)
                         if new.status in TERMINAL:
                             pipe.zrem(ACTIVE, job_id)
+                    if new.status in TERMINAL:
+                        pipe.zrem(QUIET, job_id)
+                    else:
+                        pipe.zadd(QUIET, {job_id: time.time()})
+                    pipe.publish(changed_channel(job_id), new.status.value)
                     pipe.execute()
                     return new
                 except redis.WatchError:
@@ -124,8 +146,9 @@ class JobStore:
         return self.update(job_id, change)
 
     def complete_stage(self, job_id: str, stage: str, next_stage: str | None, objects: list[DetectedObject],
-                       elapsed_ms: float, crop_keys: list[str] | None = None) -> bool:
-        """Store the result of ``stage`` and move on; False when the job was not at that stage."""
+                       elapsed_ms: float, crop_keys: list[str] | None = None) -> JobRecord | None:
+        """Store the result of ``stage`` and move on; returns the record as stored, or None when the
+        job was not at that stage (nothing written)."""
         applied = False
 
         def change(j: JobRecord):
@@ -145,8 +168,8 @@ class JobStore:
                 j.stage = Stage(next_stage)
             return j
 
-        self.update(job_id, change)
-        return applied
+        stored = self.update(job_id, change)
+        return stored if applied else None
 
     def fail(self, job_id: str, reason: str) -> JobRecord | None:
         """Mark an unfinished job failed with ``reason`` (a finished one is left as it is)."""
@@ -173,6 +196,30 @@ class JobStore:
             if rec is not None and rec.status == JobStatus.failed:
                 failed.append(job_id)
         return failed
+
+    def requeue_stalled(self, older_than: float, max_requeues: int = 3, now: float | None = None,
+                        limit: int = 100) -> list[tuple[str, str]]:
+        """Unfinished jobs unchanged for ``older_than`` seconds: count a requeue on each (at most
+        ``max_requeues`` per job; after that only the deadline ends it) and return ``(id, stage)``
+        pairs whose stage the caller sends again."""
+        now = time.time() if now is None else now
+        out = []
+        for raw in self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit):
+            job_id = raw.decode() if isinstance(raw, bytes) else raw
+
+            def change(j: JobRecord):
+                if j.status in TERMINAL or j.requeues >= max_requeues:
+                    return None
+                j.requeues += 1
+                return j
+
+            before = self.get(job_id)
+            rec = self.update(job_id, change)
+            if rec is None or rec.status in TERMINAL or before is None or rec.requeues == before.requeues:
+                self.r.zrem(QUIET, job_id)  # gone, finished, or out of requeues: stop watching it
+                continue
+            out.append((job_id, rec.stage.value))
+        return out
 
     def check_deadline(self, job: JobRecord, now: float | None = None) -> JobRecord:
         """The job, failed first if it is overdue (so a reader never sees a job stuck forever)."""

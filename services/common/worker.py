@@ -7,7 +7,13 @@ which under the prefork pool means after the fork, in the child that runs the ta
 
 Idempotency: a task whose job is already past its stage (a redelivery after a crash) does no work; it
 only re-sends the next stage if that one has not finished either, so a crash between "stored" and
-"enqueued" loses nothing. Errors: transient ones (Redis/S3 connections) retry with backoff; anything
+"enqueued" loses nothing, and runs the stage's ``on_redelivery`` hook (the detector re-stores crops
+that a crash cut short).
+
+Side outputs off the critical path: ``compute`` may return a third item, a ``finish`` callable (the
+detector's crop uploads, started in threads). It runs after the result is stored and the next stage
+is enqueued, and before the task returns (so before the message is acknowledged): the next stage
+does not wait for it, and a crash during it is a redelivery like any other. Errors: transient ones (Redis/S3 connections) retry with backoff; anything
 else, or retries exhausted, marks the job ``failed`` with a short reason (no stack trace, no secrets).
 """
 
@@ -95,10 +101,12 @@ def load_gray(ctx: Context, rec: JobRecord):
         raise PermanentError(f"the sketch cannot be read: {exc.message}") from exc
 
 
-Compute = Callable[[Context, JobRecord], tuple[list[DetectedObject], list[str] | None]]
+Compute = Callable[[Context, JobRecord], tuple]  # (objects, crop_keys | None[, finish])
+Redelivery = Callable[[Context, JobRecord], None]
 
 
-def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute) -> str:
+def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute,
+              on_redelivery: Redelivery | None = None) -> str:
     """One stage for one job; returns what happened (for logs and tests)."""
     store = ctx.store()
     rec = store.get(job_id)
@@ -114,23 +122,27 @@ def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute) -> s
         if rec.stage.value in order and order.index(rec.stage.value) > order.index(stage):
             if NEXT_STAGE[stage] == rec.stage.value:
                 enqueue(app, rec.stage.value, job_id)
+            if on_redelivery is not None:
+                on_redelivery(ctx, rec)
         return "skipped"
-    store.start_stage(job_id, stage)
+    if rec.status != JobStatus.running:  # the first stage: queued -> running
+        store.start_stage(job_id, stage)
     t0 = time.perf_counter()
-    objects, crop_keys = compute(ctx, rec)
+    objects, crop_keys, *rest = compute(ctx, rec)
+    finish = rest[0] if rest else None
     elapsed = time.perf_counter() - t0
     nxt = NEXT_STAGE[stage]
-    applied = store.complete_stage(job_id, stage, nxt, objects, elapsed * 1000, crop_keys)
-    if applied:
+    after = store.complete_stage(job_id, stage, nxt, objects, elapsed * 1000, crop_keys)
+    if after is not None:
         store.observe_stage(stage, elapsed)
-    if nxt is not None:
-        after = store.get(job_id)
-        if after is not None and after.stage.value == nxt and after.status not in TERMINAL:
+        if nxt is not None and after.stage.value == nxt and after.status not in TERMINAL:
             enqueue(app, nxt, job_id)
-    return "done" if applied else "skipped"
+    if finish is not None:
+        finish()
+    return "done" if after is not None else "skipped"
 
 
-def register_stage(app, ctx: Context, stage: str, compute: Compute):
+def register_stage(app, ctx: Context, stage: str, compute: Compute, on_redelivery: Redelivery | None = None):
     """Define the Celery task of ``stage`` on ``app``; returns it."""
     from celery import Task
 
@@ -148,7 +160,7 @@ def register_stage(app, ctx: Context, stage: str, compute: Compute):
     @app.task(name=TASK_NAMES[stage], bind=True, base=StageTask, **retry_options())
     def stage_task(self, job_id: str) -> str:
         try:
-            return run_stage(ctx, app, stage, job_id, compute)
+            return run_stage(ctx, app, stage, job_id, compute, on_redelivery)
         except PermanentError as exc:
             ctx.store().fail(job_id, f"{stage} failed: {exc}")
             return "failed"

@@ -26,14 +26,30 @@ from .settings import GatewaySettings, get_gateway_settings
 log = logging.getLogger("sketchref.gateway")
 
 
+def _requeue_stalled(app: FastAPI) -> int:
+    from services.common.queue import enqueue
+
+    s = app.state.settings
+    if s.stall_requeue_s <= 0:
+        return 0
+    stalled = app.state.store.requeue_stalled(s.stall_requeue_s, s.stall_max_requeues)
+    for job_id, stage in stalled:
+        enqueue(app.state.celery, stage, job_id)
+    return len(stalled)
+
+
 async def _sweeper(app: FastAPI) -> None:
-    """Mark jobs past their deadline failed, every ``sweep_interval_s`` seconds."""
+    """Every ``sweep_interval_s`` seconds: mark jobs past their deadline failed, and send the stage
+    of stalled jobs again (see :meth:`JobStore.requeue_stalled`)."""
     while True:
         await asyncio.sleep(app.state.settings.sweep_interval_s)
         try:
             failed = await run_in_threadpool(app.state.store.sweep)
             if failed:
                 log.warning("deadline exceeded: marked %d job(s) failed", len(failed))
+            requeued = await run_in_threadpool(_requeue_stalled, app)
+            if requeued:
+                log.warning("requeued the current stage of %d stalled job(s)", requeued)
         except Exception as exc:
             log.warning("deadline sweep skipped: %s", type(exc).__name__)
 
@@ -54,10 +70,12 @@ async def lifespan(app: FastAPI):
         with contextlib.suppress(asyncio.CancelledError):
             await task
         app.state.store.r.close()
+        await app.state.aredis.aclose()
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     import redis
+    import redis.asyncio
 
     from services.common.queue import make_celery
     from services.common.storage import get_storage
@@ -68,6 +86,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = s
     app.state.store = JobStore(redis.Redis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=2),
                                ttl_s=s.job_ttl_s)
+    # async client for the long poll's subscriptions (GET /v1/jobs/{id}?wait=)
+    app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=2)
     app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)
     app.state.storage = get_storage(s)
     app.state.celery = make_celery(s)

@@ -23,6 +23,10 @@ class GatewaySettings(CommonSettings):
     # A job not finished this many seconds after submission is marked failed.
     job_deadline_s: float = 300.0
     sweep_interval_s: float = 5.0
+    # An unfinished job unchanged this long has its current stage sent again (a message lost with a
+    # killed worker), at most stall_max_requeues times; 0 turns it off. Stages are idempotent.
+    stall_requeue_s: float = 60.0
+    stall_max_requeues: int = 3
     # Per-client limit on POST /v1/jobs (client: the API key when auth is on, else the IP address),
     # counted in Redis (see ratelimit.py). 0 turns it off. Burst: how many a client may send at once
     # after being idle (default: a minute's worth).

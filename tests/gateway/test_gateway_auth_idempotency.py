@@ -1,4 +1,4 @@
-"""API keys (constant-time compare, never echoed), Idempotency-Key, and the job deadline."""
+"""API keys (constant-time compare, never echoed), Idempotency-Key, the job deadline, the long poll."""
 
 from __future__ import annotations
 
@@ -83,3 +83,21 @@ def test_job_past_deadline_is_failed(secured):
             break
         time.sleep(0.2)
     assert got["status"] == "failed" and "deadline" in got["error"]
+
+
+def test_long_poll_waits_for_a_change_or_the_time(secured):
+    url, _ = secured
+    auth = {"Authorization": "Bearer first-secret-key-123"}
+    job = _post(url, data=SQUARE, **auth).json()
+    t0 = time.monotonic()
+    got = httpx.get(f"{url}/v1/jobs/{job['id']}", params={"wait": 0.4}, headers=auth, timeout=30)
+    # nothing finished it (no workers) but the deadline is 1 s: it answered after its wait, unfinished
+    # or already failed by the deadline check on reading
+    assert got.status_code == 200 and time.monotonic() - t0 >= 0.35
+    t0 = time.monotonic()
+    got = httpx.get(f"{url}/v1/jobs/{job['id']}", params={"wait": 25}, headers=auth, timeout=40).json()
+    # the sweeper (every 5 s) fails it past its deadline; the waiting request hears of it at once
+    assert got["status"] == "failed" and time.monotonic() - t0 < 15
+    assert httpx.get(f"{url}/v1/jobs/{job['id']}", params={"wait": 31}, headers=auth).status_code == 422
+    missing = httpx.get(f"{url}/v1/jobs/{'0' * 32}", params={"wait": 5}, headers=auth, timeout=30)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "job_not_found"

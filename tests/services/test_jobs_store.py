@@ -99,3 +99,22 @@ def test_queue_configuration(redis_url):
     assert {q.name for q in c.task_queues} == set(QUEUES)
     assert task_routes() == {TASK_NAMES[q]: {"queue": q, "routing_key": q} for q in QUEUES}
     assert c.broker_transport_options["visibility_timeout"] > 0
+
+
+def test_stalled_jobs_are_requeued_a_bounded_number_of_times(store):
+    from services.common.jobs import QUIET
+
+    quiet, stuck, done = _job(), _job(), _job()
+    for j in (quiet, stuck, done):
+        store.create(j)
+    store.complete_stage(stuck.id, "detect", "classify", [_obj(1)], 5.0)
+    store.fail(done.id, "cancelled")
+    assert store.requeue_stalled(older_than=30) == []  # nothing has been quiet for 30 s yet
+    later = time.time() + 60
+    assert sorted(store.requeue_stalled(older_than=30, now=later)) == sorted(
+        [(quiet.id, "detect"), (stuck.id, "classify")])  # each at its current stage; not the failed one
+    assert store.get(stuck.id).requeues == 1 and store.get(stuck.id).objects == [_obj(1)]
+    for _ in range(5):
+        store.requeue_stalled(older_than=30, max_requeues=3, now=later)
+    assert store.get(stuck.id).requeues == 3  # then only the deadline ends it
+    assert store.r.zscore(QUIET, stuck.id) is None and store.r.zscore(QUIET, done.id) is None

@@ -16,6 +16,7 @@ from services.common.settings import ROOT, CommonSettings
 from services.common.storage import S3Storage
 from services.common.worker import Context, PermanentError, load_gray, run_stage
 from services.detector.worker import compute as detect_compute
+from services.detector.worker import restore_missing_crops
 from tests.services.stack import BUCKET
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
@@ -56,6 +57,20 @@ def test_detect_then_redelivery(env):
     assert run_stage(ctx, app, "detect", job.id, detect_compute) == "skipped"
     assert ctx.store().get(job.id).objects == rec.objects
     assert r.llen("classify") == 2
+
+
+def test_redelivery_restores_crops_a_crash_cut_short(env):
+    ctx, app, _ = env
+    job = _job(ctx)
+    assert run_stage(ctx, app, "detect", job.id, detect_compute) == "done"
+    rec = ctx.store().get(job.id)
+    lost = rec.crop_keys[-1]
+    kept = ctx.storage().get(rec.crop_keys[0])
+    ctx.storage().delete(lost)  # the worker died after enqueueing classify, before this upload
+    assert run_stage(ctx, app, "detect", job.id, detect_compute, restore_missing_crops) == "skipped"
+    assert sorted(ctx.storage().list(f"crops/{job.id}/")) == sorted(rec.crop_keys)
+    assert Image.open(io.BytesIO(ctx.storage().get(lost))).size[0] > 1
+    assert ctx.storage().get(rec.crop_keys[0]) == kept
 
 
 def test_missing_or_corrupt_sketch_is_permanent(env):

@@ -31,6 +31,7 @@ def test_up_50_jobs_survive_kill9_and_sigint_stops_all(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
     env.update(DOUBLES_ENV, SKETCHREF_TEST_CLASSIFY_DELAY="0.1", SKETCHREF_QUEUE_VISIBILITY_TIMEOUT="8",
+               SKETCHREF_STALL_REQUEUE_S="20",
                PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(port), "--free-ports",
                            "--data-dir", str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,

@@ -23,7 +23,9 @@ class DetectorTrainConfig:
     loss: str = "bce"  # bce | focal (class head)
     focal_gamma: float = 1.5
     focal_alpha: float | None = 0.25  # None (CLI: --focal-alpha none): no alpha balancing
-    scenes: str = "basic"  # basic | hard (SceneConfig.hard(): touching, tiny/huge, strays, multi-part...)
+    scenes: str = "basic"  # basic | hard (SceneConfig.hard(): touching, tiny/huge, strays, multi-part...) | issue5
+    hard_scenes: int = 0  # extra train scenes of SceneConfig.hard() mixed in (val gets 1/7)
+    mosaic: float = 1.0  # ultralytics' mosaic probability (it cuts big drawings; lower it for fine-tuning)
     labels: str = "agnostic"  # agnostic (one class: object) | words (the 345 class ids: class-head experiment)
     data_format: str = "raw"
     out: str = "runs/detector"
@@ -34,7 +36,7 @@ class DetectorTrainConfig:
         if not self.tiny:
             return self
         return DetectorTrainConfig(**{**asdict(self), "imgsz": 64, "train_scenes": 8, "val_scenes": 4,
-                                      "large_scenes": 2,
+                                      "large_scenes": 2, "hard_scenes": 0,
                                       "epochs": 1, "batch": 4, "hours": None})
 
     def to_dict(self) -> dict:

@@ -27,15 +27,16 @@ def build_dataset(cfg: DetectorTrainConfig, root: Path) -> Path:
     per_class = None
     if cfg.tiny:
         words, per_class = ["cat", "house", "tree", "sun"], 5
-    scene_cfg = SceneConfig.hard() if cfg.scenes == "hard" else SceneConfig()
+    scene_cfg = {"hard": SceneConfig.hard, "issue5": SceneConfig.issue5}.get(cfg.scenes, SceneConfig)()
     names = class_names() if cfg.labels == "words" else ["object"]
     class_ids = {w: i for i, w in enumerate(names)} if cfg.labels == "words" else None
     for split, n, seed in (("train", cfg.train_scenes, cfg.seed), ("val", cfg.val_scenes, cfg.seed + 1000)):
         drawings = load_drawings(cfg.data_format, split=split, words=words, per_class=per_class)
         write_yolo_split(root, split, drawings, n, seed, cfg.imgsz, scene_cfg, class_ids)
-        large = cfg.large_scenes if split == "train" else max(1, cfg.large_scenes // 7) if cfg.large_scenes else 0
-        write_yolo_split(root, split, drawings, large, seed + 7, cfg.imgsz, SceneConfig.large(), class_ids,
-                         prefix="large")
+        for extra, extra_cfg, offset, prefix in ((cfg.large_scenes, SceneConfig.large(), 7, "large"),
+                                                 (cfg.hard_scenes, SceneConfig.hard(), 11, "hard")):
+            k = extra if split == "train" else max(1, extra // 7) if extra else 0
+            write_yolo_split(root, split, drawings, k, seed + offset, cfg.imgsz, extra_cfg, class_ids, prefix=prefix)
     data_yaml = root / "data.yaml"
     lines = [f"path: {json.dumps(str(root.resolve()))}", "train: images/train", "val: images/val", "names:"]
     lines += [f"  {i}: {json.dumps(n)}" for i, n in enumerate(names)]
@@ -68,7 +69,7 @@ def train(cfg: DetectorTrainConfig) -> Path:
         time=cfg.hours, project=str(out.resolve()), name="train", exist_ok=True, device="cpu",
         workers=0, amp=False, plots=False, verbose=False, single_cls=cfg.labels != "words",
         hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, deterministic=False, patience=100, optimizer=cfg.optimizer,
-        lr0=cfg.lr0, warmup_epochs=cfg.warmup_epochs, **trainer_kwargs,
+        lr0=cfg.lr0, warmup_epochs=cfg.warmup_epochs, mosaic=cfg.mosaic, **trainer_kwargs,
     )
     best = out / "train" / "weights" / "best.pt"
     metrics = {k: float(v) for k, v in getattr(results, "results_dict", {}).items()}
@@ -78,7 +79,7 @@ def train(cfg: DetectorTrainConfig) -> Path:
     return best
 
 
-CHOICES = {"loss": ["bce", "focal"], "scenes": ["basic", "hard"], "labels": ["agnostic", "words"]}
+CHOICES = {"loss": ["bce", "focal"], "scenes": ["basic", "hard", "issue5"], "labels": ["agnostic", "words"]}
 
 
 def _alpha(v: str) -> float | None:

@@ -1,18 +1,26 @@
-"""``POST /v1/jobs`` (submit a sketch) and ``GET /v1/jobs/{id}`` (poll it)."""
+"""``POST /v1/jobs`` (submit a sketch) and ``GET /v1/jobs/{id}`` (poll it, or wait for it).
+
+``GET /v1/jobs/{id}?wait=S`` is a long poll: it answers as soon as the job has finished, or after
+``S`` seconds (at most :data:`MAX_WAIT_S`) with the job as it is then. The gateway subscribes to the
+job's change channel (published by the job store in the same transaction as each change), so a
+waiting client costs one idle Redis subscription, not a request every few milliseconds, and hears
+of the result within a millisecond or two.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.contracts import ImageInfo, Job
-from services.common.jobs import JobRecord, new_job_id
+from services.common.jobs import TERMINAL, JobRecord, changed_channel, new_job_id
 from services.common.queue import enqueue
 
 from ...deps import ApiKeyDep, CeleryDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
@@ -100,9 +108,42 @@ async def create_job(
     return rec.public()
 
 
-@router.get("/jobs/{job_id}", response_model=Job, summary="The job: status, stage, objects")
-def get_job(job_id: str, _: ApiKeyDep, store: StoreDep) -> Job:
+MAX_WAIT_S = 30.0
+_TERMINAL_VALUES = {s.value.encode() for s in TERMINAL}
+
+
+def _current(store, job_id: str) -> JobRecord:
     rec = store.get(job_id) if _JOB_ID.match(job_id) else None
     if rec is None:
         raise ApiError(404, "job_not_found", "no such job (unknown, or expired)")
-    return store.check_deadline(rec).public()
+    return store.check_deadline(rec)
+
+
+async def _wait_until_finished(request: Request, store, job_id: str, seconds: float) -> JobRecord:
+    """The job once it is finished, or as it is when ``seconds`` have passed."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    async with request.app.state.aredis.pubsub() as sub:
+        await sub.subscribe(changed_channel(job_id))  # before reading: no change can slip between
+        rec = await run_in_threadpool(_current, store, job_id)
+        while rec.status not in TERMINAL:
+            left = until - loop.time()
+            if left <= 0:
+                break
+            msg = await sub.get_message(ignore_subscribe_messages=True, timeout=min(left, 1.0))
+            if msg is None and await request.is_disconnected():
+                break
+            if msg is not None and msg["data"] in _TERMINAL_VALUES or until - loop.time() <= 0:
+                rec = await run_in_threadpool(_current, store, job_id)
+    return rec
+
+
+@router.get("/jobs/{job_id}", response_model=Job, summary="The job: status, stage, objects")
+async def get_job(
+    request: Request, job_id: str, _: ApiKeyDep, store: StoreDep,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description=(
+        "long poll: answer as soon as the job has finished, or after this many seconds"))] = 0,
+) -> Job:
+    if wait <= 0:
+        return (await run_in_threadpool(_current, store, job_id)).public()
+    return (await _wait_until_finished(request, store, job_id, wait)).public()
