@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .contracts import DetectedObject, JobStatus
+from .contracts import JobStatus
 from .jobs import TERMINAL, JobRecord, JobStore
 from .queue import NEXT_STAGE, TASK_NAMES, TRANSIENT_ERRORS, enqueue, retry_options
 
