@@ -8,7 +8,6 @@ come from the other benchmarks when their parts are present (detector runtimes, 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -24,15 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def three_object_png(seed: int = 0) -> bytes:
+    from services.common.imaging import encode_image
     from training.data.quickdraw import load_drawings
     from training.data.scenes import SceneConfig, compose_scene
 
     drawings = load_drawings("raw", split="test", words=["cat", "house", "tree", "bicycle", "fish", "sun"])
     cfg = SceneConfig(min_objects=3, max_objects=3, min_size=0.25, max_size=0.4, min_gap=12, max_rotation=0)
     scene = compose_scene(drawings, random.Random(seed), cfg, canvas=(512, 512))
-    buf = io.BytesIO()
-    scene.image.save(buf, format="PNG")
-    return buf.getvalue()
+    return encode_image(scene.image)
 
 
 def summarize(samples: list[float]) -> dict:

@@ -73,6 +73,13 @@ def inspect_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX
     return ImageHeader(kind, width, height)
 
 
+def encode_image(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
+    """The image as file bytes (``fmt`` and PIL's save ``params``, e.g. ``compress_level=1``)."""
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **params)
+    return buf.getvalue()
+
+
 def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode a PNG/JPEG/WebP fully into greyscale ``L`` on white, EXIF orientation applied.
 

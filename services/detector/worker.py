@@ -9,10 +9,10 @@ wait for them. A redelivered task re-stores any crop that a crash cut short.
 
 from __future__ import annotations
 
-import io
 from concurrent.futures import ThreadPoolExecutor
 
 from services.common import pipeline
+from services.common.imaging import encode_image
 from services.common.worker import Context, load_gray, register_stage
 
 ctx = Context(kind="detector", default_loader="services.detector.model:load_detector")
@@ -23,11 +23,9 @@ def crop_keys(job_id: str, n: int) -> list[str]:
 
 
 def crop_png(gray, box) -> bytes:
-    buf = io.BytesIO()
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     # fastest zlib level: a few percent bigger, several times quicker to write
-    gray.crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1))).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return encode_image(gray.crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1))), compress_level=1)
 
 
 def store_crops(ctx: Context, gray, items: list[tuple[str, list[float]]]):

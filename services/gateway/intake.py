@@ -11,7 +11,6 @@ are refused; valid strokes are rendered with :func:`render_strokes`, the project
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ from fastapi import Request
 from PIL.Image import DecompressionBombError
 from starlette.datastructures import UploadFile
 
-from services.common.imaging import ImageError, inspect_image, load_image
+from services.common.imaging import ImageError, encode_image, inspect_image, load_image
 
 from .errors import ApiError
 from .settings import GatewaySettings
@@ -149,9 +148,7 @@ def render_png(strokes, width: int, height: int, stroke_width: float) -> bytes:
 
     im = render_strokes([[xs.tolist(), ys.tolist()] for xs, ys in strokes], size=(width, height),
                         stroke_width=stroke_width, margin=None)
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
+    return encode_image(im)
 
 
 def _payload_sha(*parts: bytes | str) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from services.common.contracts import Reference
-from services.common.imaging import sniff_type
+from services.common.imaging import encode_image, sniff_type
 from services.common.settings import CommonSettings, get_settings
 from services.common.storage import LocalStorage, NotFound, Storage, get_storage
 
@@ -171,16 +171,12 @@ class LocalGallery:
             image = ImageOps.exif_transpose(im).convert("RGB")
         kind = sniff_type(data)
         if kind is None:  # BMP, GIF, TIFF...: store a JPEG that every browser shows
-            buf = io.BytesIO()
-            image.save(buf, "JPEG", quality=90)
-            data, kind = buf.getvalue(), "jpeg"
+            data, kind = encode_image(image, "JPEG", quality=90), "jpeg"
         key = f"{self.prefix}/images/{image_id}.{EXTS[kind]}"
         self.storage.put(key, data, CONTENT_TYPES[kind])
         thumb = image.copy()
         thumb.thumbnail((self.settings.gallery_thumb_px, self.settings.gallery_thumb_px))
-        buf = io.BytesIO()
-        thumb.save(buf, "JPEG", quality=85)
-        self.storage.put(self.thumb_key(image_id), buf.getvalue(), "image/jpeg")
+        self.storage.put(self.thumb_key(image_id), encode_image(thumb, "JPEG", quality=85), "image/jpeg")
         small = image.copy()
         small.thumbnail((512, 512))
         labels = {}

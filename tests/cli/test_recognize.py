@@ -1,6 +1,5 @@
 """`sketchref recognize` with the shipped models: JSON contract, tables, bad inputs."""
 
-import io
 import json
 import random
 import subprocess
@@ -9,6 +8,7 @@ import sys
 import pytest
 from PIL import Image
 
+from services.common.imaging import encode_image
 from services.common.settings import ROOT
 from training.classifier.renders import reference_image
 from training.data.quickdraw import load_drawings
@@ -33,9 +33,8 @@ def inputs(tmp_path_factory):
     scene.image.save(d / "three.png")
     (d / "text.png").write_text("this is not an image")
     (d / "empty.png").write_bytes(b"")
-    buf = io.BytesIO()
-    Image.open(d / "one.png").save(buf, format="PNG")
-    (d / "truncated.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    data = encode_image(Image.open(d / "one.png"))
+    (d / "truncated.png").write_bytes(data[: len(data) // 2])
     return d
 
 

@@ -1,15 +1,12 @@
-import io
 
 import pytest
 from PIL import Image
 
-from services.common.imaging import ImageError, inspect_image, sniff_type
+from services.common.imaging import ImageError, encode_image, inspect_image, sniff_type
 
 
 def _png(w, h):
-    buf = io.BytesIO()
-    Image.new("L", (w, h), 255).save(buf, format="PNG")
-    return buf.getvalue()
+    return encode_image(Image.new("L", (w, h), 255))
 
 
 def test_sniff_from_bytes_not_names():

@@ -4,17 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from services.common.imaging import ImageError
+from services.common.imaging import ImageError, encode_image
 from services.common.preprocess import DEFAULT_NORM, normalize_sketch
 from services.common.rendering import render_strokes
 
 CAT = [[[10, 60, 110, 60, 10], [60, 10, 60, 110, 60]], [[40, 80], [40, 80]]]
-
-
-def _png(im, fmt="PNG"):
-    buf = io.BytesIO()
-    im.save(buf, format=fmt)
-    return buf.getvalue()
 
 
 def test_output_shape_range_and_polarity():
@@ -35,7 +29,7 @@ def test_same_drawing_any_size_width_polarity_alpha_format_gives_nearly_same_inp
     alpha = Image.eval(rgba.getchannel("R"), lambda v: 255 - v)
     transparent = Image.new("RGBA", rgba.size, (0, 0, 0, 0))
     transparent.putalpha(alpha)
-    variants += [Image.open(io.BytesIO(_png(transparent))), Image.open(io.BytesIO(_png(variants[0].convert("RGB"), "JPEG")))]
+    variants += [Image.open(io.BytesIO(encode_image(transparent))), Image.open(io.BytesIO(encode_image(variants[0].convert("RGB"), "JPEG")))]
     for v in variants:
         x = normalize_sketch(v)
         assert np.abs(x - ref).mean() < 0.05, v
@@ -53,7 +47,7 @@ def test_rejects_non_images():
     with pytest.raises(ImageError):
         normalize_sketch(b"hello")
     with pytest.raises(ImageError):
-        normalize_sketch(_png(render_strokes(CAT, 64))[:60])
+        normalize_sketch(encode_image(render_strokes(CAT, 64))[:60])
 
 
 def test_widen_boxes_grows_but_never_into_a_neighbour():

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import time
 
 import httpx
 import pytest
 
+from services.common.imaging import encode_image
 from services.common.rendering import render_strokes
 from services.common.settings import ROOT
 from tests.services.stack import start_gateway
 
-
-def _png(image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
-SQUARE = _png(render_strokes([[[0, 100, 100, 0, 0], [0, 0, 100, 100, 0]]], 256))  # another payload
+SQUARE = encode_image(render_strokes([[[0, 100, 100, 0, 0], [0, 0, 100, 100, 0]]], 256))  # another payload
 KEYS = "first-secret-key-123,second-secret-key-456"
 
 

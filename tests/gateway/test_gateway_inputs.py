@@ -5,7 +5,6 @@ Every bad input gets a 4xx JSON ``{"error": {"code", "message"}}`` and the gatew
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 import zlib
@@ -14,6 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from services.common.imaging import encode_image
 from services.common.settings import ROOT
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
@@ -65,9 +65,7 @@ def test_text_file_named_png(client):
 
 
 def test_truncated_png(client):
-    buf = io.BytesIO()
-    Image.effect_noise((300, 300), 60).save(buf, format="PNG")
-    data = buf.getvalue()
+    data = encode_image(Image.effect_noise((300, 300), 60))
     _assert_error(_upload(client, data[: len(data) // 2]), 400, "corrupt_image")
 
 

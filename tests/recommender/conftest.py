@@ -1,5 +1,6 @@
-"""Fixtures of the recommender tests: the stand-in Unsplash server, real redis-server and SeaweedFS,
-a small gallery source made of the shared photos, and settings pointing at all of them."""
+"""Fixtures of the recommender tests: the stand-in Unsplash server, the session's real redis-server and
+SeaweedFS (from ``tests/services/stack.py``), a small gallery source made of the shared photos, and
+settings pointing at all of them."""
 
 from __future__ import annotations
 
@@ -8,19 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from services.common.processes import (
-    Proc,
-    free_port,
-    free_weed_ports,
-    port_open,
-    redis_command,
-    wait_until,
-    weed_command,
-)
 from services.common.settings import CommonSettings
 from services.common.storage import LocalStorage
 from services.recommender.settings import RecommenderSettings
 from tests.fakes.unsplash import KEY, FakeUnsplash
+from tests.services.stack import BUCKET, redis_url, s3_endpoint  # noqa: F401  (real redis-server, SeaweedFS)
 
 SHARED = CommonSettings().shared_dir
 PHOTOS = Path(SHARED) / "data" / "photos"
@@ -73,31 +66,8 @@ def make_settings(photo_source):
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    port = free_port()
-    proc = Proc("redis", redis_command(port, tmp_path_factory.mktemp("redis")), echo=False)
-    try:
-        wait_until(lambda: port_open(port), 20, "redis-server", proc)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def s3_settings(tmp_path_factory) -> CommonSettings:
-    port = free_port()
-    proc = Proc("weed", weed_command(port, tmp_path_factory.mktemp("weed"), free_weed_ports()), echo=False)
-    try:
-        s = CommonSettings(s3_endpoint_url=f"http://127.0.0.1:{port}", s3_bucket="sketchref-test",
-                           s3_access_key="test", s3_secret_key="test", shared_dir=SHARED,
-                           local_storage_dir=tmp_path_factory.mktemp("unused-local"))
-        from services.common.storage import S3Storage
-
-        def ready() -> bool:
-            S3Storage.from_settings(s).ensure_bucket()
-            return True
-
-        wait_until(ready, 90, "SeaweedFS S3", proc)
-        yield s
-    finally:
-        proc.stop()
+def s3_settings(s3_endpoint, tmp_path_factory) -> CommonSettings:  # noqa: F811
+    """Settings on the session's real SeaweedFS S3 server (``tests/services/stack.py``)."""
+    return CommonSettings(s3_endpoint_url=s3_endpoint, s3_bucket=BUCKET, s3_access_key="test",
+                          s3_secret_key="test", shared_dir=SHARED,
+                          local_storage_dir=tmp_path_factory.mktemp("unused-local"))

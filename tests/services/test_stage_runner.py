@@ -10,6 +10,7 @@ import redis
 from PIL import Image
 
 from services.common.contracts import JobStatus, Stage
+from services.common.imaging import encode_image
 from services.common.jobs import JobRecord, JobStore, new_job_id
 from services.common.queue import make_celery
 from services.common.settings import ROOT, CommonSettings
@@ -94,9 +95,7 @@ def test_finished_or_unknown_jobs_are_left_alone(env):
 
 def test_overdue_job_fails_instead_of_running(env):
     ctx, app, _ = env
-    buf = io.BytesIO()
-    Image.new("L", (64, 64), 255).save(buf, format="PNG")
-    job = _job(ctx, buf.getvalue())
+    job = _job(ctx, encode_image(Image.new("L", (64, 64), 255)))
     ctx.store().update(job.id, lambda j: j.model_copy(update={"deadline_at": time.time() - 1}))
     assert run_stage(ctx, app, "detect", job.id, detect_compute) == "finished"
     assert "deadline" in ctx.store().get(job.id).error

@@ -13,7 +13,6 @@ Writes ``reports/recognition/<mode>.json`` and prints a summary with 95% interva
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import random
 from collections import defaultdict
@@ -21,17 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from services.common.imaging import encode_image
 from training.classifier.renders import reference_image
 from training.data.quickdraw import load_drawings
 from training.data.scenes import SceneConfig, compose_scene
 
 from .stats import bootstrap_mean, wilson
-
-
-def _png(image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def iou(a, b) -> float:
@@ -63,7 +57,7 @@ def eval_single(recognizer, limit: int | None, seed: int) -> dict:
     one = top1 = top5 = 0
     per_class = defaultdict(list)
     for d in drawings:
-        objs = recognizer.recognize(_png(reference_image(d)), top_k=5, references=0).objects
+        objs = recognizer.recognize(encode_image(reference_image(d)), top_k=5, references=0).objects
         one += len(objs) == 1
         labels = [lab.label for lab in objs[0].labels] if objs else []
         hit1 = bool(labels) and labels[0] == d.word
@@ -86,7 +80,7 @@ def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | 
     by_count = defaultdict(lambda: [0, 0, 0, 0])  # objects in scene -> [tp, predicted, true, scenes]
     for _ in range(n):
         scene = compose_scene(drawings, rng, cfg)
-        objs = recognizer.recognize(_png(scene.image), top_k=1, references=0).objects
+        objs = recognizer.recognize(encode_image(scene.image), top_k=1, references=0).objects
         pred = [o.box for o in objs]
         hits = match(pred, scene.boxes)
         tp += hits
