@@ -27,6 +27,8 @@ class DetectorTrainConfig:
     hard_scenes: int = 0  # extra train scenes of SceneConfig.hard() mixed in (val gets 1/7)
     mosaic: float = 1.0  # ultralytics' mosaic probability (it cuts big drawings; lower it for fine-tuning)
     labels: str = "agnostic"  # agnostic (one class: object) | words (the 345 class ids: class-head experiment)
+    num_words: int = 0  # words: only this many classes, at evenly spaced ranks of train-split frequency
+    # (a long tail from the most to the least drawn class); 0: all 345
     data_format: str = "raw"
     out: str = "runs/detector"
     tiny: bool = False  # seconds-long run for tests: few scenes, imgsz 64, one epoch

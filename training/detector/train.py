@@ -22,13 +22,27 @@ from training.data.scenes import SceneConfig, write_yolo_split
 from .config import DetectorTrainConfig
 
 
+def long_tail_words(k: int) -> list[str]:
+    """``k`` classes at evenly spaced ranks of their train-split drawing counts, most drawn first:
+    a long tail (the shared drawings have 11-111 per class) for the class-head experiment."""
+    from collections import Counter
+
+    counts = Counter(d.word for d in load_drawings("raw", split="train"))
+    ranked = sorted(class_names(), key=lambda w: (-counts[w], w))
+    picks = sorted({round(i * (len(ranked) - 1) / max(k - 1, 1)) for i in range(k)})
+    return [ranked[i] for i in picks]
+
+
 def build_dataset(cfg: DetectorTrainConfig, root: Path) -> Path:
     words = None
     per_class = None
+    subset = long_tail_words(cfg.num_words) if cfg.labels == "words" and cfg.num_words and not cfg.tiny else None
     if cfg.tiny:
         words, per_class = ["cat", "house", "tree", "sun"], 5
+    elif subset:
+        words = subset
     scene_cfg = {"hard": SceneConfig.hard, "issue5": SceneConfig.issue5}.get(cfg.scenes, SceneConfig)()
-    names = class_names() if cfg.labels == "words" else ["object"]
+    names = (subset or class_names()) if cfg.labels == "words" else ["object"]
     class_ids = {w: i for i, w in enumerate(names)} if cfg.labels == "words" else None
     for split, n, seed in (("train", cfg.train_scenes, cfg.seed), ("val", cfg.val_scenes, cfg.seed + 1000)):
         drawings = load_drawings(cfg.data_format, split=split, words=words, per_class=per_class)

@@ -170,11 +170,22 @@ def _run_info(path: Path) -> tuple[str, Path, dict]:
     return name, weights, cfg
 
 
-def train_counts(run: Path) -> dict[str, int]:
-    """Instances per class in a run's training scenes (its ``data/labels/train``)."""
+def run_names(run: Path) -> list[str]:
+    """The class names a run trained on (its ``data/data.yaml``; all 345 when it is missing)."""
+    import yaml
+
     from training.data.quickdraw import class_names
 
-    names = class_names()
+    data = run / "data" / "data.yaml"
+    if run.is_dir() and data.exists():
+        names = yaml.safe_load(data.read_text()).get("names") or {}
+        return [names[i] for i in sorted(names)]
+    return class_names()
+
+
+def train_counts(run: Path) -> dict[str, int]:
+    """Instances per class in a run's training scenes (its ``data/labels/train``)."""
+    names = run_names(run)
     counts: dict[str, int] = defaultdict(int)
     for f in (run / "data" / "labels" / "train").glob("*.txt"):
         for line in f.read_text().split("\n"):
@@ -212,7 +223,13 @@ def main(args: argparse.Namespace) -> int:
     preset = getattr(args, "preset", "hard")
     scene_cfg = SceneConfig.issue5() if preset == "issue5" else SceneConfig.hard()
     split = getattr(args, "split", "test")
-    scenes = list(heldout_scenes(args.scenes, seed, scene_cfg, load_drawings("raw", split=split)))
+    # runs trained on a subset of the words (``--num-words``) are all seen on scenes of those words
+    subsets = {tuple(run_names(Path(r))) for r in args.runs
+               if Path(r).is_dir() and _run_info(Path(r))[2].get("num_words")}
+    if len(subsets) > 1:
+        raise SystemExit("the runs were trained on different word subsets: evaluate them separately")
+    words = list(subsets.pop()) if subsets else None
+    scenes = list(heldout_scenes(args.scenes, seed, scene_cfg, load_drawings("raw", split=split, words=words)))
     out = Path(args.out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     results = {}
@@ -232,6 +249,7 @@ def main(args: argparse.Namespace) -> int:
               f"P {res['precision_f1']:.3f} R {res['recall_f1']:.3f} @F1-conf {res['conf_f1']:.3f}"
               + (f"  class mAP50 {res['map50_classes']:.3f}" if "map50_classes" in res else ""))
     write_report(results, out, heldout={"scenes": args.scenes, "seed": seed, "preset": preset, "split": split,
-                                        "objects": sum(len(s.boxes) for s in scenes)})
+                                        "objects": sum(len(s.boxes) for s in scenes),
+                                        "words": len(words) if words else 345})
     print(f"wrote {out / 'summary.md'}")
     return 0
