@@ -23,20 +23,26 @@ def main() -> int:
     det = ROOT / "models" / "detector"
     if (det / "best.pt").exists():
         cfg = _load(det / "config.json")
+        mix = [f"{cfg.get('train_scenes')} {cfg.get('scenes', 'basic')} scenes"]
+        mix += [f"{cfg[k]} {what}" for k, what in (("large_scenes", "scenes of 1-2 large drawings"),
+                                                   ("hard_scenes", "hard scenes")) if cfg.get(k)]
         write_card(
             det, name="sketchref detector (YOLOv8n, class-agnostic)",
             summary="Finds every drawn object in a sketch; one class, `object`. Built from yolov8n.yaml "
                     "(no pretrained weights) and trained on this machine's CPU.",
-            data="Scenes composed from the train split of 8,535 real Quick, Draw! raw drawings "
-                 f"({cfg.get('train_scenes')} train / {cfg.get('val_scenes')} val scenes, 1-6 objects, phone "
-                 "canvases, pen 0.4-1.4% of the short side, rotations up to 12 degrees; boxes = ink extent). "
-                 "Val scenes use val-split drawings only.",
+            data="Scenes composed from the train split of 8,535 real Quick, Draw! raw drawings (last run: "
+                 + ", ".join(mix) + f"; {cfg.get('val_scenes')} val scenes from val-split drawings only). Scene "
+                 "kinds (training/data/scenes.py): basic (1-6 objects, phone canvases, pen 0.4-1.4% of the short "
+                 "side), issue5 (1-6 objects, 4-8 px pens, 512x512 to 720x1280, objects 18-42% of the short side), "
+                 "hard (touching objects, tiny and huge objects, stray marks, multi-part drawings). Boxes are "
+                 "ink extents.",
             config=cfg,
             metrics={"val_scenes (ultralytics val, IoU 0.5)": _load(det / "metrics.json"),
-                     "held-out scenes through sketchref recognize": _load(reports / "scenes.json")},
+                     "issue-5 held-out scenes through sketchref recognize": _load(reports / "scenes-issue5.json"),
+                     "3-object held-out scenes through sketchref recognize": _load(reports / "scenes.json")},
             licences=["quickdraw", "ultralytics"],
-            reproduce="sketchref train detector --hours 0.75 --epochs 15   # then continue: see notes\n"
-                      "sketchref eval recognition scenes --objects 3",
+            reproduce="\n".join(cfg.get("reproduce") or ["sketchref train detector"])
+            + "\nsketchref eval recognition scenes --issue5 --scenes 200",
             notes=cfg.get("notes", ""),
         )
     cls = ROOT / "models" / "classifier"

@@ -50,8 +50,8 @@ def match(pred: list, truth: list, thr: float = 0.5) -> int:
     return tp
 
 
-def eval_single(recognizer, limit: int | None, seed: int) -> dict:
-    drawings = load_drawings("raw", split="test")
+def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -> dict:
+    drawings = load_drawings("raw", split=split)
     if limit:
         drawings = random.Random(seed).sample(drawings, min(limit, len(drawings)))
     one = top1 = top5 = 0
@@ -71,8 +71,9 @@ def eval_single(recognizer, limit: int | None, seed: int) -> dict:
             "macro": float(np.mean(macro)), "macro_ci": bootstrap_mean(macro, seed)}
 
 
-def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | None = None) -> dict:
-    drawings = load_drawings("raw", split="test")
+def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | None = None,
+                split: str = "test") -> dict:
+    drawings = load_drawings("raw", split=split)
     cfg = cfg or SceneConfig(min_objects=objects, max_objects=objects, min_size=0.18, max_size=0.42,
                              min_gap=12.0, max_rotation=0.0)
     rng = random.Random(seed)
@@ -103,6 +104,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objects", type=int, default=3)
     p.add_argument("--issue5", action="store_true", help="scenes: issue 5's must-show scenes (1-6 objects)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", choices=["test", "val"], default="test",
+                   help="drawings: test (held out, what is reported) or val (for choosing settings)")
     p.add_argument("--out", default="reports/recognition")
 
 
@@ -110,17 +113,20 @@ def main(args: argparse.Namespace) -> int:
     from services.common.pipeline import Recognizer
 
     recognizer = Recognizer(recommender=_NoReferences())
+    split = getattr(args, "split", "test")
     if args.mode == "single":
-        result = eval_single(recognizer, args.limit, args.seed)
+        result = eval_single(recognizer, args.limit, args.seed, split)
     else:
         cfg = SceneConfig.issue5() if getattr(args, "issue5", False) else None
-        result = eval_scenes(recognizer, args.scenes, args.objects, args.seed, cfg)
+        result = eval_scenes(recognizer, args.scenes, args.objects, args.seed, cfg, split)
         if cfg is not None:
             result["objects_per_scene"] = f"{cfg.min_objects}-{cfg.max_objects}"
             result["bar_met"] = result["precision"] >= 0.95 and result["recall"] >= 0.95
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = "scenes-issue5" if getattr(args, "issue5", False) and args.mode == "scenes" else args.mode
+    name += "-val" if split == "val" else ""
+    result["split"] = split
     (out / f"{name}.json").write_text(json.dumps(result, indent=2))
     for k, v in result.items():
         if not k.endswith("_ci"):
