@@ -13,7 +13,7 @@ from .stats import t_interval
 
 METRICS = [("map50", "mAP50 (agnostic)"), ("map50_95", "mAP50-95 (agnostic)"), ("precision", "P @serving conf"),
            ("recall", "R @serving conf"), ("precision_f1", "P @max-F1 conf"), ("recall_f1", "R @max-F1 conf"),
-           ("map50_classes", "mAP50 (345 classes)"), ("class_recall_macro", "macro class recall"),
+           ("map50_classes", "mAP50 ({n} classes)"), ("class_recall_macro", "macro class recall"),
            ("class_precision_macro", "macro class precision")]
 
 
@@ -45,14 +45,16 @@ def write_report(results: dict[str, dict], out: Path, heldout: dict) -> dict:
              "Mean ± 95% t-interval over seeds.", "",
              "| metric | " + " | ".join(f"{k} (n={len(groups[k])})" for k in losses) + " |",
              "|---|" + "---|" * len(losses)]
+    n_words = heldout.get("words", 345)
     for key, label in METRICS:
         vals = {k: [r[key] for _, r in groups[k] if key in r] for k in losses}
         if not any(vals.values()):
             continue
-        lines.append(f"| {label} | " + " | ".join(_fmt(vals[k]) for k in losses) + " |")
+        lines.append(f"| {label.format(n=n_words)} | " + " | ".join(_fmt(vals[k]) for k in losses) + " |")
         for k in losses:
             summary["losses"].setdefault(k, {})[key] = {"values": vals[k], "mean_ci": t_interval(vals[k])
                                                         if vals[k] else None}
+    lines += _paired(groups, losses, n_words)
     lines += ["", "Runs: " + ", ".join(f"`{n}` ({r.get('config', {}).get('loss', '?')}, seed "
                                        f"{r.get('config', {}).get('seed', '?')})" for n, r in results.items()), ""]
 
@@ -77,13 +79,40 @@ def write_report(results: dict[str, dict], out: Path, heldout: dict) -> dict:
             means = {k: float(np.mean([per_loss[k][w] for w in sel])) for k in losses}
             lines += ["| **mean** | | | " + " | ".join(f"**{means[k]:.3f}**" for k in losses) + " |", ""]
             summary.setdefault("bottom", {})[title] = {"classes": sel, "mean_recall": means}
+        if len(words) <= 40:  # every class, most trained first: where does each loss help?
+            by_count = sorted(words, key=lambda w: (-np.mean(counts[w]), w))
+            lines += ["## Every class, by training instances", "", "| class | train inst. | held-out n | " +
+                      " | ".join(f"recall {k}" for k in losses) + " |", "|---|---|---|" + "---|" * len(losses)]
+            any_run = next(iter(results.values()))
+            lines += [f"| {w} | {np.mean(counts[w]):.1f} | {any_run['per_class'][w]['n']} | "
+                      + " | ".join(f"{per_loss[k][w]:.2f}" for k in losses) + " |" for w in by_count]
+            lines.append("")
+        summary["train_counts"] = {w: float(np.mean(counts[w])) for w in words}
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    _plots(groups, per_loss, out)
+    _plots(groups, per_loss, out, summary.get("train_counts"))
     return summary
 
 
-def _plots(groups, per_loss, out: Path) -> None:
+def _paired(groups, losses, n_words: int) -> list[str]:
+    """focal − bce, paired by seed (same scenes, same data, same seed): a tighter comparison."""
+    if set(losses) != {"bce", "focal"}:
+        return []
+    by_seed = {k: {r.get("config", {}).get("seed"): r for _, r in groups[k]} for k in losses}
+    seeds = sorted(set(by_seed["bce"]) & set(by_seed["focal"]), key=str)
+    if len(seeds) < 2:
+        return []
+    out = ["", f"Paired by seed (focal − bce, n={len(seeds)} seeds):", "", "| metric | Δ mean ± 95% t |", "|---|---|"]
+    for key, label in METRICS:
+        d = [by_seed["focal"][s][key] - by_seed["bce"][s][key] for s in seeds
+             if key in by_seed["focal"][s] and key in by_seed["bce"][s]]
+        if d:
+            m, h = t_interval(d)
+            out.append(f"| {label.format(n=n_words)} | {m:+.3f} ± {h:.3f} |")
+    return out
+
+
+def _plots(groups, per_loss, out: Path, train_counts: dict | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,7 +157,22 @@ def _plots(groups, per_loss, out: Path) -> None:
         ax.plot([0, 1], [0, 1], "k--", lw=0.8)
         ax.set_xlabel(f"per-class recall, {a}")
         ax.set_ylabel(f"per-class recall, {b}")
-        ax.set_title("345 classes (mean over seeds)")
+        ax.set_title(f"{len(words)} classes (mean over seeds)")
         fig.tight_layout()
         fig.savefig(out / "per_class_recall.png", dpi=120)
+        plt.close(fig)
+
+    if train_counts and all(per_loss.values()):
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        for i, loss in enumerate(losses):
+            words = sorted(per_loss[loss], key=lambda w: train_counts.get(w, 0))
+            ax.plot([max(train_counts.get(w, 0), 0.5) for w in words], [per_loss[loss][w] for w in words], "o-",
+                    color=f"C{i}", ms=3, lw=0.8, alpha=0.8, label=loss)
+        ax.set_xscale("log")
+        ax.set_xlabel("training instances of the class (log)")
+        ax.set_ylabel("class recall at the max-F1 confidence")
+        ax.set_title("per-class recall vs class frequency (mean over seeds)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "recall_vs_frequency.png", dpi=120)
         plt.close(fig)
