@@ -38,7 +38,8 @@ def downscale(gray: Image.Image, max_side: int) -> tuple[Image.Image, float]:
 
 class Detector:
     def __init__(self, weights: str | Path, imgsz: int = 320, conf: float = 0.35, iou: float = 0.5,
-                 max_objects: int = 30, device: str = "cpu", pads: tuple[float, ...] = (1.0,)):
+                 max_objects: int = 30, device: str = "cpu", pads: tuple[float, ...] = (1.0,),
+                 pad_margin: float = 0.0):
         configure_ultralytics()
         from ultralytics import YOLO
 
@@ -48,6 +49,7 @@ class Detector:
         self.imgsz, self.conf, self.iou, self.max_objects, self.device = imgsz, conf, iou, max_objects, device
         self.label = "object"
         self.pads = tuple(pads)
+        self.pad_margin = pad_margin
         names = dict(getattr(self.model, "names", None) or {})
         self.names = names if len(names) > 1 else {}
 
@@ -78,18 +80,20 @@ class Detector:
     def detect(self, gray: Image.Image) -> list[Detection]:
         """Boxes in input pixels, most confident first.
 
-        With several ``pads`` the sketch is also seen shrunk on a larger white canvas, and the pass
-        whose boxes are most confident on average wins: a drawing that fills the whole image is
-        seen in parts at full size (low scores) but whole when shrunk; a scene of several objects is
-        seen best as it is. (Chosen on val-split scenes and single drawings.)
+        With several ``pads`` the sketch is also seen shrunk on a larger white canvas. A later pass
+        replaces the one kept so far only when its boxes are more confident on average by more than
+        ``pad_margin``: a drawing that fills the whole image is seen in parts at full size (low
+        scores) but whole when shrunk; a scene of several objects is seen best as it is, and the
+        margin keeps it so when the shrunk pass is only a little surer. (Chosen on val-split scenes
+        and single drawings.)
         """
         gray = gray.convert("L")
         best: list[Detection] = []
-        best_mean = -1.0
+        best_mean = None
         for pad in self.pads:
             found = self._predict(gray, pad)
             mean = sum(d[1] for d in found) / len(found) if found else 0.0
-            if mean > best_mean:
+            if best_mean is None or mean > best_mean + self.pad_margin:
                 best, best_mean = found, mean
         return best
 
@@ -104,6 +108,7 @@ def load_detector(settings: DetectorSettings | None = None) -> Detector:
     imgsz = cfg.get("imgsz", s.imgsz)
     # the model's own serving threshold (chosen on val scenes) unless the setting is given explicitly
     conf = s.conf if "conf" in s.model_fields_set else cfg.get("serving_conf", s.conf)
+    margin = s.pad_margin if "pad_margin" in s.model_fields_set else cfg.get("pad_margin", s.pad_margin)
     weights = model_dir / s.weights
     if s.runtime == "onnx":
         onnx = weights.with_suffix(".onnx")
@@ -114,4 +119,4 @@ def load_detector(settings: DetectorSettings | None = None) -> Detector:
     elif s.runtime != "torch":
         raise ValueError(f"unknown detector runtime {s.runtime!r} (torch|onnx)")
     return Detector(weights, imgsz=imgsz, conf=conf, iou=s.iou, max_objects=s.max_objects, device=s.device,
-                    pads=tuple(s.pads))
+                    pads=tuple(s.pads), pad_margin=margin)

@@ -21,6 +21,9 @@ class DetectorSettings(BaseSettings):
     max_objects: int = 30
     # extra passes on the sketch shrunk onto a larger white canvas (1 = as is); the most confident wins
     pads: list[float] = [1.0, 2.0]
+    # a later pass wins only when its mean box confidence is higher by more than this (the model's
+    # config.json may set its own value, chosen on val, unless this setting is given)
+    pad_margin: float = 0.0
     device: str = "cpu"
     # torch: <weights> (best.pt) through PyTorch; onnx: best.onnx beside it through ONNX Runtime (CPU),
     # falling back to torch when no .onnx file is there. `make bench` measures both.
