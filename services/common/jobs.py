@@ -207,15 +207,18 @@ class JobStore:
         for raw in self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit):
             job_id = raw.decode() if isinstance(raw, bytes) else raw
 
+            counted = False
+
             def change(j: JobRecord):
+                nonlocal counted
                 if j.status in TERMINAL or j.requeues >= max_requeues:
                     return None
                 j.requeues += 1
+                counted = True
                 return j
 
-            before = self.get(job_id)
             rec = self.update(job_id, change)
-            if rec is None or rec.status in TERMINAL or before is None or rec.requeues == before.requeues:
+            if not counted:
                 self.r.zrem(QUIET, job_id)  # gone, finished, or out of requeues: stop watching it
                 continue
             out.append((job_id, rec.stage.value))

@@ -13,8 +13,10 @@ that a crash cut short).
 Side outputs off the critical path: ``compute`` may return a third item, a ``finish`` callable (the
 detector's crop uploads, started in threads). It runs after the result is stored and the next stage
 is enqueued, and before the task returns (so before the message is acknowledged): the next stage
-does not wait for it, and a crash during it is a redelivery like any other. Errors: transient ones (Redis/S3 connections) retry with backoff; anything
-else, or retries exhausted, marks the job ``failed`` with a short reason (no stack trace, no secrets).
+does not wait for it, and a crash during it is a redelivery like any other.
+
+Errors: transient ones (Redis/S3 connections) retry with backoff; anything else, or retries
+exhausted, marks the job ``failed`` with a short reason (no stack trace, no secrets).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ class DetectorSettings(BaseSettings):
     conf: float = 0.35  # minimum box confidence
     iou: float = 0.5  # NMS IoU
     max_objects: int = 30
-    # extra passes on the sketch shrunk onto a larger white canvas (1 = as is); the most confident wins
+    # passes on the sketch as is (1) and shrunk onto a larger white canvas; see pad_margin for the choice
     pads: list[float] = [1.0, 2.0]
     # a later pass wins only when its mean box confidence is higher by more than this (the model's
     # config.json may set its own value, chosen on val, unless this setting is given)

@@ -133,7 +133,7 @@ async def _wait_until_finished(request: Request, store, job_id: str, seconds: fl
             msg = await sub.get_message(ignore_subscribe_messages=True, timeout=min(left, 1.0))
             if msg is None and await request.is_disconnected():
                 break
-            if msg is not None and msg["data"] in _TERMINAL_VALUES or until - loop.time() <= 0:
+            if (msg is not None and msg["data"] in _TERMINAL_VALUES) or until - loop.time() <= 0:
                 rec = await run_in_threadpool(_current, store, job_id)
     return rec
 
