@@ -92,12 +92,14 @@ class JobStore:
         raw = self.r.get(job_key(job_id))
         return JobRecord.model_validate_json(raw) if raw else None
 
-    def update(self, job_id: str, change: Callable[[JobRecord], JobRecord | None]) -> JobRecord | None:
+    def update(self, job_id: str, change: Callable[[JobRecord], JobRecord | None],
+               also: Callable[[object], None] | None = None) -> JobRecord | None:
         """Apply ``change`` atomically (optimistic WATCH/MULTI, retried on conflict).
 
         ``change`` returns the new record, or None to leave it as it is. Returns the record as stored
         afterwards (None when the job does not exist). Terminal transitions update the metrics and
-        leave the deadline set.
+        leave the deadline set. ``also(pipe)`` adds commands to the same transaction when the record
+        changes (one round trip instead of two).
         """
         key = job_key(job_id)
         import redis
@@ -127,6 +129,8 @@ class JobStore:
                     else:
                         pipe.zadd(QUIET, {job_id: time.time()})
                     pipe.publish(changed_channel(job_id), new.status.value)
+                    if also is not None:
+                        also(pipe)
                     pipe.execute()
                     return new
                 except redis.WatchError:
@@ -147,8 +151,8 @@ class JobStore:
 
     def complete_stage(self, job_id: str, stage: str, next_stage: str | None, objects: list[DetectedObject],
                        elapsed_ms: float, crop_keys: list[str] | None = None) -> JobRecord | None:
-        """Store the result of ``stage`` and move on; returns the record as stored, or None when the
-        job was not at that stage (nothing written)."""
+        """Store the result of ``stage`` and move on, and count its latency in the stage histogram;
+        returns the record as stored, or None when the job was not at that stage (nothing written)."""
         applied = False
 
         def change(j: JobRecord):
@@ -168,7 +172,7 @@ class JobStore:
                 j.stage = Stage(next_stage)
             return j
 
-        stored = self.update(job_id, change)
+        stored = self.update(job_id, change, also=lambda pipe: _observe(pipe, stage, elapsed_ms / 1000))
         return stored if applied else None
 
     def fail(self, job_id: str, reason: str) -> JobRecord | None:
@@ -252,16 +256,6 @@ class JobStore:
             self.r.delete(key)
 
     # -- metrics -----------------------------------------------------------------------------------
-    def observe_stage(self, stage: str, seconds: float) -> None:
-        key = f"{PREFIX}metrics:stage:{stage}"
-        pipe = self.r.pipeline(transaction=False)
-        for b in BUCKETS:
-            if seconds <= b:
-                pipe.hincrby(key, repr(b), 1)
-        pipe.hincrby(key, "+Inf", 1)
-        pipe.hincrbyfloat(key, "sum", seconds)
-        pipe.execute()
-
     def job_counts(self) -> dict[str, int]:
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in self.r.hgetall(JOB_METRICS).items()}
 
@@ -275,3 +269,13 @@ class JobStore:
 
     def active_count(self) -> int:
         return int(self.r.zcard(ACTIVE))
+
+
+def _observe(pipe, stage: str, seconds: float) -> None:
+    """Count one ``stage`` latency in its histogram (cumulative buckets, sum) on ``pipe``."""
+    key = f"{PREFIX}metrics:stage:{stage}"
+    for b in BUCKETS:
+        if seconds <= b:
+            pipe.hincrby(key, repr(b), 1)
+    pipe.hincrby(key, "+Inf", 1)
+    pipe.hincrbyfloat(key, "sum", seconds)

@@ -7,13 +7,13 @@ which under the prefork pool means after the fork, in the child that runs the ta
 
 Idempotency: a task whose job is already past its stage (a redelivery after a crash) does no work; it
 only re-sends the next stage if that one has not finished either, so a crash between "stored" and
-"enqueued" loses nothing, and runs the stage's ``on_redelivery`` hook (the detector re-stores crops
-that a crash cut short).
+"enqueued" loses nothing, and runs the stage's ``on_redelivery`` hook (the recommender re-stores crops
+that a crash cut short, also for a job that has succeeded).
 
 Side outputs off the critical path: ``compute`` may return a third item, a ``finish`` callable (the
-detector's crop uploads, started in threads). It runs after the result is stored and the next stage
-is enqueued, and before the task returns (so before the message is acknowledged): the next stage
-does not wait for it, and a crash during it is a redelivery like any other.
+recommender's crop uploads). It runs after the result is stored and the next stage is enqueued (or the
+job is marked succeeded, so the client is already answered), and before the task returns (so before
+the message is acknowledged): nobody waits for it, and a crash during it is a redelivery like any other.
 
 Errors: transient ones (Redis/S3 connections) retry with backoff; anything else, or retries
 exhausted, marks the job ``failed`` with a short reason (no stack trace, no secrets).
@@ -116,17 +116,10 @@ def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute,
         log.warning("%s: job %s not found (expired?)", stage, job_id)
         return "missing"
     rec = store.check_deadline(rec)
-    if rec.status in TERMINAL:
+    if rec.status == JobStatus.failed:
         return "finished"
     if rec.stage.value != stage:
-        # a redelivery: this stage is done; make sure the next one is on its way
-        order = list(NEXT_STAGE)
-        if rec.stage.value in order and order.index(rec.stage.value) > order.index(stage):
-            if NEXT_STAGE[stage] == rec.stage.value:
-                enqueue(app, rec.stage.value, job_id)
-            if on_redelivery is not None:
-                on_redelivery(ctx, rec)
-        return "skipped"
+        return _redelivered(ctx, app, stage, rec, on_redelivery)
     if rec.status != JobStatus.running:  # the first stage: queued -> running
         store.start_stage(job_id, stage)
     t0 = time.perf_counter()
@@ -135,13 +128,24 @@ def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute,
     elapsed = time.perf_counter() - t0
     nxt = NEXT_STAGE[stage]
     after = store.complete_stage(job_id, stage, nxt, objects, elapsed * 1000, crop_keys)
-    if after is not None:
-        store.observe_stage(stage, elapsed)
-        if nxt is not None and after.stage.value == nxt and after.status not in TERMINAL:
-            enqueue(app, nxt, job_id)
+    if after is not None and nxt is not None and after.stage.value == nxt and after.status not in TERMINAL:
+        enqueue(app, nxt, job_id)
     if finish is not None:
         finish()
     return "done" if after is not None else "skipped"
+
+
+def _redelivered(ctx: Context, app, stage: str, rec: JobRecord, on_redelivery: Redelivery | None) -> str:
+    """A task for a stage the job is already past (its message came again after a crash): make sure
+    the next stage is on its way and run the stage's side-output repair; no work is redone."""
+    order = [*NEXT_STAGE, "done"]
+    if rec.stage.value not in order or order.index(rec.stage.value) < order.index(stage):
+        return "skipped"  # not there yet (cannot happen in order; left alone)
+    if NEXT_STAGE[stage] == rec.stage.value and rec.status not in TERMINAL:
+        enqueue(app, rec.stage.value, rec.id)
+    if on_redelivery is not None:
+        on_redelivery(ctx, rec)
+    return "finished" if rec.status in TERMINAL else "skipped"
 
 
 def register_stage(app, ctx: Context, stage: str, compute: Compute, on_redelivery: Redelivery | None = None):

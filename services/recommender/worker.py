@@ -1,12 +1,15 @@
 """The recommender worker: consumes queue ``recommend``; adds references and finishes the job.
 
 ``sketchref worker recommender`` runs it: job id in, :func:`pipeline.recommend` for the labelled
-objects of the job record, references into the record, status ``succeeded``.
+objects of the job record, references into the record, status ``succeeded``. Then, with the client
+already answered and before the message is acknowledged, it stores the crops of the objects
+(:mod:`services.common.crops`); a redelivered task stores the ones a crash left out.
 """
 
 from __future__ import annotations
 
 from services.common import pipeline
+from services.common.crops import crop_keys, missing_crops, store_crops
 from services.common.worker import Context, load_gray, register_stage
 
 ctx = Context(kind="recommender", default_loader="services.recommender.providers:load_recommender")
@@ -14,8 +17,18 @@ ctx = Context(kind="recommender", default_loader="services.recommender.providers
 
 def compute(ctx: Context, rec):
     gray = load_gray(ctx, rec)
-    return pipeline.recommend(rec.objects, ctx.model(), rec.references, gray), None
+    objects = pipeline.recommend(rec.objects, ctx.model(), rec.references, gray)
+    keys = crop_keys(rec.id, len(objects))
+    items = list(zip(keys, [o.box for o in objects], strict=True))
+    return objects, keys, lambda: store_crops(ctx.storage(), gray, items)
+
+
+def restore_missing_crops(ctx: Context, rec) -> None:
+    """On a redelivery after the job succeeded: store the crops a crash left out."""
+    missing = missing_crops(ctx.storage(), rec.id, rec.crop_keys, [o.box for o in rec.objects])
+    if missing:
+        store_crops(ctx.storage(), load_gray(ctx, rec), missing)
 
 
 def register(app):
-    return register_stage(app, ctx, "recommend", compute)
+    return register_stage(app, ctx, "recommend", compute, on_redelivery=restore_missing_crops)

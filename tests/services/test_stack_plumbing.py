@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from services.common.processes import wait_until
 from services.common.settings import ROOT, CommonSettings
 from services.common.storage import S3Storage
 from tests.services.stack import BUCKET, flush_redis, start_gateway, start_worker, wait_job
@@ -58,10 +59,10 @@ def test_job_flows_through_three_queues(stack, stack_env):
             assert o["labels"][0]["label"].startswith("thing")
             assert len(o["references"]) == 6
         assert done["timings_ms"]["total"] > 0
-        # the detector stored one crop per object in S3
+        # one crop per object in S3, stored by the last stage just after the job succeeded
         s3 = S3Storage.from_settings(CommonSettings(s3_endpoint_url=stack_env["SKETCHREF_S3_ENDPOINT_URL"],
                                                     s3_bucket=BUCKET, s3_access_key="t", s3_secret_key="t"))
-        assert len(s3.list(f"crops/{job['id']}/")) == len(objs)
+        wait_until(lambda: len(s3.list(f"crops/{job['id']}/")) == len(objs), 10, "the crops")
         assert s3.exists(f"sketches/{job['id']}.png")
         metrics = c.get("/metrics").text
         assert 'sketchref_jobs_total{status="succeeded"} 1.0' in metrics

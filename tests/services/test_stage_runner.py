@@ -16,8 +16,11 @@ from services.common.queue import make_celery
 from services.common.settings import ROOT, CommonSettings
 from services.common.storage import S3Storage
 from services.common.worker import Context, PermanentError, load_gray, run_stage
+from services.classifier.worker import compute as classify_compute
 from services.detector.worker import compute as detect_compute
-from services.detector.worker import restore_missing_crops
+from services.recommender.worker import compute as recommend_compute
+from services.recommender.worker import restore_missing_crops
+from tests.services.doubles import DOUBLES_ENV
 from tests.services.stack import BUCKET
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
@@ -25,7 +28,8 @@ SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
 
 @pytest.fixture
 def env(redis_url, s3_endpoint, monkeypatch):
-    monkeypatch.setenv("SKETCHREF_DETECTOR_LOADER", "tests.services.doubles:load_detector")
+    for name, value in DOUBLES_ENV.items():
+        monkeypatch.setenv(name, value)
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
     settings = CommonSettings(redis_url=redis_url, s3_endpoint_url=s3_endpoint, s3_bucket=BUCKET,
@@ -36,6 +40,13 @@ def env(redis_url, s3_endpoint, monkeypatch):
     app = make_celery(settings)
     yield ctx, app, r
     app.close()
+
+
+def _ctx(ctx: Context, kind: str) -> Context:
+    """A context of another worker kind on the same Redis and S3."""
+    other = Context(kind=kind, default_loader="")
+    other._store, other._storage = ctx._store, ctx._storage
+    return other
 
 
 def _job(ctx, data=SKETCH) -> JobRecord:
@@ -52,7 +63,6 @@ def test_detect_then_redelivery(env):
     rec = ctx.store().get(job.id)
     assert rec.stage == Stage.classify and rec.status == JobStatus.running and rec.objects
     assert r.llen("classify") == 1
-    assert sorted(ctx.storage().list(f"crops/{job.id}/")) == sorted(rec.crop_keys)
     # the same message delivered again (its worker died before acking): no new work, no duplicates,
     # but the next stage is sent again in case the first send was lost with the worker
     assert run_stage(ctx, app, "detect", job.id, detect_compute) == "skipped"
@@ -60,18 +70,35 @@ def test_detect_then_redelivery(env):
     assert r.llen("classify") == 2
 
 
-def test_redelivery_restores_crops_a_crash_cut_short(env):
+def _three_bands() -> bytes:
+    """Three drawings side by side, separated by blank columns (the test detector's objects)."""
+    im = Image.new("L", (300, 120), 255)
+    for x in (20, 120, 220):
+        im.paste(0, (x, 30, x + 60, 90))
+    return encode_image(im)
+
+
+def test_crops_are_stored_once_the_job_succeeded_and_restored_after_a_crash(env):
     ctx, app, _ = env
-    job = _job(ctx)
+    job = _job(ctx, _three_bands())
+    classifier, recommender = _ctx(ctx, "classifier"), _ctx(ctx, "recommender")
     assert run_stage(ctx, app, "detect", job.id, detect_compute) == "done"
+    assert run_stage(classifier, app, "classify", job.id, classify_compute) == "done"
+    assert ctx.storage().list(f"crops/{job.id}/") == []  # nothing on the way to the result
+    assert run_stage(recommender, app, "recommend", job.id, recommend_compute, restore_missing_crops) == "done"
     rec = ctx.store().get(job.id)
+    assert rec.status == JobStatus.succeeded and len(rec.crop_keys) == len(rec.objects) == 3
+    assert sorted(ctx.storage().list(f"crops/{job.id}/")) == sorted(rec.crop_keys)
+    x1, y1, x2, y2 = (round(v) for v in rec.objects[0].box)
+    assert Image.open(io.BytesIO(ctx.storage().get(rec.crop_keys[0]))).size == (x2 - x1, y2 - y1)
     lost = rec.crop_keys[-1]
     kept = ctx.storage().get(rec.crop_keys[0])
-    ctx.storage().delete(lost)  # the worker died after enqueueing classify, before this upload
-    assert run_stage(ctx, app, "detect", job.id, detect_compute, restore_missing_crops) == "skipped"
+    ctx.storage().delete(lost)  # the worker died after the job succeeded, before this upload
+    assert run_stage(recommender, app, "recommend", job.id, recommend_compute, restore_missing_crops) == "finished"
     assert sorted(ctx.storage().list(f"crops/{job.id}/")) == sorted(rec.crop_keys)
     assert Image.open(io.BytesIO(ctx.storage().get(lost))).size[0] > 1
     assert ctx.storage().get(rec.crop_keys[0]) == kept
+    assert ctx.store().get(job.id).objects == rec.objects  # nothing redone
 
 
 def test_missing_or_corrupt_sketch_is_permanent(env):
