@@ -9,6 +9,7 @@ import pytest
 import redis
 from PIL import Image
 
+from services.classifier.worker import compute as classify_compute
 from services.common.contracts import JobStatus, Stage
 from services.common.imaging import encode_image
 from services.common.jobs import JobRecord, JobStore, new_job_id
@@ -16,7 +17,6 @@ from services.common.queue import make_celery
 from services.common.settings import ROOT, CommonSettings
 from services.common.storage import S3Storage
 from services.common.worker import Context, PermanentError, load_gray, run_stage
-from services.classifier.worker import compute as classify_compute
 from services.detector.worker import compute as detect_compute
 from services.recommender.worker import compute as recommend_compute
 from services.recommender.worker import restore_missing_crops
