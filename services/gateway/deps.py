@@ -1,7 +1,9 @@
 """Dependencies of the routes, as ``Annotated`` aliases (the clients live on ``app.state``).
 
 ``create_app`` builds the clients once per app from its settings; nothing is created at import time,
-so tests build apps with their own settings.
+so tests build apps with their own settings. The dependencies are ``async``: none of them blocks (the
+rate limiter's Redis call goes to a thread when it is on), and FastAPI would otherwise run each plain
+function in a worker thread, a hand-off per dependency per request.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from redis.exceptions import RedisError
 
 from services.common.jobs import JobStore
@@ -22,19 +25,19 @@ from .settings import GatewaySettings
 log = logging.getLogger("sketchref.gateway")
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> JobStore:
+async def get_store(request: Request) -> JobStore:
     return request.app.state.store
 
 
-def get_storage(request: Request):
+async def get_storage(request: Request):
     return request.app.state.storage
 
 
-def get_celery(request: Request):
+async def get_celery(request: Request):
     return request.app.state.celery
 
 
@@ -44,7 +47,7 @@ StorageDep = Annotated[object, Depends(get_storage)]
 CeleryDep = Annotated[object, Depends(get_celery)]
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -75,7 +78,7 @@ def require_api_key(
 ApiKeyDep = Annotated[str, Depends(require_api_key)]
 
 
-def rate_limit_jobs(request: Request, response: Response, key_scope: ApiKeyDep) -> None:
+async def rate_limit_jobs(request: Request, response: Response, key_scope: ApiKeyDep) -> None:
     """Count this submission against the caller's limit; 429 ``rate_limited`` with ``Retry-After``
     when it is over. Runs before the body is read, so a refused request costs no parsing and makes
     no job. Redis being down does not block submissions here (storing the job will report it)."""
@@ -84,7 +87,7 @@ def rate_limit_jobs(request: Request, response: Response, key_scope: ApiKeyDep) 
         return
     client = f"key:{key_scope}" if key_scope else f"ip:{request.client.host if request.client else 'unknown'}"
     try:
-        d = limiter.check(client)
+        d = await run_in_threadpool(limiter.check, client)
     except RedisError as exc:
         log.warning("rate limit not checked: Redis unreachable (%s)", type(exc).__name__)
         return
