@@ -1,17 +1,19 @@
 """Reading and validating a submission: an uploaded image or strokes JSON, before any job exists.
 
-Everything a client can get wrong ends here as an :class:`ApiError` (a 4xx JSON answer): the body is
-read with a hard cap (a 50 MB upload is cut off at the limit, never buffered whole), the image type is
-sniffed from the bytes, the header is checked against the size and pixel limits before decoding
-(decompression-bomb guard), and then the image is decoded fully so a truncated file is refused here
-rather than in a worker. Strokes are checked against a schema with size limits; NaN and infinities
-are refused; valid strokes are rendered with :func:`render_strokes`, the project's one rasteriser.
+Everything a client can get wrong ends as an :class:`ApiError` (a 4xx JSON answer) before a job
+exists: the body is read with a hard cap (a 50 MB upload is cut off at the limit, never buffered
+whole), the image type is sniffed from the bytes, the header is checked against the size and pixel
+limits before decoding (decompression-bomb guard), and the image is decoded fully so a truncated file
+is refused in the gateway rather than in a worker (:attr:`Submission.decode`, run while the upload is
+being stored). Strokes are checked against a schema with size limits; NaN and infinities are refused;
+valid strokes are rendered with :func:`render_strokes`, the project's one rasteriser.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,12 +36,16 @@ _EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 class Submission:
     data: bytes  # the image to store (the upload as sent, or the PNG rendered from strokes)
     kind: str  # png | jpeg | webp
-    width: int
+    width: int  # 0 until ``decode`` has run
     height: int
     sha256: str
     top_k: int
     references: int
     payload_sha: str  # what Idempotency-Key compares
+    # An upload's full decode, still to do: returns the upright (width, height) or raises ApiError.
+    # The gateway runs it while the upload is stored (both take a few ms), and deletes the stored copy
+    # when it fails. None for a sketch rendered here from strokes (known good).
+    decode: Callable[[], tuple[int, int]] | None = None
 
     @property
     def ext(self) -> str:
@@ -80,16 +86,28 @@ def _int_option(value, name: str, default: int, lo: int, hi: int) -> int:
     return n
 
 
-def check_image(data: bytes, s: GatewaySettings) -> tuple[str, int, int]:
-    """(kind, width, height) of a complete, supported image within the limits; else ApiError."""
+def _refusal(exc: ImageError, s: GatewaySettings) -> ApiError:
+    if isinstance(exc.__cause__, DecompressionBombError):  # PIL refuses the header itself
+        return ApiError(413, "image_too_many_pixels", f"the image is over {s.max_pixels} pixels")
+    return ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, exc.message)
+
+
+def check_header(data: bytes, s: GatewaySettings) -> str:
+    """The kind of a supported image within the size and pixel limits, from its header only (no pixels
+    decoded: the decompression-bomb guard); else ApiError."""
     try:
-        header = inspect_image(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels)
-        gray = load_image(data, max_pixels=s.max_pixels)  # full decode: catches truncated files
+        return inspect_image(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels).kind
     except ImageError as exc:
-        if isinstance(exc.__cause__, DecompressionBombError):  # PIL refuses the header itself
-            raise ApiError(413, "image_too_many_pixels", f"the image is over {s.max_pixels} pixels") from exc
-        raise ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, exc.message) from exc
-    return header.kind, gray.width, gray.height
+        raise _refusal(exc, s) from exc
+
+
+def decoded_size(data: bytes, s: GatewaySettings) -> tuple[int, int]:
+    """Decode every pixel (a truncated or corrupt file fails only here); the upright (width, height)."""
+    try:
+        gray = load_image(data, max_pixels=s.max_pixels)
+    except ImageError as exc:
+        raise _refusal(exc, s) from exc
+    return gray.width, gray.height
 
 
 def _reject_constant(name: str):
@@ -160,11 +178,13 @@ def _payload_sha(*parts: bytes | str) -> str:
 
 
 def from_image(data: bytes, s: GatewaySettings, top_k, references) -> Submission:
-    kind, w, h = check_image(data, s)
+    """An upload checked up to its header; the full decode is left in ``decode`` (see Submission)."""
+    kind = check_header(data, s)
     tk = _int_option(top_k, "top_k", s.default_top_k, 1, s.max_top_k)
     nr = _int_option(references, "references", s.default_references, 0, s.max_references)
     sha = hashlib.sha256(data).hexdigest()
-    return Submission(data, kind, w, h, sha, tk, nr, _payload_sha("image", sha, str(tk), str(nr)))
+    return Submission(data, kind, 0, 0, sha, tk, nr, _payload_sha("image", sha, str(tk), str(nr)),
+                      decode=lambda: decoded_size(data, s))
 
 
 def from_strokes_json(body: bytes, s: GatewaySettings, top_k, references) -> Submission:

@@ -69,6 +69,25 @@ def test_truncated_png(client):
     _assert_error(_upload(client, data[: len(data) // 2]), 400, "corrupt_image")
 
 
+def test_a_refused_upload_leaves_nothing_behind(client, stack_env):
+    # the full decode runs while the upload is being stored: a refused one is deleted again
+    import redis
+
+    from services.common.jobs import JOB_METRICS
+    from services.common.settings import CommonSettings
+    from services.common.storage import S3Storage
+    from tests.services.stack import BUCKET
+
+    s3 = S3Storage.from_settings(CommonSettings(s3_endpoint_url=stack_env["SKETCHREF_S3_ENDPOINT_URL"],
+                                                s3_bucket=BUCKET, s3_access_key="t", s3_secret_key="t"))
+    r = redis.Redis.from_url(stack_env["SKETCHREF_REDIS_URL"])
+    before = (set(s3.list("sketches/")), r.hget(JOB_METRICS, "created"))
+    data = encode_image(Image.effect_noise((300, 300), 60))
+    for bad in (data[: len(data) // 2], data[:-40]):
+        _assert_error(_upload(client, bad), 400, "corrupt_image")
+    assert (set(s3.list("sketches/")), r.hget(JOB_METRICS, "created")) == before
+
+
 def test_png_bomb(client):
     bomb = png_bomb()
     assert len(bomb) < 1_000_000

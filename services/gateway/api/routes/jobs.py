@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -62,6 +63,42 @@ def job_response(rec: JobRecord, status_code: int = 200, headers_from: Response 
     return out
 
 
+_DECODES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sketch-decode")
+
+
+def _store_sketch(storage, key: str, sub: Submission) -> tuple[int, int]:
+    """Store the sketch under ``key`` while its pixels are decoded (an upload's last check): the S3
+    round trip and the decode take a few milliseconds each, and side by side they cost the longer
+    one only. A sketch that fails to decode is deleted again (nothing stays behind) and refused
+    (4xx); a storage failure is a 503. Returns the upright (width, height)."""
+    decoding = _DECODES.submit(sub.decode) if sub.decode is not None else None
+    stored_error = None
+    try:
+        storage.put(key, sub.data, f"image/{sub.kind}")
+    except Exception as exc:
+        stored_error = exc
+    if decoding is not None:
+        try:
+            size = decoding.result()
+        except ApiError:
+            if stored_error is None:
+                _forget(storage, key)
+            raise
+    else:
+        size = (sub.width, sub.height)
+    if stored_error is not None:
+        log.error("storing the sketch failed: %s", type(stored_error).__name__)
+        raise ApiError(503, "storage_unavailable", "the sketch could not be stored; try again") from stored_error
+    return size
+
+
+def _forget(storage, key: str) -> None:
+    try:
+        storage.delete(key)
+    except Exception as exc:  # the object is unreferenced either way; a lifecycle rule can collect it
+        log.warning("could not delete a refused sketch: %s", type(exc).__name__)
+
+
 def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, idem_key: str | None):
     job_id = new_job_id()
     key_hash = None
@@ -81,13 +118,12 @@ def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, i
             return store.check_deadline(rec), True
     key = f"sketches/{job_id}.{sub.ext}"
     try:
-        storage.put(key, sub.data, f"image/{sub.kind}")
-    except Exception as exc:
-        log.error("storing the sketch failed: %s", type(exc).__name__)
+        width, height = _store_sketch(storage, key, sub)
+    except ApiError:
         if key_hash is not None:
             store.release_idempotency_key(key_hash, job_id)
-        raise ApiError(503, "storage_unavailable", "the sketch could not be stored; try again") from exc
-    rec = JobRecord(id=job_id, image=ImageInfo(width=sub.width, height=sub.height, sha256=sub.sha256),
+        raise
+    rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
                     top_k=sub.top_k, references=sub.references, sketch_key=key,
                     deadline_at=time.time() + settings.job_deadline_s)
     store.create(rec)
