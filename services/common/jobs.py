@@ -16,8 +16,8 @@ Keys (all under ``sketchref:``):
   and the gateway's ``/metrics`` reads (workers are separate processes).
 
 Every change of a record is also published (inside the same transaction) on the pub/sub channel
-``changed:<id>`` with the new status, so a client waiting on a job (``GET /v1/jobs/{id}?wait=``)
-is answered as soon as it finishes instead of polling.
+``changed:<id>`` (:func:`change_message`: the new status, or the finished job itself), so a client
+waiting on a job (``GET /v1/jobs/{id}?wait=``) is answered as soon as it finishes instead of polling.
 
 Stage idempotency: a stage's result is written with :meth:`JobStore.complete_stage`, which applies
 only while the job is still at that stage; a redelivered task finds the job past it and does not
@@ -70,6 +70,17 @@ def job_key(job_id: str) -> str:
 def changed_channel(job_id: str) -> str:
     """The pub/sub channel on which every change of the job is announced (message: its status)."""
     return f"{PREFIX}changed:{job_id}"
+
+
+def change_message(rec: JobRecord) -> str:
+    """What ``changed:<id>`` carries: the status, or for a finished job the public job as JSON, which
+    a waiting client is answered with as it is (no second read of the record)."""
+    return rec.public().model_dump_json() if rec.status in TERMINAL else rec.status.value
+
+
+def finished_job_json(message: bytes) -> bytes | None:
+    """The finished job's JSON from a ``changed:<id>`` message; None for a mere status change."""
+    return message if message[:1] == b"{" else None
 
 
 class JobStore:
@@ -128,7 +139,7 @@ class JobStore:
                         pipe.zrem(QUIET, job_id)
                     else:
                         pipe.zadd(QUIET, {job_id: time.time()})
-                    pipe.publish(changed_channel(job_id), new.status.value)
+                    pipe.publish(changed_channel(job_id), change_message(new))
                     if also is not None:
                         also(pipe)
                     pipe.execute()

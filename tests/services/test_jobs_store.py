@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -9,7 +10,7 @@ import pytest
 import redis
 
 from services.common.contracts import DetectedObject, JobStatus, Stage
-from services.common.jobs import JobRecord, JobStore, job_key, new_job_id
+from services.common.jobs import JobRecord, JobStore, changed_channel, finished_job_json, job_key, new_job_id
 from services.common.queue import QUEUES, TASK_NAMES, make_celery, task_routes
 from services.common.settings import CommonSettings
 
@@ -55,6 +56,28 @@ def test_stage_completion_applies_once(store):
     assert done.status == JobStatus.succeeded and done.stage == Stage.done
     assert store.fail(job.id, "late").status == JobStatus.succeeded  # finished jobs stay finished
     assert store.job_counts()["succeeded"] == 1
+
+
+def test_changes_are_announced_and_the_finished_job_comes_whole(store):
+    job = _job()
+    store.create(job)
+    sub = store.r.pubsub(ignore_subscribe_messages=True)
+    sub.subscribe(changed_channel(job.id))
+    assert sub.get_message(timeout=2) is None  # the subscription is confirmed (and not returned)
+    store.start_stage(job.id, "detect")
+    store.complete_stage(job.id, "detect", "classify", [_obj(1)], 5.0)
+    store.complete_stage(job.id, "classify", "recommend", [_obj(1)], 3.0)
+    store.complete_stage(job.id, "recommend", None, [_obj(1)], 1.0)
+    messages, until = [], time.time() + 5
+    while len(messages) < 4 and time.time() < until:
+        m = sub.get_message(timeout=1)
+        if m is not None:
+            messages.append(m["data"])
+    sub.close()
+    assert [finished_job_json(m) for m in messages[:3]] == [None] * 3
+    assert messages[:3] == [b"running"] * 3
+    # the last one is the finished job as stored, public fields only
+    assert json.loads(finished_job_json(messages[3])) == json.loads(store.get(job.id).public().model_dump_json())
 
 
 def test_concurrent_updates_are_atomic(store):

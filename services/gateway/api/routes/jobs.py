@@ -21,7 +21,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.contracts import ImageInfo, Job
-from services.common.jobs import TERMINAL, JobRecord, changed_channel, new_job_id
+from services.common.jobs import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue
 
 from ...deps import ApiKeyDep, CeleryDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
@@ -155,7 +155,6 @@ async def create_job(
 
 
 MAX_WAIT_S = 30.0
-_TERMINAL_VALUES = {s.value.encode() for s in TERMINAL}
 
 
 def _current(store, job_id: str) -> JobRecord:
@@ -165,7 +164,7 @@ def _current(store, job_id: str) -> JobRecord:
     return store.check_deadline(rec)
 
 
-async def _wait_until_finished(request: Request, store, job_id: str, seconds: float) -> JobRecord:
+async def _wait_until_finished(request: Request, store, job_id: str, seconds: float) -> Response:
     """The job once it is finished, or as it is when ``seconds`` have passed."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
@@ -179,9 +178,12 @@ async def _wait_until_finished(request: Request, store, job_id: str, seconds: fl
             msg = await sub.get_message(ignore_subscribe_messages=True, timeout=min(left, 1.0))
             if msg is None and await request.is_disconnected():
                 break
-            if (msg is not None and msg["data"] in _TERMINAL_VALUES) or until - loop.time() <= 0:
+            finished = finished_job_json(msg["data"]) if msg is not None else None
+            if finished is not None:  # the job as it was stored finished, as the message brings it
+                return Response(finished, media_type="application/json")
+            if until - loop.time() <= 0:
                 rec = await run_in_threadpool(_current, store, job_id)
-    return rec
+    return job_response(rec)
 
 
 @router.get("/jobs/{job_id}", response_model=Job, summary="The job: status, stage, objects")
@@ -192,4 +194,4 @@ async def get_job(
 ) -> Response:
     if wait <= 0:
         return job_response(await run_in_threadpool(_current, store, job_id))
-    return job_response(await _wait_until_finished(request, store, job_id, wait))
+    return await _wait_until_finished(request, store, job_id, wait)
