@@ -124,7 +124,7 @@ class JobStore:
                         pipe.unwatch()
                         return None
                     old = JobRecord.model_validate_json(raw)
-                    new = change(old.model_copy(deep=True))
+                    new = change(JobRecord.model_validate_json(raw))  # a second parse: cheaper than a deep copy
                     if new is None:
                         pipe.unwatch()
                         return old
