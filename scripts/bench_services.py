@@ -4,9 +4,10 @@ Starts the whole stack with ``sketchref up --free-ports`` (redis-server, Seaweed
 uvicorn), and alternates, run by run: the sketch through ``Recognizer`` in this process, then the same
 sketch submitted to the services and long-polled (``GET /v1/jobs/{id}?wait=``) until it succeeded
 (submit -> succeeded, as a phone sees it). Interleaving gives both modes the same machine. Prints a
-table and writes ``reports/bench/services.json``. Target: services at most 1.5x in-process.
+table with the ratio of the medians and its bootstrap 95% interval (over the run pairs), and writes
+``reports/bench/services.json``. Target: services at most 1.5x in-process.
 
-    python scripts/bench_services.py [--runs 20] [--image examples/three_objects.png] [--doubles]
+    python scripts/bench_services.py [--runs 60] [--image examples/three_objects.png] [--doubles]
 
 ``--doubles`` uses the tests' model stand-ins (plumbing overhead only; the ratio then means little).
 """
@@ -33,6 +34,20 @@ from services.common.processes import free_port, wait_until  # noqa: E402
 
 TARGET = 1.5
 SETTLE_S = 0.2  # pause before each measurement: the previous one's trailing work (acks, logs) is over
+
+
+def ratio_ci(services: list[float], local: list[float], reps: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of p50(services) / p50(in-process), resampling the interleaved run pairs."""
+    import random
+
+    rng = random.Random(seed)
+    n = len(services)
+    ratios = []
+    for _ in range(reps):
+        idx = [rng.randrange(n) for _ in range(n)]
+        ratios.append(statistics.median(services[i] for i in idx) / statistics.median(local[i] for i in idx))
+    ratios.sort()
+    return ratios[int(0.025 * reps)], ratios[int(0.975 * reps) - 1]
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -113,7 +128,7 @@ def measure(data: bytes, runs: int, warmup: int, doubles: bool, tmp: Path) -> di
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--image", type=Path, default=ROOT / "examples" / "three_objects.png")
-    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--doubles", action="store_true", help="model stand-ins instead of the trained models")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "services.json")
@@ -122,11 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     tmp = ROOT / ".cache" / "bench-services"
     rows = measure(data, args.runs, args.warmup, args.doubles, tmp)
     ratio = statistics.median(rows["services"]) / statistics.median(rows["in-process"])
+    lo, hi = ratio_ci(rows["services"], rows["in-process"])
     print(f"{'mode':<12} {'p50 ms':>9} {'p90 ms':>9} {'min ms':>9} {'runs':>5}")
     for name, xs in rows.items():
         print(f"{name:<12} {statistics.median(xs):9.1f} {pct(xs, 0.9):9.1f} {min(xs):9.1f} {len(xs):5d}")
     verdict = "meets" if ratio <= TARGET else "misses"
-    print(f"services / in-process p50: {ratio:.2f}x ({verdict} the {TARGET}x target)")
+    print(f"services / in-process p50: {ratio:.2f}x (95% CI {lo:.2f}-{hi:.2f}; {verdict} the {TARGET}x target)")
     report = {
         "image": str(args.image.relative_to(ROOT) if args.image.is_relative_to(ROOT) else args.image),
         "models": "doubles" if args.doubles else "trained",
@@ -134,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         "p50_ms": {k: round(statistics.median(v), 2) for k, v in rows.items()},
         "p90_ms": {k: round(pct(v, 0.9), 2) for k, v in rows.items()},
         "samples_ms": {k: [round(x, 2) for x in v] for k, v in rows.items()},
-        "ratio_p50": round(ratio, 3), "target_ratio": TARGET, "meets_target": ratio <= TARGET,
+        "ratio_p50": round(ratio, 3), "ratio_p50_ci95": [round(lo, 3), round(hi, 3)],
+        "target_ratio": TARGET, "meets_target": ratio <= TARGET,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
