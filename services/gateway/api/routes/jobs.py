@@ -80,7 +80,7 @@ def _store_sketch(storage, key: str, sub: Submission) -> tuple[int, int]:
     if decoding is not None:
         try:
             size = decoding.result()
-        except ApiError:
+        except Exception:  # ApiError (a bad image), or anything else: nothing may stay behind
             if stored_error is None:
                 _forget(storage, key)
             raise
