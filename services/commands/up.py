@@ -21,6 +21,7 @@ from services.common.processes import (
     port_open,
     python_command,
     redis_command,
+    reserve,
     wait_until,
     weed_command,
 )
@@ -115,6 +116,7 @@ def run(args) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    reserve(args.port)
     redis_port = free_port() if args.free_ports else args.redis_port
     s3_port = free_port() if args.free_ports else args.s3_port
     weed_ports = free_weed_ports() if args.free_ports else None

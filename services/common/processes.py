@@ -22,24 +22,42 @@ from pathlib import Path
 _COLORS = ["36", "33", "35", "32", "34", "31", "96", "93"]
 
 
+# Ports this process has handed out or been told are taken. A port is free only until someone binds
+# it, and the OS may offer a just-closed port again: without this, two calls before the servers start
+# could return the same port (seen: redis and SeaweedFS's S3 given one port).
+_taken: set[int] = set()
+
+
+def reserve(*ports: int) -> None:
+    """Never hand out these ports (e.g. the gateway port a caller chose)."""
+    _taken.update(ports)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now, and not handed out before by this process."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+        if p not in _taken:
+            _taken.add(p)
+            return p
+    raise RuntimeError("no free port")
 
 
 def free_port_pair(offset: int = 10000) -> int:
     """A free port ``p`` whose ``p + offset`` is free too (SeaweedFS puts gRPC at port + 10000)."""
     for _ in range(200):
         p = free_port()
-        if p + offset >= 65536:
+        if p + offset >= 65536 or p + offset in _taken:
             continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", p + offset))
-                return p
             except OSError:
                 continue
+        _taken.add(p + offset)
+        return p
     raise RuntimeError("no free port pair")
 
 
