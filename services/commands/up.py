@@ -24,6 +24,7 @@ from services.common.processes import (
     reserve,
     wait_until,
     weed_command,
+    weed_env,
 )
 from services.common.settings import ROOT
 
@@ -57,7 +58,7 @@ class Stack:
             "SKETCHREF_S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
             "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "YOLO_OFFLINE": "1",
         })
-        # SeaweedFS without an IAM config accepts any credentials; boto3 still needs some
+        # the local S3 server accepts only these (weed_env); set your own to change them
         env.setdefault("SKETCHREF_S3_ACCESS_KEY", "sketchref-local")
         env.setdefault("SKETCHREF_S3_SECRET_KEY", "sketchref-local")
         return env
@@ -129,7 +130,8 @@ def run(args) -> int:
     try:
         redis = stack.start("redis", redis_command(redis_port, args.data_dir / "redis"), env)
         wait_until(lambda: port_open(redis_port), 20, "redis-server", redis)
-        s3 = stack.start("s3", weed_command(s3_port, args.data_dir / "s3", weed_ports), env)
+        s3 = stack.start("s3", weed_command(s3_port, args.data_dir / "s3", weed_ports),
+                         weed_env(env["SKETCHREF_S3_ACCESS_KEY"], env["SKETCHREF_S3_SECRET_KEY"], env))
         wait_until(lambda: _bucket_ready(env), 60, "SeaweedFS S3", s3)
         for kind in WORKERS:
             stack.start(kind, stack.worker_cmd(kind), env)

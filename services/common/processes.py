@@ -113,6 +113,14 @@ def weed_command(s3_port: int, data_dir: Path, ports: dict[str, int] | None = No
     return cmd
 
 
+def weed_env(access_key: str, secret_key: str, base: dict | None = None) -> dict:
+    """The environment for ``weed``: with these two variables SeaweedFS makes one admin identity and
+    refuses anonymous or wrongly signed S3 requests (without them it accepts anything)."""
+    env = dict(os.environ if base is None else base)
+    env.update(AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key)
+    return env
+
+
 def free_weed_ports() -> dict[str, int]:
     return {name: free_port_pair() for name in ("master", "volume", "filer", "webdav", "admin")}
 

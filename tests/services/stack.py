@@ -23,11 +23,13 @@ from services.common.processes import (
     redis_command,
     wait_until,
     weed_command,
+    weed_env,
 )
 from services.common.settings import ROOT
 from tests.services.doubles import DOUBLES_ENV
 
 BUCKET = "sketchref-test"
+S3_KEY = "t"  # the test S3 server's access key and secret (it refuses anything else)
 
 
 def _require(exe: str) -> None:
@@ -51,15 +53,16 @@ def redis_url(tmp_path_factory):
 def s3_endpoint(tmp_path_factory):
     _require("weed")
     port = free_port()
-    p = Proc("s3", weed_command(port, tmp_path_factory.mktemp("weed"), free_weed_ports()), echo=False)
+    p = Proc("s3", weed_command(port, tmp_path_factory.mktemp("weed"), free_weed_ports()),
+             env=weed_env(S3_KEY, S3_KEY), echo=False)
     endpoint = f"http://127.0.0.1:{port}"
 
     def bucket_ready():
         from services.common.settings import CommonSettings
         from services.common.storage import S3Storage
 
-        S3Storage.from_settings(CommonSettings(s3_endpoint_url=endpoint, s3_bucket=BUCKET, s3_access_key="t",
-                                               s3_secret_key="t")).ensure_bucket()
+        S3Storage.from_settings(CommonSettings(s3_endpoint_url=endpoint, s3_bucket=BUCKET, s3_access_key=S3_KEY,
+                                               s3_secret_key=S3_KEY)).ensure_bucket()
         return True
 
     try:
@@ -75,7 +78,7 @@ def stack_env(redis_url, s3_endpoint) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
     env.update({
         "SKETCHREF_REDIS_URL": redis_url, "SKETCHREF_S3_ENDPOINT_URL": s3_endpoint,
-        "SKETCHREF_S3_BUCKET": BUCKET, "SKETCHREF_S3_ACCESS_KEY": "t", "SKETCHREF_S3_SECRET_KEY": "t",
+        "SKETCHREF_S3_BUCKET": BUCKET, "SKETCHREF_S3_ACCESS_KEY": S3_KEY, "SKETCHREF_S3_SECRET_KEY": S3_KEY,
         "SKETCHREF_QUEUE_VISIBILITY_TIMEOUT": "8", "SKETCHREF_SWEEP_INTERVAL_S": "1",
         # Every test client is 127.0.0.1: the rate limiter is off unless a test turns it on.
         "SKETCHREF_RATE_LIMIT_PER_MINUTE": "0",
