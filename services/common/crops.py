@@ -38,7 +38,7 @@ def store_crops(storage, gray: Image.Image, items: list[tuple[str, list[float]]]
         list(pool.map(lambda item: storage.put(item[0], crop_png(gray, item[1]), "image/png"), items))
 
 
-def missing_crops(storage, job_id: str, keys: list[str], boxes: list) -> list[tuple[str, list[float]]]:
+def missing_crops(storage, job_id: str, boxes: list) -> list[tuple[str, list[float]]]:
     """The ``(key, box)`` pairs whose crop is not in storage (a crash cut the uploads short)."""
     have = set(storage.list(f"crops/{job_id}/"))
-    return [(k, b) for k, b in zip(keys, boxes, strict=True) if k not in have]
+    return [(k, b) for k, b in zip(crop_keys(job_id, len(boxes)), boxes, strict=True) if k not in have]

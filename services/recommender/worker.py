@@ -25,7 +25,7 @@ def compute(ctx: Context, rec):
 
 def restore_missing_crops(ctx: Context, rec) -> None:
     """On a redelivery after the job succeeded: store the crops a crash left out."""
-    missing = missing_crops(ctx.storage(), rec.id, rec.crop_keys, [o.box for o in rec.objects])
+    missing = missing_crops(ctx.storage(), rec.id, [o.box for o in rec.objects])
     if missing:
         store_crops(ctx.storage(), load_gray(ctx, rec), missing)
 
