@@ -5,18 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from services.common.settings import CommonSettings
-from services.common.storage import NotFound, S3Storage
-from tests.services.stack import BUCKET, S3_KEY, s3_endpoint  # noqa: F401
-
-
-def _storage(endpoint: str, secret: str = S3_KEY) -> S3Storage:
-    return S3Storage.from_settings(CommonSettings(s3_endpoint_url=endpoint, s3_bucket=BUCKET,
-                                                  s3_access_key=S3_KEY, s3_secret_key=secret))
+from services.common.storage import NotFound
+from tests.services.stack import BUCKET, s3_endpoint, s3_storage  # noqa: F401
 
 
 def test_round_trip(s3_endpoint):  # noqa: F811
-    s = _storage(s3_endpoint)
+    s = s3_storage(s3_endpoint)
     s.put("storage-test/a.bin", b"\x00\x01", "application/octet-stream")
     assert s.get("storage-test/a.bin") == b"\x00\x01"
     assert s.exists("storage-test/a.bin") and "storage-test/a.bin" in s.list("storage-test/")
@@ -27,8 +21,8 @@ def test_round_trip(s3_endpoint):  # noqa: F811
 
 def test_the_s3_server_refuses_anonymous_and_wrongly_signed_requests(s3_endpoint):  # noqa: F811
     # the local servers (tests, `sketchref up`) start SeaweedFS with one identity (processes.weed_env)
-    _storage(s3_endpoint).put("storage-test/secret.txt", b"sketch", "text/plain")
+    s3_storage(s3_endpoint).put("storage-test/secret.txt", b"sketch", "text/plain")
     assert httpx.get(f"{s3_endpoint}/{BUCKET}/storage-test/secret.txt").status_code == 403
     assert httpx.put(f"{s3_endpoint}/{BUCKET}/storage-test/x.txt", content=b"x").status_code == 403
     with pytest.raises(Exception, match="SignatureDoesNotMatch|AccessDenied|Forbidden|403"):
-        _storage(s3_endpoint, secret="wrong").get("storage-test/secret.txt")
+        s3_storage(s3_endpoint, secret="wrong").get("storage-test/secret.txt")

@@ -74,12 +74,9 @@ def test_a_refused_upload_leaves_nothing_behind(client, stack_env):
     import redis
 
     from services.common.jobs import JOB_METRICS
-    from services.common.settings import CommonSettings
-    from services.common.storage import S3Storage
-    from tests.services.stack import BUCKET
+    from tests.services.stack import s3_storage
 
-    s3 = S3Storage.from_settings(CommonSettings(s3_endpoint_url=stack_env["SKETCHREF_S3_ENDPOINT_URL"],
-                                                s3_bucket=BUCKET, s3_access_key="t", s3_secret_key="t"))
+    s3 = s3_storage(stack_env["SKETCHREF_S3_ENDPOINT_URL"])
     r = redis.Redis.from_url(stack_env["SKETCHREF_REDIS_URL"])
     before = (set(s3.list("sketches/")), r.hget(JOB_METRICS, "created"))
     data = encode_image(Image.effect_noise((300, 300), 60))

