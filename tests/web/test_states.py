@@ -84,18 +84,40 @@ def test_offline_shell_and_offline_submit(app_url, phone):
     assert page.evaluate("window.sketchref.mode") == "draw"  # the app's scripts came from the cache
     banner = page.locator("#banner")
 
+    posts = _job_posts(page)
     draw_drawing(page, held_out_drawing("tree"))
-    if page.get_by_test_id("submit").is_enabled():  # navigator.onLine may not have noticed yet
-        page.get_by_test_id("submit").click()
+    page.get_by_test_id("submit").click()  # whether or not navigator.onLine has noticed yet
     banner.wait_for(state="visible")
     assert banner.get_attribute("data-kind") == "offline"
+    assert "sent when the connection is back" in banner.inner_text()
     assert page.get_by_test_id("status").get_attribute("data-state") == "offline"
     assert page.evaluate("window.sketchref.mode") == "draw"
     assert page.evaluate("window.sketchref.pad.strokes.length") > 0  # the sketch is kept
     shot(page, "10-offline")
 
+    # Back online: the sketch the user tried to send goes by itself (on the "online" event, or the
+    # app's own retry while the browser believes it is online), whatever order the events come in.
     page.context.set_offline(False)
-    banner.get_by_role("button", name="Retry").click()
+    page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
+    assert [res.status for res in posts] == [202], posts
+    assert not page.errors, page.errors
+
+
+def test_back_online_without_a_send_waits_for_the_user(app_url, phone):
+    """Going offline and back with a drawing on the pad sends nothing the user did not ask to send."""
+    page = phone
+    page.goto(app_url + "/")
+    posts = _job_posts(page)
+    draw_drawing(page, held_out_drawing("tree"))
+    page.context.set_offline(True)
+    page.wait_for_function("() => document.querySelector('#banner').dataset.kind === 'offline'"
+                           " && !document.querySelector('#banner').hidden", timeout=WAIT_MS)
+    page.context.set_offline(False)
+    page.wait_for_function("() => document.querySelector('#banner').hidden", timeout=WAIT_MS)
+    page.wait_for_timeout(6000)  # longer than the app's own resend interval
+    assert posts == []
+    assert page.evaluate("window.sketchref.mode") == "draw"
+    page.get_by_test_id("submit").click()
     page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
     assert not page.errors, page.errors
 

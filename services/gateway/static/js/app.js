@@ -33,6 +33,10 @@ let mode = "draw"; // draw | busy | result
 let controller = null;
 let cooldownUntil = 0;
 let cooldownTimer = 0;
+// A sketch the user tried to send while the network was down: sent by itself when it comes back.
+let pendingSend = false;
+let resendTimer = 0;
+const RESEND_EVERY_MS = 5000;
 
 const view = new ResultsView({
   overlay: $("#overlay"),
@@ -129,9 +133,11 @@ function showStage(job) {
 async function submit() {
   if (mode !== "draw" || pad.isEmpty() || Date.now() < cooldownUntil) return;
   if (navigator.onLine === false) {
-    offline(true);
+    offline(true, { tried: true });
     return;
   }
+  pendingSend = false;
+  clearInterval(resendTimer);
   hideBanner();
   controller = new AbortController();
   setMode("busy");
@@ -178,7 +184,7 @@ function failed(err) {
     return;
   }
   if (err.code === "network") {
-    offline(navigator.onLine === false);
+    offline(navigator.onLine === false, { tried: true });
     return;
   }
   if (err.code === "job_failed") {
@@ -193,14 +199,31 @@ function failed(err) {
   }
 }
 
-function offline(really) {
+function offline(really, { tried = false } = {}) {
+  // Whatever order the browser reports things in (the "offline" event, a failed fetch, "online"),
+  // a sketch the user tried to send is kept and sent again by itself: on the "online" event, and
+  // every few seconds while the browser believes it is online (the server may be what is down).
+  pendingSend = (pendingSend || tried) && !pad.isEmpty();
   setStatus("Offline", "offline");
   showBanner(
     "offline",
     really ? "You are offline" : "Can't reach sketchref",
-    "Keep drawing; your sketch stays here. Submit again when you are back online.",
-    { label: "Retry", run: () => { hideBanner(); setStatus("Draw something", "ready"); refresh(); submit(); } },
+    pendingSend
+      ? "Keep drawing; your sketch stays here and is sent when the connection is back."
+      : "Keep drawing; your sketch stays here. Submit again when you are back online.",
+    { label: "Retry now", run: resend },
   );
+  clearInterval(resendTimer);
+  if (pendingSend) resendTimer = setInterval(() => { if (navigator.onLine !== false) resend(); }, RESEND_EVERY_MS);
+}
+
+function resend() {
+  clearInterval(resendTimer);
+  hideBanner("offline");
+  if (mode !== "draw") return;
+  setStatus("Draw something", "ready");
+  refresh();
+  submit();
 }
 
 function cooldown(seconds) {
@@ -259,8 +282,12 @@ for (const d of document.querySelectorAll("dialog")) {
 
 window.addEventListener("offline", () => { if (mode !== "result") offline(true); });
 window.addEventListener("online", () => {
+  if (pendingSend && mode === "draw") {
+    resend();
+    return;
+  }
   hideBanner("offline");
-  setStatus(pad.isEmpty() ? "Draw something" : "Back online · ready", pad.isEmpty() ? "idle" : "ready");
+  if (mode === "draw") setStatus(pad.isEmpty() ? "Draw something" : "Back online · ready", pad.isEmpty() ? "idle" : "ready");
   refresh();
 });
 
