@@ -5,6 +5,10 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.stamp-setup
+# Every install goes through this lock (uv pip compile of all extras, Python 3.11, Linux x86_64):
+# `make lock` refreshes it, keeping today's pins where they still fit; `make lock UPGRADE=1` moves all.
+LOCK    := requirements/lock.txt
+PIP     := $(BIN)/pip install -q -c $(LOCK)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export YOLO_OFFLINE ?= 1
@@ -13,18 +17,27 @@ export YOLO_CONFIG_DIR ?= $(CURDIR)/.cache/ultralytics
 
 APT_PACKAGES := redis-server chromium chromium-driver docker-compose fonts-dejavu-core
 
-.PHONY: setup system-packages demo test lint bench load clean-venv
+.PHONY: setup system-packages lock demo test test-fast lint bench load clean-venv
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup_assets.py
+# torch comes first, from its own source: here the default index (the 2.14.1 build this machine
+# provides); the images choose the CPU or CUDA wheels with TORCH_INDEX_URL (docker/*.Dockerfile).
+$(STAMP): pyproject.toml $(LOCK) scripts/setup_assets.py
 	@$(MAKE) --no-print-directory system-packages
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[dev]'
+	$(PIP) torch==2.14.1 torchvision==0.29.1
+	$(PIP) -e '.[dev]'
 	$(BIN)/python scripts/setup_assets.py
 	@touch $(STAMP)
+
+lock:
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(PIP) uv
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
+	  $(if $(UPGRADE),--upgrade) -q -o $(LOCK)
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
