@@ -9,7 +9,7 @@ from .contracts import DetectedObject
 PALETTE = [(230, 57, 70), (29, 120, 214), (42, 157, 143), (244, 162, 97), (131, 56, 236), (255, 0, 110)]
 
 
-def _font(size: int):
+def _font(size: int) -> ImageFont.FreeTypeFont:
     try:
         return ImageFont.truetype("DejaVuSans.ttf", size)
     except OSError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -73,7 +74,7 @@ def inspect_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX
     return ImageHeader(kind, width, height)
 
 
-def encode_image(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
+def encode_image(image: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
     """The image as file bytes (``fmt`` and PIL's save ``params``, e.g. ``compress_level=1``)."""
     buf = io.BytesIO()
     image.save(buf, format=fmt, **params)
@@ -104,7 +105,7 @@ def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_P
     return im.convert("L")
 
 
-def ink_map(gray: Image.Image) -> np.ndarray:
+def ink_map(gray: Image.Image) -> np.ndarray[Any, np.dtype[np.float32]]:
     """Ink strength in [0, 1] (1 = full ink) from a greyscale image with either polarity.
 
     The background is the brighter or darker of the two extremes, whichever covers the border of the
@@ -116,6 +117,6 @@ def ink_map(gray: Image.Image) -> np.ndarray:
         a = 1.0 - a
     # paper is rarely pure white (photos, JPEG): measure it and stretch so paper = 0, darkest ink = 1
     paper = float(np.percentile(a, 90)) if a.size else 1.0
-    ink = np.clip((paper - a) / max(paper - float(a.min()), 0.25), 0.0, 1.0)
+    ink: np.ndarray[Any, np.dtype[np.float32]] = np.clip((paper - a) / max(paper - float(a.min()), 0.25), 0.0, 1.0)
     ink[ink < 0.15] = 0.0
     return ink

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .settings import CommonSettings, get_settings
 
@@ -68,7 +68,7 @@ class LocalStorage:
 
 
 class S3Storage:
-    def __init__(self, client, bucket: str):
+    def __init__(self, client: Any, bucket: str) -> None:
         self.client = client
         self.bucket = bucket
 
@@ -100,7 +100,8 @@ class S3Storage:
 
     def get(self, key: str) -> bytes:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            data: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return data
         except self.client.exceptions.NoSuchKey as exc:
             raise NotFound(key) from exc
 

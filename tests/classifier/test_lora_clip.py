@@ -29,7 +29,6 @@ def test_placements_have_equal_budgets(clip_dir, capsys):
         cfg = lora.lora_config(root, "clip", placement)
         lora.inject(root, cfg)
         counts[placement] = (cfg.r, lora.count(root))
-        print(placement, cfg.r, lora.count(root))
         assert all(p.requires_grad == ("lora_" in n) for n, p in root.named_parameters())
     assert counts["attn-vo"][0] == 2 * counts["attn-qkvo"][0]
     for _, n in counts.values():
