@@ -50,8 +50,13 @@ system-packages:
 demo: setup
 	$(BIN)/sketchref recognize examples/three_objects.png --annotate out/demo.png
 
+# Every tier (unit, integration, e2e: tests/conftest.py) and the 15 slowest tests; CI runs this.
 test: setup
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=15
+
+# The unit tier only: in-process, no server, process, browser or training run (< 60 s).
+test-fast: setup
+	$(BIN)/python -m pytest -q -rs -m unit --durations=15
 
 # ruff on everything (T20: no print outside the command line), mypy --strict on the files listed
 # under [tool.mypy] in pyproject.toml (the stage interfaces and the typed core). CI runs it.

@@ -5,7 +5,8 @@ list and ``config.json`` naming the backbone; the DoodleNet tower is converted f
 at load time (see :mod:`services.classifier.doodlenet`). When ``config.json`` names an ``adapter``
 (a sub-folder, e.g. ``"adapter": "lora-conv-all-v1"``), that folder is loaded instead: its own
 ``config.json`` (backbone, norm), ``head.pt`` and a peft LoRA adapter injected into the freshly
-loaded base tower (see :mod:`services.classifier.backbones`, :mod:`services.classifier.lora`).
+loaded base tower (see :mod:`services.classifier.registry`, :mod:`services.classifier.lora`). Either way
+the backbone named in ``config.json`` builds the model: one build path per backbone.
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from services.common.assets import asset_dir
 from services.common.preprocess import SketchNorm, normalize_sketch, widen_boxes
 
-from .doodlenet import FILES, load_doodlenet
 from .settings import ClassifierSettings, get_classifier_settings
 from .vlm import SketchVLM
 
@@ -59,35 +58,21 @@ class SketchClassifier:
         return result
 
 
-def build_doodlenet_vlm(text_features: torch.Tensor) -> tuple[SketchVLM, list[str]]:
-    tower, classes = load_doodlenet(asset_dir("models/doodlenet", FILES))
-    for p in tower.parameters():
-        p.requires_grad_(False)
-    return SketchVLM(tower, text_features), classes
-
-
 def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassifier:
+    """The shipped model folder: itself, or the adapter sub-folder its ``config.json`` names."""
     from services.common.model_source import resolve_model_dir
 
     s = settings or get_classifier_settings()
     model_dir = resolve_model_dir("classifier", Path(s.model_dir))
     cfg = json.loads((model_dir / "config.json").read_text())
-    if (cfg.get("adapter") or (model_dir / "adapter_config.json").exists()
-            or not cfg.get("backbone", "doodlenet").startswith("doodlenet")):
-        return load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
-    head = torch.load(model_dir / "head.pt", map_location="cpu", weights_only=True)
-    model, classes = build_doodlenet_vlm(head["text_features"])
-    model.load_state_dict(head, strict=False)
-    norm = SketchNorm(**cfg.get("norm", {}))
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    return SketchClassifier(model, classes, norm, device=s.device, batch_size=s.batch_size)
+    return load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
 
 
 def load_adapted(model_dir: str | Path, device: str = "cpu", batch_size: int = 64) -> SketchClassifier:
     """A classifier from an adapter folder: ``config.json``, ``head.pt``, optional LoRA, ``classes.txt``."""
     from . import lora
-    from .backbones import get_backbone
     from .labels import read_class_names
+    from .registry import get_backbone
 
     model_dir = Path(model_dir)
     cfg = json.loads((model_dir / "config.json").read_text())
