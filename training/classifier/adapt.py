@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from services.classifier import lora
 from services.classifier.registry import get_backbone
 from services.classifier.text_tower import PROMPTS
+from training.cli_args import add_dataclass_arguments
 from training.data.quickdraw import class_names
 
 from . import adapt_data as D
@@ -237,12 +238,7 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    for k, v in asdict(AdaptConfig()).items():
-        flag = "--" + k.replace("_", "-")
-        if isinstance(v, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=v)
-        else:
-            p.add_argument(flag, type=type(v), default=v)
+    add_dataclass_arguments(p, AdaptConfig)
 
 
 def main(argv: list[str] | None = None) -> int:

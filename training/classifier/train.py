@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from services.classifier.registry import get_backbone
 from services.classifier.text_tower import PROMPTS, encode_labels
 from services.common.preprocess import DEFAULT_NORM
+from training.cli_args import add_dataclass_arguments
 from training.data.quickdraw import class_names, load_drawings
 
 from .renders import normalized_batch
@@ -123,13 +124,7 @@ def train(cfg: ClassifierTrainConfig) -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = ClassifierTrainConfig()
-    for k, v in asdict(d).items():
-        flag = "--" + k.replace("_", "-")
-        if isinstance(v, bool):
-            p.add_argument(flag, action="store_true")
-        else:
-            p.add_argument(flag, type=type(v), default=v)
+    add_dataclass_arguments(p, ClassifierTrainConfig)
 
 
 ADAPT_FLAGS = ("--backbone", "--placement", "--loss", "--rank", "--longtail")

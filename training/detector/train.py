@@ -12,10 +12,10 @@ import argparse
 import json
 import shutil
 import time
-from dataclasses import fields
 from pathlib import Path
 
 from services.detector.ultralytics_env import configure_ultralytics
+from training.cli_args import add_dataclass_arguments
 from training.data.quickdraw import class_names, load_drawings
 from training.data.scenes import SceneConfig, write_yolo_split
 
@@ -101,18 +101,7 @@ def _alpha(v: str) -> float | None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    defaults = DetectorTrainConfig()
-    for f in fields(DetectorTrainConfig):
-        if f.name == "extra":
-            continue
-        default = getattr(defaults, f.name)
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool):
-            p.add_argument(flag, action="store_true")
-        else:
-            typ = (float if f.name == "hours" else _alpha if f.name == "focal_alpha"
-                   else type(default) if default is not None else str)
-            p.add_argument(flag, type=typ, default=default, choices=CHOICES.get(f.name))
+    add_dataclass_arguments(p, DetectorTrainConfig, types={"focal_alpha": _alpha}, choices=CHOICES)
 
 
 def main(argv: list[str] | None = None) -> int:
