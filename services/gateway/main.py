@@ -21,6 +21,7 @@ from . import errors
 from .api.main import api_router
 from .metrics import make_registry
 from .ratelimit import RateLimiter
+from .rendering import close_render_pool
 from .settings import GatewaySettings, get_gateway_settings
 
 log = logging.getLogger("sketchref.gateway")
@@ -69,6 +70,7 @@ async def lifespan(app: FastAPI):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        close_render_pool(app)
         app.state.store.r.close()
         await app.state.aredis.aclose()
 

@@ -38,6 +38,10 @@ class GatewaySettings(CommonSettings):
     max_strokes: int = 2_000
     max_points: int = 100_000
     max_canvas_side: int = 4096
+    # Strokes whose rendering would take longer than about this many nanoseconds are refused (413;
+    # see services.common.requests.render_cost); renders run in a pool of this many processes.
+    max_render_cost: float = 8e9
+    render_processes: int = 2
     default_top_k: int = 5
     max_top_k: int = 50
     default_references: int = 6

@@ -23,31 +23,31 @@ from fastapi.concurrency import run_in_threadpool
 from services.common.contracts import ImageInfo, Job
 from services.common.jobs import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue
+from services.common.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
 
 from ...deps import ApiKeyDep, CeleryDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
 from ...errors import ApiError
 from ...intake import Submission, read_submission
+from ...rendering import render
 
 log = logging.getLogger("sketchref.gateway")
 router = APIRouter(tags=["jobs"])
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
+_IMAGE_SCHEMA = {"type": "string", "format": "binary", "description": "a PNG, JPEG or WebP image"}
 _BODY_DOC = {
     "requestBody": {
         "required": True,
         "content": {
             "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
-                "image": {"type": "string", "format": "binary", "description": "PNG, JPEG or WebP"},
-                "top_k": {"type": "integer", "default": 5},
-                "references": {"type": "integer", "default": 6}}}},
-            "application/json": {"schema": {"type": "object", "required": ["strokes", "width", "height"],
-                                            "properties": {
-                "strokes": {"type": "array", "description": "[[[x..],[y..]], ...] in canvas pixels",
-                            "items": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}},
-                "width": {"type": "integer"}, "height": {"type": "integer"},
-                "stroke_width": {"type": "number"},
-                "top_k": {"type": "integer", "default": 5},
-                "references": {"type": "integer", "default": 6}}}},
+                "image": _IMAGE_SCHEMA,
+                "top_k": TOP_K.json_schema(),
+                "references": REFERENCES.json_schema()}}},
+            "application/json": {"schema": StrokesBody.model_json_schema()},
+            "image/png": {"schema": _IMAGE_SCHEMA},
+            "image/jpeg": {"schema": _IMAGE_SCHEMA},
+            "image/webp": {"schema": _IMAGE_SCHEMA},
+            "application/octet-stream": {"schema": _IMAGE_SCHEMA},
         },
     }
 }
@@ -143,11 +143,17 @@ async def create_job(
     request: Request, response: Response, key_scope: ApiKeyDep, settings: SettingsDep, store: StoreDep,
     storage: StorageDep, celery: CeleryDep, _limited: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    top_k: Annotated[TopK | None, Query(description="labels per object (default 5)")] = None,
+    references: Annotated[References | None, Query(description="reference pictures per object (default 6)")] = None,
 ) -> Response:
-    validate = await read_submission(request, settings)
+    validate = await read_submission(request, settings, top_k, references)
+    sub = await run_in_threadpool(validate)
+    if sub.render is not None:  # strokes: drawn in the render process pool, never in this process
+        sub.data = await render(request.app, sub.render)
+        sub.sha256 = hashlib.sha256(sub.data).hexdigest()
     # decoding, storing and queueing block: one hand-off to a worker thread for all of them
     rec, replayed = await run_in_threadpool(
-        lambda: _submit(validate(), settings, store, storage, celery, key_scope, idempotency_key))
+        lambda: _submit(sub, settings, store, storage, celery, key_scope, idempotency_key))
     response.headers["Location"] = f"/v1/jobs/{rec.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
