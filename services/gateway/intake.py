@@ -24,7 +24,7 @@ from PIL.Image import DecompressionBombError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from services.common.imaging import ImageError, encode_image, inspect_image, load_image
+from services.common.imaging import ImageError, ImageHeader, encode_image, inspect_image, sniff_type
 from services.common.requests import (
     MAX_POINTS,
     MAX_STROKES,
@@ -35,6 +35,7 @@ from services.common.requests import (
     check_strokes,
 )
 
+from .admission import DecodeBudget, bytes_per_pixel, check_geometry, check_png_chunks, decode_size
 from .errors import ApiError
 from .settings import GatewaySettings
 
@@ -61,6 +62,8 @@ class Submission:
     # Strokes still to draw: the arguments of :func:`render_png` (the route renders them in the
     # render process pool, then sets ``data`` and ``sha256``).
     render: tuple | None = None
+    # Gives back what the submission holds of the decode budget (idempotent; called when done).
+    release: Callable[[], None] = lambda: None
 
     @property
     def ext(self) -> str:
@@ -117,22 +120,17 @@ def _refusal(exc: ImageError, s: GatewaySettings) -> ApiError:
     return ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, exc.message)
 
 
-def check_header(data: bytes, s: GatewaySettings) -> str:
-    """The kind of a supported image within the size and pixel limits, from its header only (no pixels
-    decoded: the decompression-bomb guard); else ApiError."""
+def check_header(data: bytes, s: GatewaySettings) -> ImageHeader:
+    """A supported image within every limit, from its header only (no pixels decoded): size, type,
+    PNG chunks, pixels, aspect ratio; else ApiError."""
+    if sniff_type(data) == "png":
+        check_png_chunks(data, s.max_png_chunks, s.max_png_ancillary_bytes)
     try:
-        return inspect_image(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels).kind
+        hdr = inspect_image(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels)
     except ImageError as exc:
         raise _refusal(exc, s) from exc
-
-
-def decoded_size(data: bytes, s: GatewaySettings) -> tuple[int, int]:
-    """Decode every pixel (a truncated or corrupt file fails only here); the upright (width, height)."""
-    try:
-        gray = load_image(data, max_pixels=s.max_pixels)
-    except ImageError as exc:
-        raise _refusal(exc, s) from exc
-    return gray.width, gray.height
+    check_geometry(hdr.width, hdr.height, s.max_pixels, s.max_aspect_ratio)
+    return hdr
 
 
 def _schema_refusal(exc: ValidationError) -> ApiError:
@@ -189,13 +187,22 @@ def _payload_sha(*parts: bytes | str) -> str:
     return h.hexdigest()
 
 
-def from_image(data: bytes, s: GatewaySettings, top_k, references) -> Submission:
-    """An upload checked up to its header; the full decode is left in ``decode`` (see Submission)."""
-    kind = check_header(data, s)
+def from_image(data: bytes, s: GatewaySettings, top_k, references, budget: DecodeBudget) -> Submission:
+    """An upload checked up to its header, with its decoded size reserved from ``budget``; the full
+    decode is left in ``decode`` (see Submission), which gives the reservation back."""
+    hdr = check_header(data, s)
     tk, nr = options(s, top_k, references)
     sha = hashlib.sha256(data).hexdigest()
-    return Submission(data, kind, 0, 0, sha, tk, nr, _payload_sha("image", sha, str(tk), str(nr)),
-                      decode=lambda: decoded_size(data, s))
+    reservation = budget.reserve(hdr.width * hdr.height * bytes_per_pixel(hdr.mode))
+
+    def decode() -> tuple[int, int]:
+        try:
+            return decode_size(data, hdr.kind)
+        finally:
+            reservation.release()
+
+    return Submission(data, hdr.kind, 0, 0, sha, tk, nr, _payload_sha("image", sha, str(tk), str(nr)),
+                      decode=decode, release=reservation.release)
 
 
 def from_strokes_json(body: bytes, s: GatewaySettings, top_k, references) -> Submission:
@@ -232,10 +239,10 @@ async def read_submission(request: Request, s: GatewaySettings, top_k: int | Non
         data = await upload.read()
         top_k = form.get("top_k", top_k)
         references = form.get("references", references)
-        return lambda: from_image(data, s, top_k, references)
+        return lambda: from_image(data, s, top_k, references, request.app.state.decode_budget)
     if ctype in ("application/json", "") and body.lstrip()[:1] in (b"{", b"[") or ctype == "application/json":
         if len(body) > s.max_upload_bytes:
             raise ApiError(413, "payload_too_large", "the JSON body is over the size limit")
         return lambda: from_strokes_json(body, s, top_k, references)
     # a raw image body (image/png, application/octet-stream, ...): the type is sniffed anyway
-    return lambda: from_image(body, s, top_k, references)
+    return lambda: from_image(body, s, top_k, references, request.app.state.decode_budget)

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from services.common.jobs import JobStore
 
 from . import errors
+from .admission import DecodeBudget
 from .api.main import api_router
 from .metrics import make_registry
 from .ratelimit import RateLimiter
@@ -92,6 +93,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=2)
     app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)
     app.state.storage = get_storage(s)
+    app.state.decode_budget = DecodeBudget(s.decode_budget_bytes, s.decode_budget_wait_s)
     app.state.celery = make_celery(s)
     app.state.registry = make_registry(app.state.store)
     errors.install(app)

@@ -34,6 +34,15 @@ class GatewaySettings(CommonSettings):
     rate_limit_burst: int | None = None
     max_upload_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 16_000_000
+    # Refused by the header, before decoding: longer side over max_aspect_ratio x the shorter; a PNG
+    # of more than max_png_chunks chunks or max_png_ancillary_bytes of text/metadata chunks.
+    max_aspect_ratio: float = 20.0
+    max_png_chunks: int = 2048
+    max_png_ancillary_bytes: int = 1024 * 1024
+    # Decoded pixels (width x height x bytes per pixel) all uploads in flight may hold together; an
+    # upload waits up to decode_budget_wait_s for room, then is answered 503 server_busy.
+    decode_budget_bytes: int = 160 * 1024 * 1024
+    decode_budget_wait_s: float = 2.0
     # Strokes JSON limits.
     max_strokes: int = 2_000
     max_points: int = 100_000

@@ -148,12 +148,15 @@ async def create_job(
 ) -> Response:
     validate = await read_submission(request, settings, top_k, references)
     sub = await run_in_threadpool(validate)
-    if sub.render is not None:  # strokes: drawn in the render process pool, never in this process
-        sub.data = await render(request.app, sub.render)
-        sub.sha256 = hashlib.sha256(sub.data).hexdigest()
-    # decoding, storing and queueing block: one hand-off to a worker thread for all of them
-    rec, replayed = await run_in_threadpool(
-        lambda: _submit(sub, settings, store, storage, celery, key_scope, idempotency_key))
+    try:
+        if sub.render is not None:  # strokes: drawn in the render process pool, never in this process
+            sub.data = await render(request.app, sub.render)
+            sub.sha256 = hashlib.sha256(sub.data).hexdigest()
+        # decoding, storing and queueing block: one hand-off to a worker thread for all of them
+        rec, replayed = await run_in_threadpool(
+            lambda: _submit(sub, settings, store, storage, celery, key_scope, idempotency_key))
+    finally:
+        sub.release()  # the decode budget, if the decode never ran (a replay, a refusal)
     response.headers["Location"] = f"/v1/jobs/{rec.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
