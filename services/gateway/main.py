@@ -21,6 +21,7 @@ from . import errors
 from .admission import DecodeBudget
 from .api.main import api_router
 from .metrics import make_registry
+from .middleware import HeaderLimit
 from .ratelimit import RateLimiter
 from .rendering import close_render_pool
 from .settings import GatewaySettings, get_gateway_settings
@@ -97,6 +98,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.celery = make_celery(s)
     app.state.registry = make_registry(app.state.store)
     errors.install(app)
+    app.add_middleware(HeaderLimit)
     app.include_router(api_router)
     if s.static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles

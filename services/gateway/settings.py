@@ -20,6 +20,9 @@ class GatewaySettings(CommonSettings):
     # Comma-separated API keys; when set, /v1/* needs "Authorization: Bearer <key>" (or X-API-Key).
     api_keys: SecretStr | None = None
     job_ttl_s: int = 24 * 3600
+    # Comma-separated addresses (or "*") whose X-Forwarded-For/-Proto are believed: the ingress or
+    # proxy in front. Empty (default): nobody's, so the client address is the connection's.
+    forwarded_allow_ips: str = ""
     # A job not finished this many seconds after submission is marked failed.
     job_deadline_s: float = 300.0
     sweep_interval_s: float = 5.0

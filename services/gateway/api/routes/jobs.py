@@ -25,7 +25,7 @@ from services.common.jobs import TERMINAL, JobRecord, changed_channel, finished_
 from services.common.queue import enqueue
 from services.common.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
 
-from ...deps import ApiKeyDep, CeleryDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
+from ...deps import ApiKeyDep, CeleryDep, ClientDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
 from ...errors import ApiError
 from ...intake import Submission, read_submission
 from ...rendering import render
@@ -99,13 +99,13 @@ def _forget(storage, key: str) -> None:
         log.warning("could not delete a refused sketch: %s", type(exc).__name__)
 
 
-def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, idem_key: str | None):
+def _submit(sub: Submission, settings, store, storage, celery, client: str, idem_key: str | None):
     job_id = new_job_id()
     key_hash = None
     if idem_key is not None:
         if not 1 <= len(idem_key) <= 255:
             raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")
-        key_hash = hashlib.sha256(f"{key_scope}\x00{idem_key}".encode()).hexdigest()
+        key_hash = hashlib.sha256(f"{client}\x00{idem_key}".encode()).hexdigest()  # per client
         earlier = store.claim_idempotency_key(key_hash, sub.payload_sha, job_id)
         if earlier is not None:
             payload, existing = earlier
@@ -140,7 +140,7 @@ def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, i
              summary="Submit a sketch (multipart image, or strokes JSON)",
              responses={429: {"description": "Over the per-client rate limit (see Retry-After)"}})
 async def create_job(
-    request: Request, response: Response, key_scope: ApiKeyDep, settings: SettingsDep, store: StoreDep,
+    request: Request, response: Response, client: ClientDep, settings: SettingsDep, store: StoreDep,
     storage: StorageDep, celery: CeleryDep, _limited: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     top_k: Annotated[TopK | None, Query(description="labels per object (default 5)")] = None,
@@ -154,7 +154,7 @@ async def create_job(
             sub.sha256 = hashlib.sha256(sub.data).hexdigest()
         # decoding, storing and queueing block: one hand-off to a worker thread for all of them
         rec, replayed = await run_in_threadpool(
-            lambda: _submit(sub, settings, store, storage, celery, key_scope, idempotency_key))
+            lambda: _submit(sub, settings, store, storage, celery, client, idempotency_key))
     finally:
         sub.release()  # the decode budget, if the decode never ran (a replay, a refusal)
     response.headers["Location"] = f"/v1/jobs/{rec.id}"
