@@ -80,22 +80,36 @@ async def lifespan(app: FastAPI):
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     import redis
     import redis.asyncio
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     from services.common.queue import make_celery
-    from services.common.storage import get_storage
+    from services.common.storage import S3Storage, get_storage
 
     s = settings or get_gateway_settings()
     app = FastAPI(title="sketchref", version="0.1.0", lifespan=lifespan,
                   description="Finds every object in a sketch, labels it and suggests reference pictures.")
     app.state.settings = s
-    app.state.store = JobStore(redis.Redis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=2),
-                               ttl_s=s.job_ttl_s)
+    # one attempt, short timeouts: a frozen Redis is a 503 within a second or two, not a hang
+    app.state.store = JobStore(redis.Redis.from_url(
+        s.redis_url, socket_timeout=s.redis_timeout_s, socket_connect_timeout=s.redis_timeout_s,
+        retry=Retry(NoBackoff(), 0)), ttl_s=s.job_ttl_s)
     # async client for the long poll's subscriptions (GET /v1/jobs/{id}?wait=)
-    app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=2)
+    app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=s.redis_timeout_s)
     app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)
-    app.state.storage = get_storage(s)
+    if s.s3_endpoint_url:
+        app.state.storage = S3Storage.from_settings(s, connect_timeout=s.s3_connect_timeout_s,
+                                                    read_timeout=s.s3_read_timeout_s, max_attempts=1)
+    else:
+        app.state.storage = get_storage(s)
     app.state.decode_budget = DecodeBudget(s.decode_budget_bytes, s.decode_budget_wait_s)
     app.state.celery = make_celery(s)
+    app.state.celery.conf.update(  # publishing: one attempt, short timeouts (the gateway answers 503)
+        task_publish_retry=False, broker_connection_timeout=s.redis_timeout_s, broker_connection_retry=False,
+        broker_connection_max_retries=0,
+        broker_transport_options={**app.state.celery.conf.broker_transport_options,
+                                  "socket_timeout": s.redis_timeout_s,
+                                  "socket_connect_timeout": s.redis_timeout_s, "max_retries": 0})
     app.state.registry = make_registry(app.state.store)
     errors.install(app)
     app.add_middleware(HeaderLimit)

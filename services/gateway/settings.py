@@ -59,6 +59,13 @@ class GatewaySettings(CommonSettings):
     default_references: int = 6
     max_references: int = 30
     static_dir: Path = STATIC_DIR
+    # Outages answer fast: one attempt with these timeouts on the request path (503 + Retry-After),
+    # and /readyz gives each dependency readyz_timeout_s.
+    redis_timeout_s: float = 0.75
+    s3_connect_timeout_s: float = 1.0
+    s3_read_timeout_s: float = 2.0
+    readyz_timeout_s: float = 1.5
+    outage_retry_after_s: int = 5
 
     def api_key_list(self) -> list[bytes]:
         if self.api_keys is None:

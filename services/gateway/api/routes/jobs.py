@@ -88,7 +88,8 @@ def _store_sketch(storage, key: str, sub: Submission) -> tuple[int, int]:
         size = (sub.width, sub.height)
     if stored_error is not None:
         log.error("storing the sketch failed: %s", type(stored_error).__name__)
-        raise ApiError(503, "storage_unavailable", "the sketch could not be stored; try again") from stored_error
+        raise ApiError(503, "storage_unavailable", "the sketch could not be stored; try again",
+                       headers={"Retry-After": "5"}) from stored_error
     return size
 
 
@@ -97,6 +98,13 @@ def _forget(storage, key: str) -> None:
         storage.delete(key)
     except Exception as exc:  # the object is unreferenced either way; a lifecycle rule can collect it
         log.warning("could not delete a refused sketch: %s", type(exc).__name__)
+
+
+def _release_quietly(store, key_hash: str, job_id: str) -> None:
+    try:
+        store.release_idempotency_key(key_hash, job_id)
+    except Exception as exc:  # Redis down: the claim expires with its TTL
+        log.warning("could not release an idempotency key: %s", type(exc).__name__)
 
 
 def _submit(sub: Submission, settings, store, storage, celery, client: str, idem_key: str | None):
@@ -121,18 +129,28 @@ def _submit(sub: Submission, settings, store, storage, celery, client: str, idem
         width, height = _store_sketch(storage, key, sub)
     except ApiError:
         if key_hash is not None:
-            store.release_idempotency_key(key_hash, job_id)
+            _release_quietly(store, key_hash, job_id)
         raise
     rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
                     top_k=sub.top_k, references=sub.references, sketch_key=key,
                     deadline_at=time.time() + settings.job_deadline_s)
-    store.create(rec)
+    try:
+        store.create(rec)
+    except Exception:
+        _forget(storage, key)  # no job refers to it
+        if key_hash is not None:
+            _release_quietly(store, key_hash, job_id)
+        raise  # RedisError: 503 queue_unavailable (errors.py)
     try:
         enqueue(celery, "detect", job_id)
     except Exception as exc:
         log.error("enqueueing job %s failed: %s", job_id, type(exc).__name__)
-        store.fail(job_id, "the job could not be queued")
-        raise ApiError(503, "queue_unavailable", "the job could not be queued; try again") from exc
+        try:
+            store.fail(job_id, "the job could not be queued")
+        except Exception as exc2:  # the deadline sweeper fails it later
+            log.warning("could not mark job %s failed: %s", job_id, type(exc2).__name__)
+        raise ApiError(503, "queue_unavailable", "the job could not be queued; try again",
+                       headers={"Retry-After": str(settings.outage_retry_after_s)}) from exc
     return rec, False
 
 
