@@ -20,6 +20,7 @@ from services.common.jobs import JobStore
 from . import errors
 from .admission import DecodeBudget
 from .api.main import api_router
+from .backpressure import Backpressure, watch_workers
 from .metrics import make_registry
 from .middleware import HeaderLimit
 from .ratelimit import RateLimiter
@@ -65,13 +66,14 @@ async def lifespan(app: FastAPI):
             await run_in_threadpool(ensure)
         except Exception as exc:
             log.warning("could not create the S3 bucket yet: %s", type(exc).__name__)
-    task = asyncio.create_task(_sweeper(app))
+    tasks = [asyncio.create_task(_sweeper(app)), asyncio.create_task(watch_workers(app))]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         close_render_pool(app)
         app.state.store.r.close()
         await app.state.aredis.aclose()
@@ -110,6 +112,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         broker_transport_options={**app.state.celery.conf.broker_transport_options,
                                   "socket_timeout": s.redis_timeout_s,
                                   "socket_connect_timeout": s.redis_timeout_s, "max_retries": 0})
+    app.state.backpressure = Backpressure(app.state.celery, s)
     app.state.registry = make_registry(app.state.store)
     errors.install(app)
     app.add_middleware(HeaderLimit)

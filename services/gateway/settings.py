@@ -66,6 +66,14 @@ class GatewaySettings(CommonSettings):
     s3_read_timeout_s: float = 2.0
     readyz_timeout_s: float = 1.5
     outage_retry_after_s: int = 5
+    # Backpressure (see backpressure.py): POST answers 503 when a queue has max_queue_depth messages
+    # or more (0: no limit), or has had no live consumer for worker_absent_s (after worker_grace_s).
+    max_queue_depth: int = 500
+    require_workers: bool = True
+    worker_check_interval_s: float = 5.0
+    worker_ping_timeout_s: float = 1.0
+    worker_absent_s: float = 15.0
+    worker_grace_s: float = 30.0
 
     def api_key_list(self) -> list[bytes]:
         if self.api_keys is None:

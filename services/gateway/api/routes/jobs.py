@@ -107,8 +107,11 @@ def _release_quietly(store, key_hash: str, job_id: str) -> None:
         log.warning("could not release an idempotency key: %s", type(exc).__name__)
 
 
-def _submit(sub: Submission, settings, store, storage, celery, client: str, idem_key: str | None):
+def _submit(sub: Submission, settings, store, storage, celery, client: str, idem_key: str | None,
+            backpressure=None):
     job_id = new_job_id()
+    if backpressure is not None:
+        backpressure.check(store.r)  # 503 no_worker / queue_full before anything is stored
     key_hash = None
     if idem_key is not None:
         if not 1 <= len(idem_key) <= 255:
@@ -172,7 +175,8 @@ async def create_job(
             sub.sha256 = hashlib.sha256(sub.data).hexdigest()
         # decoding, storing and queueing block: one hand-off to a worker thread for all of them
         rec, replayed = await run_in_threadpool(
-            lambda: _submit(sub, settings, store, storage, celery, client, idempotency_key))
+            lambda: _submit(sub, settings, store, storage, celery, client, idempotency_key,
+                            request.app.state.backpressure))
     finally:
         sub.release()  # the decode budget, if the decode never ran (a replay, a refusal)
     response.headers["Location"] = f"/v1/jobs/{rec.id}"
