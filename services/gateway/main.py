@@ -22,7 +22,7 @@ from .admission import DecodeBudget
 from .api.main import api_router
 from .backpressure import Backpressure, watch_workers
 from .metrics import make_registry
-from .middleware import HeaderLimit
+from .middleware import HeaderLimit, SecurityHeaders
 from .ratelimit import RateLimiter
 from .rendering import close_render_pool
 from .settings import GatewaySettings, get_gateway_settings
@@ -115,7 +115,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.backpressure = Backpressure(app.state.celery, s)
     app.state.registry = make_registry(app.state.store)
     errors.install(app)
+    origins = [o.strip() for o in s.cors_origins.split(",") if o.strip()]
+    if origins:  # otherwise same-origin only: no CORS headers, so browsers block other origins
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
+                           expose_headers=["Location", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining"],
+                           max_age=600)
     app.add_middleware(HeaderLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: the 431 gets the headers too
     app.include_router(api_router)
     if s.static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles

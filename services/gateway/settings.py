@@ -23,6 +23,11 @@ class GatewaySettings(CommonSettings):
     # Comma-separated addresses (or "*") whose X-Forwarded-For/-Proto are believed: the ingress or
     # proxy in front. Empty (default): nobody's, so the client address is the connection's.
     forwarded_allow_ips: str = ""
+    # Comma-separated origins (https://app.example) allowed to call the API from a browser; empty
+    # (default): same-origin only.
+    cors_origins: str = ""
+    # DELETE /v1/jobs/{id} looks for objects a still-running stage wrote once more after this long.
+    delete_recheck_s: float = 30.0
     # A job not finished this many seconds after submission is marked failed.
     job_deadline_s: float = 300.0
     sweep_interval_s: float = 5.0

@@ -1,4 +1,4 @@
-"""``POST /v1/jobs`` (submit a sketch) and ``GET /v1/jobs/{id}`` (poll it, or wait for it).
+"""``POST /v1/jobs`` (submit a sketch), ``GET /v1/jobs/{id}`` (poll it, or wait for it), ``DELETE`` it.
 
 ``GET /v1/jobs/{id}?wait=S`` is a long poll: it answers as soon as the job has finished, or after
 ``S`` seconds (at most :data:`MAX_WAIT_S`) with the job as it is then. The gateway subscribes to the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import re
 import time
@@ -20,7 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from services.common.contracts import ImageInfo, Job
+from services.common.contracts import ErrorBody, ImageInfo, Job
 from services.common.jobs import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue
 from services.common.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
@@ -136,7 +137,8 @@ def _submit(sub: Submission, settings, store, storage, celery, client: str, idem
         raise
     rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
                     top_k=sub.top_k, references=sub.references, sketch_key=key,
-                    deadline_at=time.time() + settings.job_deadline_s)
+                    deadline_at=time.time() + settings.job_deadline_s, owner=owner_of(client),
+                    idempotency_hash=key_hash or "")
     try:
         store.create(rec)
     except Exception:
@@ -226,3 +228,61 @@ async def get_job(
     if wait <= 0:
         return job_response(await run_in_threadpool(_current, store, job_id))
     return await _wait_until_finished(request, store, job_id, wait)
+
+
+def owner_of(client: str) -> str:
+    """What a job stores of its submitter: a hash of the client id, never the address or key."""
+    return hashlib.sha256(f"owner\x00{client}".encode()).hexdigest()[:32]
+
+
+def _owned(store, job_id: str, client: str) -> JobRecord:
+    rec = store.get(job_id) if _JOB_ID.match(job_id) else None
+    if rec is None:
+        raise ApiError(404, "job_not_found", "no such job (unknown, expired or deleted)")
+    if rec.owner and not hmac.compare_digest(rec.owner, owner_of(client)):
+        raise ApiError(403, "not_your_job", "only the client (API key or address) that submitted a job may delete it")
+    return rec
+
+
+def _delete_objects(storage, rec: JobRecord) -> int:
+    """Delete the job's sketch and crops (those it lists and any under its crop prefix)."""
+    keys = {k for k in [rec.sketch_key, *rec.crop_keys] if k}
+    keys.update(storage.list(f"crops/{rec.id}/"))
+    for k in keys:
+        storage.delete(k)
+    return len(keys)
+
+
+def _delete_job(store, storage, rec: JobRecord) -> None:
+    _delete_objects(storage, rec)  # S3 first: if it is down (503), the job is still there to retry
+    store.delete(rec.id)  # no record: a stage still queued or running finds nothing and stops
+    _delete_objects(storage, rec)  # what a running stage wrote in between
+
+
+async def _delete_again_later(storage, rec: JobRecord, after_s: float) -> None:
+    """One more pass after a stage that was running has surely finished writing its crops."""
+    await asyncio.sleep(after_s)
+    try:
+        n = await run_in_threadpool(_delete_objects, storage, rec)
+        if n:
+            log.info("deleted %d late object(s) of deleted job %s", n, rec.id)
+    except Exception as exc:
+        log.warning("late cleanup of deleted job %s failed: %s", rec.id, type(exc).__name__)
+
+
+_LATER: set[asyncio.Task] = set()
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response,
+               summary="Delete a job, its sketch and its crops (the submitting client only)",
+               responses={204: {"description": "Deleted: nothing of the job is left in Redis or S3"},
+                          403: {"model": ErrorBody, "description": "Another client's job"},
+                          404: {"model": ErrorBody, "description": "No such job"}})
+async def delete_job(request: Request, job_id: str, client: ClientDep, store: StoreDep,
+                     storage: StorageDep) -> Response:
+    rec = await run_in_threadpool(_owned, store, job_id, client)
+    await run_in_threadpool(_delete_job, store, storage, rec)
+    task = asyncio.create_task(_delete_again_later(storage, rec, request.app.state.settings.delete_recheck_s))
+    _LATER.add(task)
+    task.add_done_callback(_LATER.discard)
+    return Response(status_code=204)
