@@ -44,11 +44,15 @@ def sniff_type(data: bytes) -> str | None:
     return None
 
 
+_PIL_FORMATS = {"png": ["PNG"], "jpeg": ["JPEG"], "webp": ["WEBP"]}
+
+
 @dataclass(frozen=True)
 class ImageHeader:
     kind: str
     width: int
     height: int
+    mode: str = ""  # what Pillow decodes it to (its bytes per pixel size the decode)
 
 
 def inspect_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> ImageHeader:
@@ -61,8 +65,9 @@ def inspect_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX
     if kind is None:
         raise ImageError("unsupported_image", "not a PNG, JPEG or WebP image")
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(io.BytesIO(data), formats=_PIL_FORMATS[kind]) as im:  # only the sniffed format
             width, height = im.size
+            mode = im.mode
     except Exception as exc:  # PIL raises many types for corrupt headers
         raise ImageError("corrupt_image", f"the {kind.upper()} header cannot be read") from exc
     if width < 1 or height < 1:
@@ -71,7 +76,7 @@ def inspect_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX
         raise ImageError(
             "image_too_many_pixels", f"the image is {width}x{height}; the limit is {max_pixels} pixels"
         )
-    return ImageHeader(kind, width, height)
+    return ImageHeader(kind, width, height, mode)
 
 
 def encode_image(image: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
@@ -91,9 +96,9 @@ def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_P
         im = source
     else:
         data = Path(source).read_bytes() if isinstance(source, (str, Path)) else source
-        inspect_image(data, max_bytes=max(MAX_BYTES, len(data)), max_pixels=max_pixels)
+        hdr = inspect_image(data, max_bytes=max(MAX_BYTES, len(data)), max_pixels=max_pixels)
         try:
-            im = Image.open(io.BytesIO(data))
+            im = Image.open(io.BytesIO(data), formats=_PIL_FORMATS[hdr.kind])
             im.load()
         except Exception as exc:
             raise ImageError("corrupt_image", "the image is truncated or corrupt") from exc

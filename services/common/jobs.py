@@ -54,6 +54,8 @@ class JobRecord(Job):
     started_at: float = 0.0
     created_ts: float = Field(default_factory=time.time)
     requeues: int = 0  # times the sweeper re-sent the current stage of this stalled job
+    owner: str = ""  # a hash of the submitting client (API key id or address): who may delete it
+    idempotency_hash: str = ""  # the ``idem:`` key that points at this job, if any
 
     def public(self) -> Job:
         return Job.model_validate(self.model_dump(include=set(Job.model_fields)))
@@ -197,6 +199,19 @@ class JobStore:
             return j
 
         return self.update(job_id, change)
+
+    def delete(self, job_id: str) -> None:
+        """Remove every trace of the job in Redis: its record, its place in the active and quiet
+        sets, and the Idempotency-Key that points at it. A stage message still queued for it then
+        finds no job and does nothing (the worker logs it as missing)."""
+        rec = self.get(job_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(job_key(job_id))
+        pipe.zrem(ACTIVE, job_id)
+        pipe.zrem(QUIET, job_id)
+        if rec is not None and rec.idempotency_hash:
+            pipe.delete(f"{PREFIX}idem:{rec.idempotency_hash}")
+        pipe.execute()
 
     # -- deadlines ---------------------------------------------------------------------------------
     def sweep(self, now: float | None = None, limit: int = 100) -> list[str]:
