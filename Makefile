@@ -13,7 +13,7 @@ export YOLO_CONFIG_DIR ?= $(CURDIR)/.cache/ultralytics
 
 APT_PACKAGES := redis-server chromium chromium-driver docker-compose fonts-dejavu-core
 
-.PHONY: setup system-packages demo test lint bench load clean-venv
+.PHONY: setup system-packages demo test lint bench load clean-venv env
 
 setup: $(STAMP)
 
@@ -48,6 +48,10 @@ bench: setup
 
 load: setup
 	bash scripts/load.sh
+
+# a .env with random keys for docker-compose (kept if it exists; only missing keys are added)
+env:
+	$(PY) -c "import sys; sys.path.insert(0, '.'); from services.cli import main; sys.exit(main(['env']))"
 
 clean-venv:
 	rm -rf $(VENV)
