@@ -138,9 +138,10 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
         worker_send_task_events=False,
         enable_utc=True,
     )
-    from .lease import make_bootstep
+    from . import lease, retention
 
-    app.steps["worker"].add(make_bootstep(qs.lease_renew_s))
+    app.steps["worker"].add(lease.make_bootstep(qs.lease_renew_s))
+    app.steps["worker"].add(retention.make_bootstep())  # services/common/retention.py
     return app
 
 
