@@ -13,7 +13,7 @@ export YOLO_CONFIG_DIR ?= $(CURDIR)/.cache/ultralytics
 
 APT_PACKAGES := redis-server chromium chromium-driver docker-compose fonts-dejavu-core
 
-.PHONY: setup system-packages demo test lint bench load clean-venv env
+.PHONY: setup system-packages demo test lint bench load clean-venv env security security-tools chaos
 
 setup: $(STAMP)
 
@@ -37,8 +37,19 @@ system-packages:
 demo: setup
 	$(BIN)/sketchref recognize examples/three_objects.png --annotate out/demo.png
 
-test: setup
+test: setup security-tools
 	$(BIN)/python -m pytest -q -rs
+
+# checkov pins dependencies that clash with the project's: it gets a venv of its own
+CHECKOV := .cache/tools/checkov/bin/checkov
+security-tools: $(CHECKOV)
+$(CHECKOV):
+	$(PY) -m venv .cache/tools/checkov
+	.cache/tools/checkov/bin/pip install -q checkov==3.3.30
+
+# bandit on the Python, checkov on the rendered k8s overlays and the Dockerfiles (security/checkov-allowlist.yaml)
+security: setup security-tools
+	$(BIN)/python scripts/security_scan.py
 
 lint: setup
 	$(BIN)/ruff check services training tests scripts
