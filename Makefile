@@ -17,7 +17,7 @@ export YOLO_CONFIG_DIR ?= $(CURDIR)/.cache/ultralytics
 
 APT_PACKAGES := redis-server chromium chromium-driver docker-compose fonts-dejavu-core
 
-.PHONY: setup system-packages lock demo test test-fast lint bench load clean-venv
+.PHONY: setup system-packages lock demo test test-fast lint bench load clean-venv env security security-tools chaos
 
 setup: $(STAMP)
 
@@ -50,8 +50,19 @@ system-packages:
 demo: setup
 	$(BIN)/sketchref recognize examples/three_objects.png --annotate out/demo.png
 
+# checkov pins dependencies that clash with the project's: it gets a venv of its own
+CHECKOV := .cache/tools/checkov/bin/checkov
+security-tools: $(CHECKOV)
+$(CHECKOV):
+	$(PY) -m venv .cache/tools/checkov
+	.cache/tools/checkov/bin/pip install -q checkov==3.3.30
+
+# bandit on the Python, checkov on the rendered k8s overlays and the Dockerfiles (security/checkov-allowlist.yaml)
+security: setup security-tools
+	$(BIN)/python scripts/security_scan.py
+
 # Every tier (unit, integration, e2e: tests/conftest.py) and the 15 slowest tests; CI runs this.
-test: setup
+test: setup security-tools
 	$(BIN)/python -m pytest -q -rs --durations=15
 
 # The unit tier only: in-process, no server, process, browser or training run (< 60 s).
@@ -69,6 +80,10 @@ bench: setup
 
 load: setup
 	bash scripts/load.sh
+
+# a .env with random keys for docker-compose (kept if it exists; only missing keys are added)
+env:
+	$(PY) -c "import sys; sys.path.insert(0, '.'); from services.cli import main; sys.exit(main(['env']))"
 
 clean-venv:
 	rm -rf $(VENV)

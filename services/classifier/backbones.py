@@ -143,13 +143,17 @@ class ClipBackbone:
     reference = ("attn-qkvo", 8)
     shipped_head = False
 
-    def __init__(self, source: str | None = None):
+    def __init__(self, source: str | None = None, revision: str | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import CLIPModel, CLIPProcessor
 
+        from .settings import get_classifier_settings
+
         self.source = source or CLIP_DEFAULT
-        self.clip = CLIPModel.from_pretrained(self.source)
-        self.processor = CLIPProcessor.from_pretrained(self.source)
+        # pinned Hub commit (SKETCHREF_CLASSIFIER_CLIP_REVISION); a local folder ignores it
+        self.revision = revision or get_classifier_settings().clip_revision
+        self.clip = CLIPModel.from_pretrained(self.source, revision=self.revision)
+        self.processor = CLIPProcessor.from_pretrained(self.source, revision=self.revision)
         side = int(self.clip.config.vision_config.image_size)
         self.norm = SketchNorm(side=side, work=max(2, 896 // side))
         ip = self.processor.image_processor

@@ -11,6 +11,10 @@ Keys (all under ``sketchref:``):
   it records it as unacknowledged: a worker killed in between drops it); the sweeper sends its
   current stage again (:meth:`JobStore.requeue_stalled`), which is harmless since stages are
   idempotent.
+- ``sweeper:leader``: which gateway replica runs the sweeps (:meth:`JobStore.lead`): a lock with a
+  TTL (``SKETCHREF_SWEEP_LEADER_TTL_S``, default 15 s) that its holder renews on every sweep; when
+  the holder dies, another replica takes over once it expires. Only the leader's
+  :meth:`JobStore.sweep` and :meth:`JobStore.requeue_stalled` act; the others return nothing.
 - ``idem:<hash>``: Idempotency-Key -> ``{"payload": sha256, "job": id}``, same TTL as jobs.
 - ``metrics:jobs`` and ``metrics:stage:<stage>``: counters and histogram buckets the workers write
   and the gateway's ``/metrics`` reads (workers are separate processes).
@@ -27,6 +31,8 @@ write again (objects are replaced as a whole, never appended, so nothing is dupl
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -39,6 +45,14 @@ PREFIX = "sketchref:"
 ACTIVE = PREFIX + "jobs:active"
 QUIET = PREFIX + "jobs:quiet"
 JOB_METRICS = PREFIX + "metrics:jobs"
+LEADER = PREFIX + "sweeper:leader"
+# take the lock when free, renew it when ours; 1 when we lead
+_LEAD_SCRIPT = """
+local v = redis.call('GET', KEYS[1])
+if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
 DEFAULT_TTL_S = 24 * 3600
 # Histogram buckets of stage latencies, in seconds.
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -86,9 +100,17 @@ def finished_job_json(message: bytes) -> bytes | None:
 
 
 class JobStore:
-    def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S):
+    def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S, leader_ttl_s: float | None = None):
         self.r = redis_client
         self.ttl_s = int(ttl_s)
+        self.leader_ttl_s = float(leader_ttl_s if leader_ttl_s is not None
+                                  else os.environ.get("SKETCHREF_SWEEP_LEADER_TTL_S", 15))
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def lead(self) -> bool:
+        """Take or renew the sweeper lock; True when this store is the one that sweeps."""
+        ms = max(1, int(self.leader_ttl_s * 1000))
+        return bool(self.r.eval(_LEAD_SCRIPT, 1, LEADER, self.owner, ms))
 
     # -- records ---------------------------------------------------------------------------------
     def create(self, job: JobRecord) -> None:
@@ -215,7 +237,10 @@ class JobStore:
 
     # -- deadlines ---------------------------------------------------------------------------------
     def sweep(self, now: float | None = None, limit: int = 100) -> list[str]:
-        """Mark every unfinished job past its deadline ``failed``; returns their ids."""
+        """Mark every unfinished job past its deadline ``failed``; returns their ids (nothing unless
+        this store leads: :meth:`lead`)."""
+        if not self.lead():
+            return []
         now = time.time() if now is None else now
         failed = []
         for raw in self.r.zrangebyscore(ACTIVE, "-inf", now, start=0, num=limit):
@@ -231,7 +256,9 @@ class JobStore:
                         limit: int = 100) -> list[tuple[str, str]]:
         """Unfinished jobs unchanged for ``older_than`` seconds: count a requeue on each (at most
         ``max_requeues`` per job; after that only the deadline ends it) and return ``(id, stage)``
-        pairs whose stage the caller sends again."""
+        pairs whose stage the caller sends again. Only the leader (:meth:`lead`) does this."""
+        if not self.lead():
+            return []
         now = time.time() if now is None else now
         out = []
         for raw in self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit):

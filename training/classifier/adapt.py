@@ -175,7 +175,7 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
     ckpt_path = out / "checkpoint.pt"
     state = {"epoch": 0, "history": [], "best": -1.0, "best_state": None}
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # tensors and plain types only
         if ck["config"] == asdict(cfg):
             model.load_state_dict(ck["model"], strict=False)
             opt.load_state_dict(ck["opt"])

@@ -29,7 +29,7 @@ SPLITS = ("train", "val", "test")
 
 
 def split_of(key_id: str | int) -> str:
-    b = hashlib.sha1(str(key_id).encode()).digest()[0] % 10
+    b = hashlib.sha1(str(key_id).encode(), usedforsecurity=False).digest()[0] % 10
     return "train" if b < 7 else ("val" if b == 7 else "test")
 
 
