@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.jobs import JobStore
+from services.common.routing import RouteCache
 
 from . import errors
 from .api.main import api_router
@@ -92,6 +93,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.storage = get_storage(s)
     app.state.celery = make_celery(s)
     app.state.registry = make_registry(app.state.store)
+    app.state.router = RouteCache(app.state.store.r, s.route_cache_s)  # canary routes (routing.py)
     errors.install(app)
     app.include_router(api_router)
     if s.static_dir.is_dir():

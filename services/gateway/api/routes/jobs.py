@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from services.common.contracts import ImageInfo, Job
 from services.common.jobs import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue
+from services.common.routing import queue_for
 
 from ...deps import ApiKeyDep, CeleryDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
 from ...errors import ApiError
@@ -99,7 +100,8 @@ def _forget(storage, key: str) -> None:
         log.warning("could not delete a refused sketch: %s", type(exc).__name__)
 
 
-def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, idem_key: str | None):
+def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, idem_key: str | None,
+            router=None):
     job_id = new_job_id()
     key_hash = None
     if idem_key is not None:
@@ -125,10 +127,11 @@ def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, i
         raise
     rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
                     top_k=sub.top_k, references=sub.references, sketch_key=key,
-                    deadline_at=time.time() + settings.job_deadline_s)
+                    deadline_at=time.time() + settings.job_deadline_s,
+                    routes=router.choose(job_id) if router is not None else {})
     store.create(rec)
     try:
-        enqueue(celery, "detect", job_id)
+        enqueue(celery, "detect", job_id, queue_for("detect", rec.routes))
     except Exception as exc:
         log.error("enqueueing job %s failed: %s", job_id, type(exc).__name__)
         store.fail(job_id, "the job could not be queued")
@@ -147,7 +150,8 @@ async def create_job(
     validate = await read_submission(request, settings)
     # decoding, storing and queueing block: one hand-off to a worker thread for all of them
     rec, replayed = await run_in_threadpool(
-        lambda: _submit(validate(), settings, store, storage, celery, key_scope, idempotency_key))
+        lambda: _submit(validate(), settings, store, storage, celery, key_scope, idempotency_key,
+                        getattr(request.app.state, "router", None)))
     response.headers["Location"] = f"/v1/jobs/{rec.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
