@@ -13,6 +13,7 @@ Metrics (all labelled with what the Grafana dashboard and the alert rules group 
   job failed for good) or ``error`` (an exception: retried or failed);
 - ``sketchref_worker_model_info{kind, model_version, queue}``: 1 per live worker process group: what
   each worker serves (counts of workers per queue come from it too);
+- ``sketchref_worker_start_time_seconds{kind}``: when the worker started (its changes are restarts);
 - ``sketchref_recommender_cache_total{outcome}``: the reference cache's ``hit`` / ``stale`` / ``miss``;
 - ``sketchref_unsplash_requests_total{endpoint, status}``: calls to the Unsplash API by HTTP status
   (``error`` when none came back).
@@ -72,6 +73,8 @@ def _metrics():
     return {
         "stage": Histogram("sketchref_worker_stage_seconds", "Time spent in a stage, by model version and outcome",
                            ["stage", "model_version", "outcome"], buckets=BUCKETS),
+        "start": Gauge("sketchref_worker_start_time_seconds", "When this worker started (a change is a restart)",
+                       ["kind"], multiprocess_mode="max"),
         "info": Gauge("sketchref_worker_model_info", "1 per live worker: the model version it serves",
                       ["kind", "model_version", "queue"], multiprocess_mode="livemax"),
         "cache": Counter("sketchref_recommender_cache", "Reference cache lookups by outcome", ["outcome"]),
@@ -84,7 +87,10 @@ def observe_stage(stage: str, model_version: str, outcome: str, seconds: float) 
 
 
 def serving(kind: str, model_version: str, queue: str) -> None:
+    import time
+
     _metrics()["info"].labels(kind, model_version, queue).set(1)
+    _metrics()["start"].labels(kind).set(time.time())
 
 
 def cache_lookup(outcome: str) -> None:
