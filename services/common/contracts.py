@@ -88,3 +88,5 @@ class Job(BaseModel):
     error: str | None = None
     top_k: int = 5
     references: int = 6
+    # The model versions that served the job, by worker kind (round 2): {"detector": "v3", ...}.
+    models: dict[str, str] = Field(default_factory=dict)

@@ -70,6 +70,7 @@ class JobRecord(Job):
     requeues: int = 0  # times the sweeper re-sent the current stage of this stalled job
     owner: str = ""  # a hash of the submitting client (API key id or address): who may delete it
     idempotency_hash: str = ""  # the ``idem:`` key that points at this job, if any
+    routes: dict[str, str] = Field(default_factory=dict)  # canary versions chosen at submission (routing.py)
 
     def public(self) -> Job:
         return Job.model_validate(self.model_dump(include=set(Job.model_fields)))
@@ -185,7 +186,8 @@ class JobStore:
         return self.update(job_id, change)
 
     def complete_stage(self, job_id: str, stage: str, next_stage: str | None, objects: list[DetectedObject],
-                       elapsed_ms: float, crop_keys: list[str] | None = None) -> JobRecord | None:
+                       elapsed_ms: float, crop_keys: list[str] | None = None,
+                       models: dict[str, str] | None = None) -> JobRecord | None:
         """Store the result of ``stage`` and move on, and count its latency in the stage histogram;
         returns the record as stored, or None when the job was not at that stage (nothing written)."""
         applied = False
@@ -199,6 +201,8 @@ class JobStore:
             setattr(j.timings_ms, stage, round(elapsed_ms, 2))
             if crop_keys is not None:
                 j.crop_keys = crop_keys
+            if models:
+                j.models = {**j.models, **models}
             if next_stage is None:
                 j.stage = Stage.done
                 j.status = JobStatus.succeeded

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -165,6 +166,14 @@ def publish_model_dir(local_dir: Path, uri: str, *, client: Any = None) -> list[
         key = prefix + p.relative_to(local_dir).as_posix()
         client.upload_file(str(p), bucket, key)
         keys.append(key)
+    # the manifest last (the registry lists versions by it; workers check every file against it)
+    from .model_registry import MANIFEST, make_manifest
+
+    parts = prefix.rstrip("/").split("/")
+    manifest = make_manifest(local_dir, parts[-2] if len(parts) > 1 else "", parts[-1])
+    if not (local_dir / MANIFEST).is_file():
+        client.put_object(Bucket=bucket, Key=prefix + MANIFEST, Body=json.dumps(manifest, indent=1).encode())
+        keys.append(prefix + MANIFEST)
     return keys
 
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.jobs import JobStore
+from services.common.routing import RouteCache
 
 from . import errors
 from .admission import DecodeBudget
@@ -114,6 +115,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                                   "socket_connect_timeout": s.redis_timeout_s, "max_retries": 0})
     app.state.backpressure = Backpressure(app.state.celery, s)
     app.state.registry = make_registry(app.state.store)
+    app.state.router = RouteCache(app.state.store.r, s.route_cache_s)  # canary routes (routing.py)
     errors.install(app)
     origins = [o.strip() for o in s.cors_origins.split(",") if o.strip()]
     if origins:  # otherwise same-origin only: no CORS headers, so browsers block other origins

@@ -35,6 +35,8 @@ class GatewaySettings(CommonSettings):
     # killed worker), at most stall_max_requeues times; 0 turns it off. Stages are idempotent.
     stall_requeue_s: float = 60.0
     stall_max_requeues: int = 3
+    # Seconds the canary routes (Redis, written by `sketchref models promote|rollback`) are cached.
+    route_cache_s: float = 2.0
     # Per-client limit on POST /v1/jobs (client: the API key when auth is on, else the IP address),
     # counted in Redis (see ratelimit.py). 0 turns it off. Burst: how many a client may send at once
     # after being idle (default: a minute's worth).

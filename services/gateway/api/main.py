@@ -6,10 +6,11 @@ import importlib
 
 from fastapi import APIRouter
 
-from .routes import health, jobs, metrics
+from .routes import health, jobs, metrics, version
 
 v1 = APIRouter(prefix="/v1")
 v1.include_router(jobs.router)
+v1.include_router(version.router)
 
 
 def _optional(name: str):

@@ -25,6 +25,7 @@ from services.common.contracts import ErrorBody, ImageInfo, Job
 from services.common.jobs import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue
 from services.common.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
+from services.common.routing import queue_for
 
 from ...deps import ApiKeyDep, CeleryDep, ClientDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
 from ...errors import ApiError
@@ -109,7 +110,7 @@ def _release_quietly(store, key_hash: str, job_id: str) -> None:
 
 
 def _submit(sub: Submission, settings, store, storage, celery, client: str, idem_key: str | None,
-            backpressure=None):
+            backpressure=None, router=None):
     job_id = new_job_id()
     if backpressure is not None:
         backpressure.check(store.r)  # 503 no_worker / queue_full before anything is stored
@@ -147,7 +148,7 @@ def _submit(sub: Submission, settings, store, storage, celery, client: str, idem
             _release_quietly(store, key_hash, job_id)
         raise  # RedisError: 503 queue_unavailable (errors.py)
     try:
-        enqueue(celery, "detect", job_id)
+        enqueue(celery, "detect", job_id, queue_for("detect", rec.routes))
     except Exception as exc:
         log.error("enqueueing job %s failed: %s", job_id, type(exc).__name__)
         try:
@@ -178,7 +179,8 @@ async def create_job(
         # decoding, storing and queueing block: one hand-off to a worker thread for all of them
         rec, replayed = await run_in_threadpool(
             lambda: _submit(sub, settings, store, storage, celery, client, idempotency_key,
-                            request.app.state.backpressure))
+                            request.app.state.backpressure,
+                            getattr(request.app.state, "router", None)))
     finally:
         sub.release()  # the decode budget, if the decode never ran (a replay, a refusal)
     response.headers["Location"] = f"/v1/jobs/{rec.id}"
