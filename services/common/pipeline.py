@@ -16,22 +16,37 @@ from PIL import Image
 
 from .contracts import DetectedObject, ImageInfo, Label, Timings
 from .imaging import load_image
+from .preprocess import STATS_KEY, SketchStats, clean_sketch
 
 
 def image_info(data: bytes, gray: Image.Image) -> ImageInfo:
     return ImageInfo(width=gray.width, height=gray.height, sha256=hashlib.sha256(data).hexdigest())
 
 
+def load_sketch(source) -> Image.Image:
+    """Decode (colour kept) and clean: the image every model stage works on (see :func:`clean_sketch`)."""
+    return clean_sketch(load_image(source, flatten=False))
+
+
 def detect(gray: Image.Image, detector) -> list[DetectedObject]:
-    """Boxes in input pixels, most confident first; no labels yet."""
+    """Boxes in input pixels, most confident first; no labels yet. ``gray`` is cleaned first unless
+    it already is (:func:`load_sketch` output)."""
     return [DetectedObject(box=list(box), score=score, detector_label=label)
-            for box, score, label in detector.detect(gray)]
+            for box, score, label in detector.detect(clean_sketch(gray))]
 
 
 def classify(gray: Image.Image, objects: list[DetectedObject], classifier, top_k: int = 5) -> list[DetectedObject]:
-    """Fill ``labels`` (sorted by score) of every object from its box in ``gray``."""
-    ranked = classifier.classify(gray, [o.box for o in objects], top_k=top_k)
-    return [o.model_copy(update={"labels": [Label(label=n, score=s) for n, s in labels]})
+    """Fill ``labels`` (sorted by calibrated score) of every object from its box in ``gray`` (cleaned
+    first unless it already is) and ``confident``: the classifier is sure of its top label (its
+    threshold, chosen on val) and the input looks like a sketch (a photo's objects are never
+    confident: see :meth:`SketchStats.looks_like_photo`)."""
+    clean = clean_sketch(gray)
+    ranked = classifier.classify(clean, [o.box for o in objects], top_k=top_k)
+    stats = clean.info.get(STATS_KEY)
+    sketch = not (stats is not None and stats.looks_like_photo())
+    sure = getattr(classifier, "confident", lambda labels: bool(labels) and labels[0][1] >= 0.5)
+    return [o.model_copy(update={"labels": [Label(label=n, score=s) for n, s in labels],
+                                 "confident": sketch and sure(labels)})
             for o, labels in zip(objects, ranked, strict=True)]
 
 
@@ -79,8 +94,10 @@ class Recognizer:
 
     def recognize(self, source: bytes, top_k: int = 5, references: int = 6) -> Recognition:
         t0 = time.perf_counter()
-        gray = load_image(source)
+        stats = SketchStats()
+        gray = clean_sketch(load_image(source, flatten=False), stats)
         info = image_info(source, gray)
+        self.last_stats = stats
         t1 = time.perf_counter()
         objects = detect(gray, self.detector)
         t2 = time.perf_counter()
