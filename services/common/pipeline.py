@@ -45,9 +45,42 @@ def classify(gray: Image.Image, objects: list[DetectedObject], classifier, top_k
     stats = clean.info.get(STATS_KEY)
     sketch = not (stats is not None and stats.looks_like_photo())
     sure = getattr(classifier, "confident", lambda labels: bool(labels) and labels[0][1] >= 0.5)
+    keep = resolve_parts([o.box for o in objects], [lab[0][1] if lab else 0.0 for lab in ranked])
     return [o.model_copy(update={"labels": [Label(label=n, score=s) for n, s in labels],
                                  "confident": sketch and sure(labels)})
-            for o, labels in zip(objects, ranked, strict=True)]
+            for i, (o, labels) in enumerate(zip(objects, ranked, strict=True)) if i in keep]
+
+
+PART_INSIDE = 0.85  # a box this much inside another is a candidate part of it
+
+
+def inside(b, a) -> float:
+    """Share of box ``b``'s area inside box ``a``."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return ix * iy / max((b[2] - b[0]) * (b[3] - b[1]), 1e-6)
+
+
+def resolve_parts(boxes: list, label_scores: list[float]) -> set[int]:
+    """Indices of the boxes to keep when the detector saw one drawing both whole and in parts.
+
+    A box with others (almost) inside it is either one drawing of several pieces (binoculars, drums,
+    a traffic light) or a box around several drawings. The classifier decides: the whole is kept and
+    its parts dropped when its top label is at least as sure as every part's; else the parts are kept
+    and the whole dropped. Drawings that are merely near or overlapping are never inside each other."""
+    keep = set(range(len(boxes)))
+    order = sorted(range(len(boxes)), key=lambda i: -(boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]))
+    for a in order:
+        if a not in keep:
+            continue
+        parts = [b for b in keep if b != a and inside(boxes[b], boxes[a]) >= PART_INSIDE]
+        if not parts:
+            continue
+        if label_scores[a] >= max(label_scores[b] for b in parts):
+            keep -= set(parts)
+        else:
+            keep.discard(a)
+    return keep
 
 
 def recommend(objects: list[DetectedObject], recommender, n: int = 6, gray: Image.Image | None = None

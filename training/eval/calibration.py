@@ -68,9 +68,8 @@ def collect(recognizer, singles, scenes_n: int, seed: int) -> tuple[list, list, 
     rows, ys, src = [], [], []
 
     def logits_of(data: bytes):
-        gray = load_sketch(data)
-        objs = [b for b, _s, _l in recognizer.detector.detect(gray)]
-        return objs, (clf.logits(clf.tensors(gray, objs)) if objs else None)
+        boxes = [o.box for o in recognizer.recognize(data, top_k=1, references=0).objects]
+        return boxes, (clf.logits(clf.tensors(load_sketch(data), boxes)) if boxes else None)
 
     for d in singles:
         if d.word not in index:
@@ -100,6 +99,7 @@ def collect(recognizer, singles, scenes_n: int, seed: int) -> tuple[list, list, 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenes", type=int, default=160, help="val style scenes (besides every single val drawing)")
+    p.add_argument("--limit", type=int, default=None, help="a random subset of the val drawings (smoke runs)")
     p.add_argument("--target", type=float, default=0.92)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--write", action="store_true", help="write the calibration into models/classifier/config.json")
@@ -116,6 +116,8 @@ def main(argv=None) -> int:
     clf.temperature = 1.0
     recognizer = Recognizer(classifier=clf, recommender=_NoReferences())
     singles = load_drawings("raw", split="val")
+    if args.limit:
+        singles = random.Random(args.seed).sample(singles, min(args.limit, len(singles)))
     rows, ys, src = collect(recognizer, singles, args.scenes, args.seed)
     logits, target = torch.stack(rows), torch.tensor(ys)
     single = np.array([s == "single" for s in src])

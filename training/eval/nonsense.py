@@ -1,7 +1,7 @@
 """``sketchref eval recognition nonsense``: inputs that are not drawings of any of the 345 things.
 
-- scribbles: random-walk scribbles, hatching, zig-zag lines and text-like loops (seeded, ``--scenes``
-  of them), black pen on white, 512-1024 px canvases;
+- scribbles: random-walk scribbles, hatching, shading (colouring-in) and text-like loops (seeded,
+  ``--scenes`` of them), black pen on white, 512-1024 px canvases;
 - photos: every JPEG/BMP under ``data/photos`` (people, a bus, a flower, animals...).
 
 The figure is the share of inputs in which any object is marked ``confident`` (bar: <= 10%), with a
@@ -22,7 +22,7 @@ from services.common.rendering import render_strokes
 
 from .stats import wilson
 
-KINDS = ("scribble", "hatching", "zigzag", "text")
+KINDS = ("scribble", "hatching", "shading", "text")  # none a drawing of one of the 345 things
 
 
 def scribble(rng: random.Random, kind: str) -> list:
@@ -44,9 +44,14 @@ def scribble(rng: random.Random, kind: str) -> list:
             cx, cy = 0.5 - dy * o, 0.5 + dx * o
             out.append([[cx - dx * 0.4, cx + dx * 0.4], [cy - dy * 0.4, cy + dy * 0.4]])
         return out
-    if kind == "zigzag":
-        n = rng.randint(5, 14)
-        return [[[i / n for i in range(n + 1)], [0.5 + (0.3 if i % 2 else -0.3) * rng.uniform(0.5, 1) for i in range(n + 1)]]]
+    if kind == "shading":  # colouring-in: one stroke back and forth across a blob
+        xs, ys, n = [], [], rng.randint(8, 20)
+        for i in range(n):
+            y = i / (n - 1)
+            half = 0.5 * (1 - abs(2 * y - 1)) ** 0.5 * rng.uniform(0.7, 1.0)
+            xs += [0.5 - half, 0.5 + half] if i % 2 == 0 else [0.5 + half, 0.5 - half]
+            ys += [y + rng.uniform(-0.02, 0.02), y + rng.uniform(-0.02, 0.02)]
+        return [[xs, ys]]
     # text-like: a few rows of small loops, like handwriting
     out = []
     for row in range(rng.randint(1, 4)):

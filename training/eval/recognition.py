@@ -61,13 +61,16 @@ def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -
     drawings = load_drawings("raw", split=split)
     if limit:
         drawings = random.Random(seed).sample(drawings, min(limit, len(drawings)))
-    one = top1 = top5 = 0
+    one = top1 = top5 = conf = conf_hit = 0
     per_class = defaultdict(list)
     for d in drawings:
         objs = recognizer.recognize(encode_image(reference_image(d)), top_k=5, references=0).objects
         one += len(objs) == 1
         labels = [lab.label for lab in objs[0].labels] if objs else []
         hit1 = bool(labels) and labels[0] == d.word
+        sure = bool(objs) and objs[0].confident
+        conf += sure
+        conf_hit += sure and hit1
         top1 += hit1
         top5 += d.word in labels[:5]
         per_class[d.word].append(float(hit1))
@@ -75,7 +78,9 @@ def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -
     macro = [float(np.mean(v)) for v in per_class.values()]
     return {"n": n, "classes": len(per_class), "exactly_one_object": one / n, "exactly_one_ci": wilson(one, n),
             "top1": top1 / n, "top1_ci": wilson(top1, n), "top5": top5 / n, "top5_ci": wilson(top5, n),
-            "macro": float(np.mean(macro)), "macro_ci": bootstrap_mean(macro, seed)}
+            "macro": float(np.mean(macro)), "macro_ci": bootstrap_mean(macro, seed),
+            "confident_share": conf / n, "confident_share_ci": wilson(conf, n),
+            "confident_precision": conf_hit / max(conf, 1), "confident_precision_ci": wilson(conf_hit, conf)}
 
 
 def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | None = None,
