@@ -50,7 +50,7 @@ def test_touching_family_puts_neighbours_0_to_10_px_apart(drawings):
     gaps = []
     for _ in range(6):
         s = styled_scene(drawings, rng, "touching", "eval")
-        for i, a in enumerate(s.boxes):
+        for a in s.boxes:
             d = min(max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3]) for b in s.boxes if b is not a)
             gaps.append(d)
             assert d > -0.01  # never overlapping
