@@ -25,8 +25,14 @@ from .vlm import SketchVLM
 
 
 class SketchClassifier:
+    """Scores are calibrated probabilities: ``softmax(logits / temperature)``, the temperature fitted on
+    val (``calibration`` in ``config.json``, see :mod:`training.eval.calibration`); a top label is
+    ``confident`` when its score reaches ``threshold`` (chosen on val: confident answers right >= 90%)."""
+
     def __init__(self, model: SketchVLM, classes: list[str], norm: SketchNorm, device: str = "cpu",
-                 batch_size: int = 64, prepare=None, widen: float = 0.10):
+                 batch_size: int = 64, prepare=None, widen: float = 0.10, temperature: float = 1.0,
+                 threshold: float = 0.5):
+        self.temperature, self.threshold = float(temperature), float(threshold)
         self.model = model.to(device).eval()
         self.widen = widen
         self.prepare = prepare
@@ -43,10 +49,17 @@ class SketchClassifier:
         return torch.from_numpy(np.stack(arrs))[:, None] if arrs else torch.zeros(0, 1, self.norm.side, self.norm.side)
 
     @torch.inference_mode()
-    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        out = [self.model(x[i:i + self.batch_size].to(self.device)).softmax(-1).cpu()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        out = [self.model(x[i:i + self.batch_size].to(self.device)).float().cpu()
                for i in range(0, len(x), self.batch_size)]
         return torch.cat(out) if out else torch.zeros(0, len(self.classes))
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.logits(x) / self.temperature).softmax(-1)
+
+    def confident(self, labels: list[tuple[str, float]]) -> bool:
+        """Is the top label of one object (as :meth:`classify` returns it) a confident answer?"""
+        return bool(labels) and labels[0][1] >= self.threshold
 
     def classify(self, gray: Image.Image, boxes: list, top_k: int = 5) -> list[list[tuple[str, float]]]:
         probs = self.probabilities(self.tensors(gray, boxes))
@@ -65,7 +78,15 @@ def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassif
     s = settings or get_classifier_settings()
     model_dir = resolve_model_dir("classifier", Path(s.model_dir))
     cfg = json.loads((model_dir / "config.json").read_text())
-    return load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
+    clf = load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
+    clf.temperature, clf.threshold = calibration(cfg)
+    return clf
+
+
+def calibration(cfg: dict) -> tuple[float, float]:
+    """``temperature`` and ``threshold`` from a ``config.json``'s ``calibration`` (defaults: none)."""
+    cal = cfg.get("calibration") or {}
+    return float(cal.get("temperature", 1.0)), float(cal.get("threshold", 0.5))
 
 
 def load_adapted(model_dir: str | Path, device: str = "cpu", batch_size: int = 64) -> SketchClassifier:
@@ -83,4 +104,5 @@ def load_adapted(model_dir: str | Path, device: str = "cpu", batch_size: int = 6
     if (model_dir / "adapter_config.json").exists():
         lora.load_adapter(backbone.lora_root(model), model_dir)
     norm = SketchNorm(**cfg["norm"]) if cfg.get("norm") else backbone.norm
-    return SketchClassifier(model, classes, norm, device=device, batch_size=batch_size, prepare=backbone.prepare)
+    return SketchClassifier(model, classes, norm, device=device, batch_size=batch_size, prepare=backbone.prepare,
+                            **calibration(cfg))

@@ -48,6 +48,8 @@ class DetectedObject(BaseModel):
     detector_label: str
     labels: list[Label] = Field(default_factory=list)
     references: list[Reference] = Field(default_factory=list)
+    confident: bool = Field(False, description="the top label is right >= 90% of the time at this score "
+                            "(calibrated on val); false: 'not sure', the labels are only guesses")
 
 
 class ImageInfo(BaseModel):

@@ -1,4 +1,4 @@
-"""Reading user images safely and finding the ink in them.
+"""Reading user images safely.
 
 Used by the gateway (validation only, no decoding beyond the header) and by the workers and the CLI
 (full decode). Types are sniffed from the bytes, never from a filename or a header.
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image, ImageOps
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -86,11 +85,14 @@ def encode_image(image: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
     return buf.getvalue()
 
 
-def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_PIXELS,
+               flatten: bool = True) -> Image.Image:
     """Decode a PNG/JPEG/WebP fully into greyscale ``L`` on white, EXIF orientation applied.
 
-    Transparent pixels become white (a drawing app's transparent background). Raises
-    :class:`ImageError` for anything that is not a complete, supported image.
+    Transparent pixels become white (a drawing app's transparent background). ``flatten=False``
+    returns the decoded image in its own mode (colour, alpha) for
+    :func:`services.common.preprocess.clean_sketch`. Raises :class:`ImageError` for anything that is
+    not a complete, supported image.
     """
     if isinstance(source, Image.Image):
         im = source
@@ -103,25 +105,10 @@ def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_P
         except Exception as exc:
             raise ImageError("corrupt_image", "the image is truncated or corrupt") from exc
     im = ImageOps.exif_transpose(im)
+    if not flatten:
+        return im
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, rgba)
     return im.convert("L")
-
-
-def ink_map(gray: Image.Image) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """Ink strength in [0, 1] (1 = full ink) from a greyscale image with either polarity.
-
-    The background is the brighter or darker of the two extremes, whichever covers the border of the
-    image more: white strokes on a dark background (a dark-mode canvas) become ink too.
-    """
-    a = np.asarray(gray, dtype=np.float32) / 255.0
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    if np.median(border) < 0.5:
-        a = 1.0 - a
-    # paper is rarely pure white (photos, JPEG): measure it and stretch so paper = 0, darkest ink = 1
-    paper = float(np.percentile(a, 90)) if a.size else 1.0
-    ink: np.ndarray[Any, np.dtype[np.float32]] = np.clip((paper - a) / max(paper - float(a.min()), 0.25), 0.0, 1.0)
-    ink[ink < 0.15] = 0.0
-    return ink
