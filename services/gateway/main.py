@@ -17,8 +17,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.common.jobs import JobStore
 
-from . import errors
+from . import errors, guess
 from .api.main import api_router
+from .api.routes import docs
 from .metrics import make_registry
 from .ratelimit import RateLimiter
 from .settings import GatewaySettings, get_gateway_settings
@@ -81,7 +82,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     from services.common.storage import get_storage
 
     s = settings or get_gateway_settings()
-    app = FastAPI(title="sketchref", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="sketchref", version="0.1.0", lifespan=lifespan, **docs.docs_kwargs(s.docs_enabled),
                   description="Finds every object in a sketch, labels it and suggests reference pictures.")
     app.state.settings = s
     app.state.store = JobStore(redis.Redis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=2),
@@ -94,6 +95,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.registry = make_registry(app.state.store)
     errors.install(app)
     app.include_router(api_router)
+    docs.install(app, s.docs_enabled)
+    guess.warm_in_background()
     if s.static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles
 

@@ -43,6 +43,8 @@ class GatewaySettings(CommonSettings):
     default_references: int = 6
     max_references: int = 30
     static_dir: Path = STATIC_DIR
+    # /docs (Swagger UI), /redoc and /openapi.json, served offline; false turns all three off.
+    docs_enabled: bool = True
 
     def api_key_list(self) -> list[bytes]:
         if self.api_keys is None:

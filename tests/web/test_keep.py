@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.services.stack import start_gateway
 from tests.web.phone import Finger, artifacts_dir, canvas_box, draw_drawing, fit_strokes, held_out_drawing
 
 WAIT_MS = 60_000
@@ -122,19 +119,6 @@ def test_reload_back_and_undoable_clear(app_url, phone):
     page.get_by_test_id("undo").click()  # and Undo goes on taking back strokes
     assert _strokes(page) == n - 1
     assert not page.errors, page.errors
-
-
-@pytest.fixture
-def unworked_url(web_env, app_url):
-    """A gateway on a Redis database of its own, where no worker listens: its jobs stay queued, as on
-    a stack whose workers are still starting."""
-    env = dict(web_env)
-    env["SKETCHREF_REDIS_URL"] = env["SKETCHREF_REDIS_URL"].rsplit("/", 1)[0] + "/7"
-    p, url = start_gateway(env)
-    try:
-        yield url
-    finally:
-        p.stop()
 
 
 def test_starting_up_then_cancel(unworked_url, phone):

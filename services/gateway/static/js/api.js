@@ -81,6 +81,16 @@ export function createJob(payload, { signal } = {}) {
   });
 }
 
+/** POST /v1/guess: the top labels for a drawing, at once, without a job. */
+export function guess(payload, { signal } = {}) {
+  return request("/v1/guess", {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify({ ...payload, top_k: 3 }),
+    signal,
+  });
+}
+
 export function getJob(id, { signal, wait = 0 } = {}) {
   const q = wait > 0 ? `?wait=${wait}` : "";
   return request(`/v1/jobs/${encodeURIComponent(id)}${q}`, { headers: headers(), signal });

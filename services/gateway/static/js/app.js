@@ -1,6 +1,7 @@
 // sketchref phone app: draw -> submit -> watch the stages -> results. Plain ES modules, no build step.
 
 import { ApiError, createJob, waitJob } from "./api.js";
+import { LiveGuesses } from "./guesses.js";
 import { ResultsView } from "./results.js";
 import { Sketchpad } from "./sketchpad.js";
 
@@ -48,8 +49,12 @@ const view = new ResultsView({
   viewer: $("#viewer"),
 });
 
+const guesses = new LiveGuesses($("#guesses"), { getDrawing: () => (pad.isEmpty() ? null : pad.toJSON()) });
+
 const pad = new Sketchpad($("#pad"), {
+  onStart: () => guesses.cancel(),
   onChange: (why) => {
+    if (["stroke", "undo", "clear"].includes(why) && mode === "draw") guesses.changed();
     if (why === "resize" && mode === "result") view.layoutOverlay(pad);
     if (why !== "resize" && ["error", "cancelled"].includes(ui.status.dataset.state)) {
       hideBanner("error");
@@ -142,6 +147,7 @@ async function submit() {
   }
   pendingSend = false;
   clearInterval(resendTimer);
+  guesses.cancel();
   hideBanner();
   controller = new AbortController();
   setMode("busy");
@@ -323,4 +329,6 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
 
 refresh();
 // For tests and debugging: a read-only peek at the pad.
-window.sketchref = { pad, get mode() { return mode; } };
+window.sketchref = { pad, guesses, get mode() { return mode; } };
+// A drawing restored from an earlier visit gets its guesses too.
+if (!pad.isEmpty()) guesses.changed();

@@ -16,8 +16,9 @@ const STORE_KEY = "sketchref.drawing.v1";
 const FRAME_PAD = 0.1; // room kept around the ink when the space is re-framed on a resize
 
 export class Sketchpad {
-  constructor(canvas, { onChange = () => {} } = {}) {
+  constructor(canvas, { onChange = () => {}, onStart = () => {} } = {}) {
     this.canvas = canvas;
+    this.onStart = onStart;
     this.ctx = canvas.getContext("2d");
     this.onChange = onChange;
     this.strokes = []; // [{ pts: [[x, y, pressure], ...], pen: bool }]
@@ -244,6 +245,7 @@ export class Sketchpad {
     this.activePointer = e.pointerId;
     try { this.canvas.setPointerCapture(e.pointerId); } catch { /* synthetic events */ }
     this.current = { pts: [], pen: e.pointerType === "pen" };
+    this.onStart();
     this.addPoint(e);
     this.schedule();
   }
