@@ -18,9 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from services.common.jobs import JobStore
 from services.common.routing import RouteCache
 
-from . import errors
+from . import errors, guess
 from .admission import DecodeBudget
 from .api.main import api_router
+from .api.routes import docs
 from .backpressure import Backpressure, watch_workers
 from .metrics import make_registry
 from .middleware import HeaderLimit, SecurityHeaders
@@ -90,7 +91,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     from services.common.storage import S3Storage, get_storage
 
     s = settings or get_gateway_settings()
-    app = FastAPI(title="sketchref", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="sketchref", version="0.1.0", lifespan=lifespan, **docs.docs_kwargs(s.docs_enabled),
                   description="Finds every object in a sketch, labels it and suggests reference pictures.")
     app.state.settings = s
     # one attempt, short timeouts: a frozen Redis is a 503 within a second or two, not a hang
@@ -128,6 +129,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(HeaderLimit)
     app.add_middleware(SecurityHeaders)  # outermost: the 431 gets the headers too
     app.include_router(api_router)
+    docs.install(app, s.docs_enabled)
+    guess.warm_in_background()
     if s.static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles
 

@@ -81,6 +81,8 @@ class GatewaySettings(CommonSettings):
     worker_ping_timeout_s: float = 1.0
     worker_absent_s: float = 15.0
     worker_grace_s: float = 30.0
+    # /docs (Swagger UI), /redoc and /openapi.json, served offline; false turns all three off.
+    docs_enabled: bool = True
 
     def api_key_list(self) -> list[bytes]:
         if self.api_keys is None:

@@ -157,7 +157,7 @@ def test_edit_and_new_sketch(app_url, phone):
     n = draw_drawing(page, held_out_drawing("house"))
     page.get_by_test_id("submit").click()
     page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
-    page.get_by_role("button", name="Back to the drawing to keep editing").click()
+    page.get_by_role("button", name="Edit sketch").click()
     assert page.evaluate("window.sketchref.pad.strokes.length") == n
     assert page.get_by_test_id("undo").is_enabled()
     page.get_by_test_id("clear").click()
@@ -166,7 +166,7 @@ def test_edit_and_new_sketch(app_url, phone):
     draw_drawing(page, held_out_drawing("house"))
     page.get_by_test_id("submit").click()
     page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
-    page.get_by_role("button", name="Start a new drawing").click()
+    page.get_by_role("button", name="New sketch").click()
     assert page.evaluate("window.sketchref.pad.strokes.length") == 0
     assert page.get_by_test_id("status").inner_text().strip() == "Draw something"
     assert page.get_by_test_id("submit").is_disabled()

@@ -3,7 +3,8 @@
 
 import { trackDownload } from "./api.js";
 
-export const COLORS = ["#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#e03131", "#5f3dc4"];
+// Each at least 4.5:1 against white (the chip and swatch text), so the labels stay readable.
+export const COLORS = ["#c2410c", "#1d4ed8", "#15803d", "#9333ea", "#a16207", "#0e7490", "#b91c1c", "#5f3dc4"];
 
 const el = (tag, attrs = {}, ...children) => {
   const node = document.createElement(tag);
@@ -24,6 +25,16 @@ const el = (tag, attrs = {}, ...children) => {
 export const pretty = (label) => (label ? label.charAt(0).toUpperCase() + label.slice(1) : "Unknown");
 const pct = (score) => `${Math.round(Math.max(0, Math.min(1, Number(score) || 0)) * 100)}%`;
 const topLabel = (obj) => (obj.labels && obj.labels[0]) || { label: obj.detector_label || "", score: obj.score };
+// recognition's `confident` field; a server without it is taken at its word (confident).
+export const isSure = (obj) => obj.confident !== false;
+const article = (w) => (/^[aeiou]/i.test(w) ? "an" : "a");
+/** "Not sure — maybe a cup, a mug or a vase?" from an object's candidates (at most three). */
+export function notSureText(obj) {
+  const names = (obj.labels || []).slice(0, 3).map((l) => `${article(l.label)} ${l.label}`);
+  if (!names.length) return "Not sure what this is.";
+  const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names[0];
+  return `Not sure — maybe ${list}?`;
+}
 const providerName = (p) => (p === "unsplash" ? "Unsplash" : p === "local" ? "sketchref gallery" : p || "the web");
 
 /** Safe http(s) or same-origin link, or null. */
@@ -122,11 +133,12 @@ export class ResultsView {
           class: `chip${y1 < 30 ? " inside" : ""}${x1 > w - 120 ? " right" : ""}`,
           style: `--c:${color}`,
           "data-testid": "object-box",
-          "aria-label": `${pretty(top.label)}, ${pct(top.score)} sure. Show other candidates`,
           onclick: () => this.openLabels(i),
         },
-        el("span", { class: "chip-name" }, pretty(top.label)),
+        el("span", { class: "chip-name" }, pretty(top.label) + (isSure(obj) ? "" : "?")),
+        " ",
         el("span", { class: "chip-score" }, pct(top.score)),
+        el("span", { class: "sr-only" }, " sure: show other candidates"),
       );
       box.append(chip);
       if (y2 > h + 4 || x2 > w + 4) box.classList.add("clipped");
@@ -146,24 +158,29 @@ export class ResultsView {
         class: "object-head",
         "data-testid": "object",
         "aria-haspopup": "dialog",
-        "aria-label": `${pretty(top.label)}, ${pct(top.score)} sure${others ? `. Show ${others} other candidates` : ""}`,
         onclick: () => this.openLabels(i),
       },
       el("span", { class: "swatch", "aria-hidden": "true" }, String(i + 1)),
       el("span", { class: "object-name", "data-testid": "label" }, pretty(top.label)),
+      " ",
       el("span", { class: "object-score" }, pct(top.score)),
+      el("span", { class: "sr-only" }, " sure. "),
       others ? el("span", { class: "object-more" }, `+${others} more`) : null,
+      others ? el("span", { class: "sr-only" }, " candidates") : null,
       el("svg", { class: "chev", viewBox: "0 0 24 24", "aria-hidden": "true" }),
     );
     head.querySelector(".chev").innerHTML = '<path d="m9 6 6 6-6 6"/>';
 
+    const sure = isSure(obj);
+    if (!sure) head.classList.add("unsure");
     const strip = el("ul", { class: "ref-strip", "aria-label": `Reference photos for ${top.label}` });
     refs.forEach((ref) => strip.append(this.refItem(ref, top.label)));
     const providers = [...new Set(refs.map((r) => r.provider))];
     return el(
       "li",
-      { class: "object-card", style: `--c:${color}` },
+      { class: `object-card${sure ? "" : " unsure"}`, style: `--c:${color}` },
       head,
+      sure ? null : el("p", { class: "not-sure", "data-testid": "not-sure" }, notSureText(obj)),
       refs.length ? strip : el("p", { class: "no-refs" }, "No reference photos for this one yet."),
       providers.includes("unsplash") ? el("p", { class: "provider-note" }, "Photos from Unsplash") : null,
     );
