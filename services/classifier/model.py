@@ -79,14 +79,16 @@ def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassif
     model_dir = resolve_model_dir("classifier", Path(s.model_dir))
     cfg = json.loads((model_dir / "config.json").read_text())
     clf = load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
-    clf.temperature, clf.threshold = calibration(cfg)
+    if cfg.get("calibration"):  # the shipped folder's calibration wins over its adapter's
+        cal = calibration(cfg)
+        clf.temperature, clf.threshold = cal["temperature"], cal["threshold"]
     return clf
 
 
-def calibration(cfg: dict) -> tuple[float, float]:
+def calibration(cfg: dict) -> dict[str, float]:
     """``temperature`` and ``threshold`` from a ``config.json``'s ``calibration`` (defaults: none)."""
     cal = cfg.get("calibration") or {}
-    return float(cal.get("temperature", 1.0)), float(cal.get("threshold", 0.5))
+    return {"temperature": float(cal.get("temperature", 1.0)), "threshold": float(cal.get("threshold", 0.5))}
 
 
 def load_adapted(model_dir: str | Path, device: str = "cpu", batch_size: int = 64) -> SketchClassifier:
