@@ -6,7 +6,7 @@ from services.classifier import lora
 from services.classifier.doodlenet import DoodleNet
 
 
-def test_equal_budget_ranks_and_counts(capsys):
+def test_equal_budget_ranks_and_counts():
     budget = lora.budget(DoodleNet(), "doodlenet")
     assert budget == 8 * (576 + 512)
     for placement in ("conv-early", "conv-late", "conv-all", "dense"):
