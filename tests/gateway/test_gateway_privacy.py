@@ -118,3 +118,41 @@ def test_same_origin_by_default(gateway):
     r = httpx.get(gateway + "/healthz", headers={"Origin": "https://elsewhere.example"})
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
     assert json.loads(r.text) == {"status": "ok"}
+
+
+def test_the_app_satisfies_the_csp_in_chromium(stack):
+    """Draw, submit and see the result in Chromium with the gateway's CSP: no violation reported."""
+    from pathlib import Path
+
+    from tests.web.phone import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(viewport={"width": 1280, "height": 800},
+                                      extra_http_headers={"X-API-Key": "owner-key-aaaaaaaa"})
+            ctx.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                                " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+            page = ctx.new_page()
+            page.goto(stack["url"] + "/")
+            box = page.get_by_test_id("canvas").bounding_box()
+            x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            for i in range(1, 20):
+                page.mouse.move(x0 + i * 8, y0 + (i % 5) * 12, steps=2)
+            page.mouse.up()
+            page.get_by_test_id("submit").click()
+            page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=60_000)
+            page.wait_for_timeout(500)
+            violations = page.evaluate("window.__csp")
+            assert violations == [], violations
+            # the listener does see a violation: an inline style attribute is refused
+            page.evaluate("document.body.insertAdjacentHTML('beforeend', '<p style=\"color:red\">x</p>')")
+            page.wait_for_function("() => window.__csp.length > 0", timeout=5_000)
+        finally:
+            browser.close()
