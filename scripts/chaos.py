@@ -6,9 +6,11 @@ Starts ``sketchref up --free-ports`` (its own data dir) and runs, in turn:
 
 1. **kill -9 Redis** with 25 jobs (some finished, some running, some queued): ``up`` restarts it from
    its append-only file; counts jobs lost (404 or failed) and the seconds until all 25 finished.
-2. **kill -9 of each worker's main process, then of its pool child**, each time with ``--jobs`` jobs
-   in flight and one of them running in that worker: successes out of ``--jobs``, and the seconds
-   from the kill until the interrupted job left that stage (redelivery).
+2. **kill -9 of each worker's main process, of its pool child, and of both at once** (its process
+   group: a crashed container), each time with ``--jobs`` jobs in flight and one of them held by that
+   worker: successes out of ``--jobs``, and the seconds from the kill until the interrupted job left
+   that stage. A lone main process's pool child may finish its task before ``up`` reaps it; with the
+   whole group killed the message comes back only through its lapsed lease (redelivery).
 3. **Redis frozen, then S3 frozen** (SIGSTOP for a few seconds, then SIGCONT): status and latency of a
    ``POST /v1/jobs``, and latency of ``/readyz``; then that the stack works again.
 4. **gateway memory with hostile images**: scripts/hostile_bench.py's ``main(argv)`` when that script
@@ -39,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
-from services.common.processes import free_port, wait_until  # noqa: E402
+from services.common.processes import _die_with_parent, free_port, wait_until  # noqa: E402
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
 STAGE_OF = {"detector": "detect", "classifier": "classify", "recommender": "recommend"}
@@ -60,8 +62,10 @@ class Up:
             env["SKETCHREF_TEST_CLASSIFY_DELAY"] = str(classify_delay)  # the doubles' classifier only
         env.update(SKETCHREF_RATE_LIMIT_PER_MINUTE="0", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(self.port),
-                                      "--free-ports", "--data-dir", str(data_dir)], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                      "--free-ports", "--data-dir", str(data_dir), "--log-dir", str(data_dir / "logs")],
+                                     cwd=ROOT, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=_die_with_parent)  # up (and so its children) die with us
         self.lines: list[str] = []
         threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -162,7 +166,10 @@ def worker_kill(up: Up, c: httpx.Client, kind: str, target: str, n: int) -> dict
     children = psutil.Process(main).children()
     pid = main if target == "main" or not children else children[0].pid
     t0 = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
+    if target == "group":
+        os.killpg(main, signal.SIGKILL)  # the main process and its pool children together
+    else:
+        os.kill(pid, signal.SIGKILL)
     recovered = {}
     while len(recovered) < len(victims) and time.monotonic() - t0 < 300:
         for v in victims - set(recovered):
@@ -171,7 +178,8 @@ def worker_kill(up: Up, c: httpx.Client, kind: str, target: str, n: int) -> dict
                 recovered[v] = time.monotonic() - t0
         time.sleep(0.1)
     jobs = finish(c, ids)
-    return {"scenario": f"kill -9 {kind} {target} process", "jobs": n,
+    what = {"main": "main process", "child": "pool child", "group": "main + pool child"}[target]
+    return {"scenario": f"kill -9 {kind} {what}", "jobs": n,
             "succeeded": sum(j["status"] == "succeeded" for j in jobs),
             "interrupted_jobs": len(victims),
             "interrupted_job_recovered_s": round(max(recovered.values()), 2) if recovered else None}
@@ -243,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classify-delay", type=float, default=0.0, help="with --doubles: seconds per classify task")
     ap.add_argument("--jobs", type=int, default=50)
     ap.add_argument("--workers", default="detector,classifier,recommender")
+    ap.add_argument("--only", default="redis,workers,freeze,hostile", help="which scenario groups to run")
     ap.add_argument("--data-dir", type=Path, default=ROOT / ".cache" / "chaos")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "chaos" / "chaos.json")
     ap.add_argument("--note", default="", help="e.g. 'shared machine, busy': stored in the JSON")
@@ -257,16 +266,19 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     try:
         with httpx.Client(base_url=up.url, timeout=30) as c:
-            rows.append(redis_kill(up, c))
-            print(table(rows[-1:]), flush=True)
-            for kind in [k for k in args.workers.split(",") if k]:
-                for target in ("main", "child"):
+            only = set(args.only.split(","))
+            if "redis" in only:
+                rows.append(redis_kill(up, c))
+                print(table(rows[-1:]), flush=True)
+            for kind in [k for k in args.workers.split(",") if k and "workers" in only]:
+                for target in ("main", "child", "group"):
                     rows.append(worker_kill(up, c, kind, target, args.jobs))
                     print(table(rows[-1:]), flush=True)
-            for name in ("redis", "s3"):
+            for name in ("redis", "s3") if "freeze" in only else ():
                 rows.append(freeze(up, c, name))
                 print(table(rows[-1:]), flush=True)
-        rows.append(hostile(up))
+        if "hostile" in only:
+            rows.append(hostile(up))
     finally:
         rss.stop_event.set()
         up.stop()
