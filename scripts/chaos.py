@@ -1,6 +1,6 @@
 """``make chaos``: faults against a real ``sketchref up``, measured; prints a table, writes JSON.
 
-    python scripts/chaos.py [--doubles] [--classify-delay 0.3] [--jobs 50] [--out reports/chaos/chaos.json]
+    python scripts/chaos.py [--doubles] [--stage-delay 0.3] [--jobs 50] [--out reports/chaos/chaos.json]
 
 Starts ``sketchref up --free-ports`` (its own data dir) and runs, in turn:
 
@@ -51,15 +51,16 @@ DONE = ("succeeded", "failed")
 class Up:
     """``sketchref up`` in a child process; its children's pids from its log lines."""
 
-    def __init__(self, doubles: bool, classify_delay: float, data_dir: Path):
+    def __init__(self, doubles: bool, stage_delay: float, data_dir: Path):
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
         if doubles:
             from tests.services.doubles import DOUBLES_ENV
 
             env.update(DOUBLES_ENV)
-        if classify_delay:
-            env["SKETCHREF_TEST_CLASSIFY_DELAY"] = str(classify_delay)  # the doubles' classifier only
+        if stage_delay:  # the doubles only: each stage takes this long (recommend: per object, of 3)
+            env.update(SKETCHREF_TEST_DETECT_DELAY=str(stage_delay), SKETCHREF_TEST_CLASSIFY_DELAY=str(stage_delay),
+                       SKETCHREF_TEST_RECOMMEND_DELAY=str(stage_delay / 3))
         env.update(SKETCHREF_RATE_LIMIT_PER_MINUTE="0", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(self.port),
                                       "--free-ports", "--data-dir", str(data_dir), "--log-dir", str(data_dir / "logs")],
@@ -248,7 +249,7 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="faults against sketchref up, measured")
     ap.add_argument("--doubles", action="store_true", help="the tests' model stand-ins (plumbing only)")
-    ap.add_argument("--classify-delay", type=float, default=0.0, help="with --doubles: seconds per classify task")
+    ap.add_argument("--stage-delay", type=float, default=0.0, help="with --doubles: seconds per stage task")
     ap.add_argument("--jobs", type=int, default=50)
     ap.add_argument("--workers", default="detector,classifier,recommender")
     ap.add_argument("--only", default="redis,workers,freeze,hostile", help="which scenario groups to run")
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 
     shutil.rmtree(args.data_dir, ignore_errors=True)
     started = time.time()
-    up = Up(args.doubles, args.classify_delay, args.data_dir)
+    up = Up(args.doubles, args.stage_delay, args.data_dir)
     rss = PeakRss(up)
     rss.start()
     rows: list[dict] = []
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "rows": rows, "doubles": args.doubles, "classify_delay": args.classify_delay, "jobs": args.jobs,
+        "rows": rows, "doubles": args.doubles, "stage_delay": args.stage_delay, "jobs": args.jobs,
         "seconds": round(time.time() - started, 1), "note": args.note,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "command": "python scripts/chaos.py " + " ".join(argv if argv is not None else sys.argv[1:]),
