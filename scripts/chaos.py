@@ -162,6 +162,8 @@ def worker_kill(up: Up, c: httpx.Client, kind: str, target: str, n: int) -> dict
     deadline = time.monotonic() + 120
     while not victims and time.monotonic() < deadline:
         victims = held(r, stage) & set(ids)
+        # only a job still at that stage (not one whose task is finishing): it is surely cut off
+        victims = {v for v in victims if job(c, v)["stage"] == stage}
         time.sleep(0.02)
     main = up.pid(kind)
     children = psutil.Process(main).children()

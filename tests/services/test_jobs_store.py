@@ -200,3 +200,26 @@ def test_a_quiet_job_whose_message_waits_is_not_sent_twice(store, redis_url):
     assert store.requeue_stalled(older_than=30, now=later) == [(lost.id, "detect")]  # only the lost one
     assert store.get(waiting.id).requeues == 0 and store.get(held.id).requeues == 0
     assert store.r.zscore(QUIET, waiting.id) == pytest.approx(later)  # looked at again 30 s later
+
+
+def test_a_requeued_message_goes_to_the_front_of_its_queue(redis_url):
+    """A pool child died: its message is requeued where consumers take the next one from."""
+    from services.common.queue import enqueue
+
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    app = make_celery(CommonSettings(redis_url=redis_url))
+    assert "FrontRequeueTransport" in type(app.connection_for_read().transport).__name__
+    with app.connection_for_read() as conn:
+        ch = conn.default_channel
+        enqueue(app, "detect", "first")
+        msg = ch.basic_get("detect", no_ack=False)  # a worker took "first"
+        enqueue(app, "detect", "second")
+        enqueue(app, "detect", "third")
+        msg.reject(requeue=True)  # its pool child died
+        order = []
+        for _ in range(3):
+            m = ch.basic_get("detect", no_ack=True)
+            order.append(json.loads(m.body)[0][0])
+    assert order == ["first", "second", "third"]
+    assert r.hlen("unacked") == 0
