@@ -85,5 +85,10 @@ load: setup
 env:
 	$(PY) -c "import sys; sys.path.insert(0, '.'); from services.cli import main; sys.exit(main(['env']))"
 
+# faults against a real `sketchref up` (kill -9 Redis / each worker, frozen Redis and S3), measured:
+# prints a table, writes reports/chaos/chaos.json. CHAOS_ARGS="--doubles --stage-delay 0.3" for plumbing only.
+chaos: setup
+	$(BIN)/python scripts/chaos.py $(CHAOS_ARGS)
+
 clean-venv:
 	rm -rf $(VENV)

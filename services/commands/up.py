@@ -80,6 +80,9 @@ class Stack:
         # the local S3 server accepts only these (weed_env); set your own to change them
         env.setdefault("SKETCHREF_S3_ACCESS_KEY", "sketchref-local")
         env.setdefault("SKETCHREF_S3_SECRET_KEY", "sketchref-local")
+        # a job whose message was lost (popped by a worker or a Redis killed before it was recorded as
+        # unacknowledged) is sent again after this; jobs that merely wait in a queue are not
+        env.setdefault("SKETCHREF_STALL_REQUEUE_S", "15")
         return env
 
     def start(self, name: str, cmd: list[str], env: dict) -> Proc:

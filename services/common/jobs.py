@@ -8,9 +8,10 @@ Keys (all under ``sketchref:``):
   sweeper marks the overdue ones ``failed`` so no job stays ``running`` forever.
 - ``jobs:quiet``: sorted set of unfinished job ids scored by the time of their last change. A job
   that has not changed for a while may have lost its message (Redis' transport pops a message before
-  it records it as unacknowledged: a worker killed in between drops it); the sweeper sends its
-  current stage again (:meth:`JobStore.requeue_stalled`), which is harmless since stages are
-  idempotent.
+  it records it as unacknowledged: a worker killed, or Redis itself killed, in between drops it);
+  the sweeper sends its current stage again (:meth:`JobStore.requeue_stalled`) unless the message is
+  still there, waiting in its queue or held by a worker (:func:`queued_messages`), so a job that only
+  waits behind others is never sent twice and the threshold can be short.
 - ``sweeper:leader``: which gateway replica runs the sweeps (:meth:`JobStore.lead`): a lock with a
   TTL (``SKETCHREF_SWEEP_LEADER_TTL_S``, default 15 s) that its holder renews on every sweep; when
   the holder dies, another replica takes over once it expires. Only the leader's
@@ -258,15 +259,23 @@ class JobStore:
 
     def requeue_stalled(self, older_than: float, max_requeues: int = 3, now: float | None = None,
                         limit: int = 100) -> list[tuple[str, str]]:
-        """Unfinished jobs unchanged for ``older_than`` seconds: count a requeue on each (at most
-        ``max_requeues`` per job; after that only the deadline ends it) and return ``(id, stage)``
-        pairs whose stage the caller sends again. Only the leader (:meth:`lead`) does this."""
+        """Unfinished jobs unchanged for ``older_than`` seconds whose message is gone (neither
+        queued nor held by a worker): count a requeue on each (at most ``max_requeues`` per job;
+        after that only the deadline ends it) and return ``(id, stage)`` pairs whose stage the
+        caller sends again. A quiet job whose message is still there is looked at again
+        ``older_than`` later. Only the leader (:meth:`lead`) does this."""
         if not self.lead():
             return []
         now = time.time() if now is None else now
+        quiet = self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit)
+        present = queued_messages(self.r) if quiet else set()
         out = []
-        for raw in self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit):
+        for raw in quiet:
             job_id = raw.decode() if isinstance(raw, bytes) else raw
+            rec = self.get(job_id)
+            if rec is not None and rec.status not in TERMINAL and (rec.stage.value, job_id) in present:
+                self.r.zadd(QUIET, {job_id: now}, xx=True)  # waiting its turn: not lost
+                continue
 
             counted = False
 
@@ -326,6 +335,42 @@ class JobStore:
 
     def active_count(self) -> int:
         return int(self.r.zcard(ACTIVE))
+
+
+def _message_job(message: dict) -> str | None:
+    """The job id a Celery message (kombu's Redis format, task protocol 2) carries."""
+    import base64
+
+    body = message.get("body", "")
+    if message.get("properties", {}).get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    try:
+        args = json.loads(body)[0]
+    except (ValueError, IndexError, KeyError, TypeError):
+        return None
+    return args[0] if args and isinstance(args[0], str) else None
+
+
+def queued_messages(r, queues: tuple[str, ...] = ("detect", "classify", "recommend")) -> set[tuple[str, str]]:
+    """``(stage, job id)`` of every message waiting in a queue (kombu keeps a queue as a Redis list
+    of its name) or delivered and not yet acknowledged (kombu's ``unacked`` hash)."""
+    out = set()
+    pipe = r.pipeline(transaction=False)
+    for q in queues:
+        pipe.lrange(q, 0, -1)
+    pipe.hvals("unacked")
+    *lists, unacked = pipe.execute()
+    for q, items in zip(queues, lists, strict=True):
+        for raw in items:
+            job = _message_job(json.loads(raw))
+            if job:
+                out.add((q, job))
+    for raw in unacked:
+        message, _exchange, routing_key = json.loads(raw)
+        job = _message_job(message)
+        if job:
+            out.add((routing_key, job))
+    return out
 
 
 def _observe(pipe, stage: str, seconds: float) -> None:

@@ -75,3 +75,31 @@ def make_bootstep(renew_s: float):
             self.stop_event.set()
 
     return LeaseRenewer
+
+
+def _front_requeue_transport():
+    """kombu's Redis transport, except that a message requeued because its pool child died goes to
+    the *front* of its queue (kombu puts it at the back, behind every message sent since: with 50
+    jobs waiting, the interrupted job would wait for all of them again). A message restored after
+    its lease lapsed already goes to the front."""
+    from kombu.transport import redis as kredis
+    from kombu.transport import virtual
+
+    class FrontQoS(kredis.QoS):
+        def reject(self, delivery_tag, requeue=False):
+            if not requeue:
+                return super().reject(delivery_tag, requeue)
+            self.restore_by_tag(delivery_tag, leftmost=False)  # RPUSH: the end consumers pop from
+            virtual.QoS.ack(self, delivery_tag)
+
+    class FrontChannel(kredis.Channel):
+        QoS = FrontQoS
+
+    class FrontRequeueTransport(kredis.Transport):
+        Channel = FrontChannel
+
+    return FrontRequeueTransport
+
+
+FrontRequeueTransport = _front_requeue_transport()
+TRANSPORT = "services.common.lease:FrontRequeueTransport"

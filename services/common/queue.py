@@ -12,7 +12,8 @@ Delivery guarantees (DESIGN.md §1, §6):
   That timeout is short (15 s): the worker's main process renews a lease on each message it holds
   every ``lease_renew_s`` (services/common/lease.py), so a slow stage is never delivered twice while
   its worker lives, and a dead worker's message is back within ~20 s (timeout + restore interval).
-- ``reject_on_worker_lost``: a pool child killed mid-task requeues the message at once.
+- ``reject_on_worker_lost``: a pool child killed mid-task requeues the message at once, at the front
+  of its queue (``lease.FrontRequeueTransport``, for ``redis://``; kombu would put it at the back).
 - per-stage time limits (``time_limit_s``/``soft_time_limit_s``, prefork pool only): at the soft
   limit the task raises ``SoftTimeLimitExceeded`` and the job is marked failed with that reason; the
   hard limit kills a pool child that ignores it.
@@ -108,6 +109,10 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
     s = settings or get_settings()
     qs = queue_settings or QueueSettings()
     app = Celery("sketchref", broker=s.redis_url, set_as_current=False)
+    if s.redis_url.startswith("redis://"):  # rediss:// (TLS) keeps kombu's own transport
+        from .lease import TRANSPORT
+
+        app.conf.broker_transport = TRANSPORT
     app.conf.update(
         task_queues=[Queue(q, routing_key=q) for q in QUEUES],
         task_default_queue="detect",

@@ -181,3 +181,45 @@ def test_lease_renewal_moves_only_unacknowledged_messages(redis_url):
     assert renew(r, {"held", "acked-meanwhile"}, now=5000.0) == 1
     assert r.zscore(UNACKED_INDEX, "held") == 5000.0 and r.zscore(UNACKED_INDEX, "other") == 100.0
     assert r.zscore(UNACKED_INDEX, "acked-meanwhile") is None  # never re-added
+
+
+def test_a_quiet_job_whose_message_waits_is_not_sent_twice(store, redis_url):
+    from services.common.jobs import QUIET, queued_messages
+    from services.common.queue import enqueue
+
+    app = make_celery(CommonSettings(redis_url=redis_url))
+    waiting, held, lost = _job(), _job(), _job()
+    for j in (waiting, held, lost):
+        store.create(j)
+    enqueue(app, "detect", waiting.id)  # a real message, waiting in its queue
+    enqueue(app, "detect", held.id)
+    raw = store.r.rpop("detect")  # a worker took it: now in kombu's unacknowledged hash
+    store.r.hset("unacked", "tag-1", json.dumps([json.loads(raw), "", "detect"]))
+    assert queued_messages(store.r) == {("detect", waiting.id), ("detect", held.id)}
+    later = time.time() + 60
+    assert store.requeue_stalled(older_than=30, now=later) == [(lost.id, "detect")]  # only the lost one
+    assert store.get(waiting.id).requeues == 0 and store.get(held.id).requeues == 0
+    assert store.r.zscore(QUIET, waiting.id) == pytest.approx(later)  # looked at again 30 s later
+
+
+def test_a_requeued_message_goes_to_the_front_of_its_queue(redis_url):
+    """A pool child died: its message is requeued where consumers take the next one from."""
+    from services.common.queue import enqueue
+
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    app = make_celery(CommonSettings(redis_url=redis_url))
+    assert "FrontRequeueTransport" in type(app.connection_for_read().transport).__name__
+    with app.connection_for_read() as conn:
+        ch = conn.default_channel
+        enqueue(app, "detect", "first")
+        msg = ch.basic_get("detect", no_ack=False)  # a worker took "first"
+        enqueue(app, "detect", "second")
+        enqueue(app, "detect", "third")
+        msg.reject(requeue=True)  # its pool child died
+        order = []
+        for _ in range(3):
+            m = ch.basic_get("detect", no_ack=True)
+            order.append(json.loads(m.body)[0][0])
+    assert order == ["first", "second", "third"]
+    assert r.hlen("unacked") == 0
