@@ -69,7 +69,7 @@ def run(args) -> int:
     try:
         module = importlib.import_module(f"services.{args.kind}.worker")
         try:
-            version = serving.prepare(module.ctx)
+            version = serving.prepare(module.ctx, fork_after=args.pool == "prefork")
         except Exception as exc:
             return serving.fail(args.kind, exc)
         if args.model_version and version != args.model_version:

@@ -9,7 +9,8 @@
    fresh process costs seconds: lazy kernels, allocator, ONNX session set-up).
 
 Under the prefork pool the children are forked afterwards and share the loaded, warmed model (copy
-on write), so the first job of a fresh worker costs what a warm one does. Only then does the worker's
+on write), so the first job of a fresh worker costs what a warm one does. (torch stays
+single-threaded in the parent until then, :func:`fork_safe_torch`: forking after OpenMP ran hangs.) Only then does the worker's
 Celery node exist, so the probe k8s and compose use (``python -m services.common.probe worker``: this
 host's node answers a ping) cannot pass before the model works. A model that cannot be loaded ends
 the process with status 3 and one log line (:func:`fail`), before any message is taken.
@@ -20,6 +21,7 @@ after ``ttl_s``, refreshed every ``ttl_s / 3``); the gateway's ``/v1/version`` l
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -89,9 +91,28 @@ def warm_up(kind: str, model) -> None:
                           model, top_k=1)
 
 
-def prepare(ctx) -> str:
+def fork_safe_torch() -> None:
+    """Before a prefork pool: keep torch single-threaded in this (parent) process and give each forked
+    child its thread count back. A parent whose OpenMP pool has run a parallel region leaves its
+    children hanging in their first parallel region (seen: the classifier's first task never ended);
+    a parent that never started the pool is safe to fork."""
+    import sys
+
+    if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
+        return
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    os.register_at_fork(after_in_child=lambda: torch.set_num_threads(n))
+
+
+def prepare(ctx, fork_after: bool = False) -> str:
     """Check, load and warm up the model of ``ctx`` (a :class:`services.common.worker.Context`);
-    sets and returns ``ctx.version``. Raises whatever the loading raised."""
+    sets and returns ``ctx.version``. Raises whatever the loading raised. ``fork_after``: a prefork
+    pool will fork the children from this process (:func:`fork_safe_torch` first)."""
+    if fork_after and ctx.kind in ("detector", "classifier"):
+        fork_safe_torch()
     t0 = time.perf_counter()
     ctx.version = model_version(ctx.kind)
     model = ctx.model()
