@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageStat
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 16_000_000
@@ -89,7 +89,7 @@ def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_P
                flatten: bool = True) -> Image.Image:
     """Decode a PNG/JPEG/WebP fully into greyscale ``L`` on white, EXIF orientation applied.
 
-    Transparent pixels become white (a drawing app's transparent background). ``flatten=False``
+    Transparent pixels become white, or black under light strokes (:func:`flatten_alpha`). ``flatten=False``
     returns the decoded image in its own mode (colour, alpha) for
     :func:`services.common.preprocess.clean_sketch`. Raises :class:`ImageError` for anything that is
     not a complete, supported image.
@@ -107,8 +107,19 @@ def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_P
     im = ImageOps.exif_transpose(im)
     if not flatten:
         return im
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, rgba)
-    return im.convert("L")
+    return flatten_alpha(im).convert("L")
+
+
+def flatten_alpha(im: Image.Image) -> Image.Image:
+    """Transparency flattened onto black or white, whichever contrasts with the opaque pixels (dark
+    strokes on a transparent layer land on white, white strokes on black); other images unchanged."""
+    if not (im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)):
+        return im
+    rgba = im.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    grey = rgba.convert("L")
+    opaque = alpha.point(lambda v: 255 if v > 127 else 0)
+    n = opaque.histogram()[255]
+    light = n > 0 and ImageStat.Stat(grey, mask=opaque).mean[0] > 127
+    back = Image.new("RGBA", rgba.size, (0, 0, 0, 255) if light else (255, 255, 255, 255))
+    return Image.alpha_composite(back, rgba).convert("RGB")

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageChops
 from scipy import ndimage
 
-from .imaging import load_image
+from .imaging import flatten_alpha, load_image
 
 Box = tuple[float, float, float, float]
 
@@ -48,16 +48,8 @@ class SketchStats:
 
 
 def _flatten(im: Image.Image) -> Image.Image:
-    """``L`` or ``RGB``; transparency flattened onto black or white, whichever contrasts with the opaque
-    pixels (white strokes on a transparent layer survive as well as black ones)."""
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        alpha = np.asarray(rgba.getchannel("A"))
-        grey = np.asarray(rgba.convert("L"))
-        opaque = alpha > 127
-        light = bool(opaque.any()) and float(grey[opaque].mean()) > 127
-        back = Image.new("RGBA", rgba.size, (0, 0, 0, 255) if light else (255, 255, 255, 255))
-        return Image.alpha_composite(back, rgba).convert("RGB")
+    """``L`` or ``RGB``, transparency flattened (:func:`flatten_alpha`)."""
+    im = flatten_alpha(im)
     if im.mode in ("L", "RGB"):
         return im
     return im.convert("L" if im.mode in ("1", "I", "I;16", "F") else "RGB")

@@ -247,19 +247,27 @@ def downscale(image: Image.Image, max_side: int) -> Image.Image:
 
 def write_yolo_split(out_dir: Path, split: str, drawings: list[Drawing], n: int, seed: int,
                      max_side: int, cfg: SceneConfig | None = None,
-                     class_ids: dict[str, int] | None = None, prefix: str = "") -> None:
+                     class_ids: dict[str, int] | None = None, prefix: str = "",
+                     styles: tuple[str, ...] = ()) -> None:
     """Write ``n`` scenes as ``images/<split>/<prefix><i>.png`` + ``labels/<split>/<prefix><i>.txt``.
 
     One class (``object``, id 0) unless ``class_ids`` maps each word to its id (e.g. the index in
-    :func:`training.data.quickdraw.class_names`) for the class-head experiment.
+    :func:`training.data.quickdraw.class_names`) for the class-head experiment. ``styles``: style
+    families (:mod:`training.data.styles`, **train** parameters) used in turn instead of ``cfg``.
+    Every image is saved as the detector sees it in serving: through ``clean_sketch``, then shrunk.
     """
+    from services.common.preprocess import clean_sketch
+
+    from .styles import styled_scene
+
     rng = random.Random(seed)
     (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
     (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        scene = compose_scene(drawings, rng, cfg)
+        scene = (styled_scene(drawings, rng, styles[i % len(styles)], "train") if styles
+                 else compose_scene(drawings, rng, cfg))
         size = scene.image.size
-        downscale(scene.image, max_side).save(out_dir / "images" / split / f"{prefix}{i:05d}.png")
+        downscale(clean_sketch(scene.image), max_side).save(out_dir / "images" / split / f"{prefix}{i:05d}.png")
         lines = [yolo_line(b, size, class_ids[word] if class_ids else 0)
                  for b, word in zip(scene.boxes, scene.words, strict=True)]
         (out_dir / "labels" / split / f"{prefix}{i:05d}.txt").write_text("\n".join(lines) + "\n")

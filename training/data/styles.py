@@ -143,6 +143,7 @@ def styled_scene(drawings, rng: random.Random, style: str, split: str = "eval") 
     """One scene of family ``style`` with ``split`` (``train`` | ``eval``) appearance parameters."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; one of {', '.join(STYLES)}")
-    scene = compose_scene(drawings, rng, layout_config(style, split))
-    scene.image = apply_appearance(scene.image, style, rng, split)
+    look = random.Random(rng.random())  # the look has its own stream: same seed, same layouts in clean,
+    scene = compose_scene(drawings, rng, layout_config(style, split))  # dark, colour, photo and thin
+    scene.image = apply_appearance(scene.image, style, look, split)
     return scene

@@ -35,3 +35,36 @@ def contact_sheet(examples, path: str | Path, title: str = "", cols: int = 4) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
     return path
+
+
+def style_figure(path: str | Path, seed: int = 7) -> Path:
+    """One example per style family (test drawings, eval appearance), one scribble and one photo, each
+    through the recognizer: boxes, labels and "Not sure — maybe: …"."""
+    import io
+    import random
+
+    from services.common.imaging import encode_image
+    from services.common.pipeline import Recognizer
+    from training.data.quickdraw import load_drawings
+    from training.data.styles import STYLES, styled_scene
+
+    from .nonsense import _as_upload, photo_paths, scribble_image
+    from .recognition import _NoReferences
+
+    recognizer = Recognizer(recommender=_NoReferences())
+    drawings = load_drawings("raw", split="test")
+    examples = []
+    for style in STYLES:
+        scene = styled_scene(drawings, random.Random(seed), style, "eval")
+        examples.append((scene, recognizer.recognize(encode_image(scene.image), references=0).objects))
+    nonsense = [encode_image(scribble_image(random.Random(seed), "scribble"))]
+    nonsense += [_as_upload(p) for p in photo_paths()[:1]]
+    for data in nonsense:
+        examples.append((Image.open(io.BytesIO(data)), recognizer.recognize(data, references=0).objects))
+    return contact_sheet(examples, path, title=" | ".join(STYLES) + " | scribble | photo", cols=5)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(style_figure(sys.argv[1] if len(sys.argv) > 1 else "reports/recognition/styles.png"))
