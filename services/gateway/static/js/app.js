@@ -149,15 +149,16 @@ async function submit() {
   clearInterval(resendTimer);
   guesses.cancel();
   hideBanner();
-  controller = new AbortController();
+  const mine = new AbortController();
+  controller = mine;
   setMode("busy");
   markStep("upload");
   setStatus(STAGE_TEXT.upload, "busy");
   try {
-    const job = await createJob(pad.toJSON(), { signal: controller.signal });
+    const job = await createJob(pad.toJSON(), { signal: mine.signal });
     showStage(job);
     const done = await waitJob(job, {
-      signal: controller.signal,
+      signal: mine.signal,
       onUpdate: (j, err) => {
         if (err) setStatus(err.code === "rate_limited" ? "Busy server, retrying…" : "Reconnecting…", "busy");
         else showStage(j, { waited: true });
@@ -170,7 +171,7 @@ async function submit() {
     setMode("draw");
     failed(err);
   } finally {
-    controller = null;
+    if (controller === mine) controller = null; // a Cancel and a new submit may have come since
   }
 }
 
