@@ -6,11 +6,12 @@ import importlib
 
 from fastapi import APIRouter
 
-from .routes import guess, health, jobs, metrics
+from .routes import guess, health, jobs, metrics, picks
 
 v1 = APIRouter(prefix="/v1")
 v1.include_router(jobs.router)
 v1.include_router(guess.router)
+v1.include_router(picks.router)
 
 
 def _optional(name: str):

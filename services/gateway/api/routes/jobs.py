@@ -124,7 +124,7 @@ def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, i
             store.release_idempotency_key(key_hash, job_id)
         raise
     rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
-                    top_k=sub.top_k, references=sub.references, sketch_key=key,
+                    top_k=sub.top_k, references=sub.references, sketch_key=key, client=key_scope,
                     deadline_at=time.time() + settings.job_deadline_s)
     store.create(rec)
     try:
