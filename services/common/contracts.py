@@ -50,6 +50,9 @@ class DetectedObject(BaseModel):
     references: list[Reference] = Field(default_factory=list)
     confident: bool = Field(False, description="the top label is right >= 90% of the time at this score "
                             "(calibrated on val); false: 'not sure', the labels are only guesses")
+    picked_label: str | None = Field(default=None, description=(
+        "the label the user picked for this object (POST /v1/jobs/{id}/objects/{i}/label); "
+        "its references follow the pick"))
 
 
 class ImageInfo(BaseModel):

@@ -72,6 +72,7 @@ class JobRecord(Job):
     owner: str = ""  # a hash of the submitting client (API key id or address): who may delete it
     idempotency_hash: str = ""  # the ``idem:`` key that points at this job, if any
     routes: dict[str, str] = Field(default_factory=dict)  # canary versions chosen at submission (routing.py)
+    picks: list[dict] = Field(default_factory=list)  # {"object", "label", "at"}: feedback for retraining
 
     def public(self) -> Job:
         return Job.model_validate(self.model_dump(include=set(Job.model_fields)))
@@ -213,6 +214,32 @@ class JobStore:
             return j
 
         stored = self.update(job_id, change, also=lambda pipe: _observe(pipe, stage, elapsed_ms / 1000))
+        return stored if applied else None
+
+    def pick_label(self, job_id: str, index: int, label: str, deadline_s: float) -> JobRecord | None:
+        """Record that the user picked ``label`` for object ``index`` of a succeeded job, and send the
+        job back to the recommend stage (queued) so that its references follow the pick. Returns the
+        stored record, or None when the job is not (any longer) a succeeded one with that object."""
+        applied = False
+
+        def change(j: JobRecord):
+            nonlocal applied
+            if j.status != JobStatus.succeeded or not 0 <= index < len(j.objects):
+                return None
+            applied = True
+            j.objects[index].picked_label = label
+            j.picks.append({"object": index, "label": label, "at": utcnow()})
+            j.status = JobStatus.queued
+            j.stage = Stage.recommend
+            j.started_at = 0.0
+            j.requeues = 0
+            j.deadline_at = time.time() + deadline_s
+            return j
+
+        def also(pipe):
+            pipe.zadd(ACTIVE, {job_id: time.time() + deadline_s})
+
+        stored = self.update(job_id, change, also=also)
         return stored if applied else None
 
     def fail(self, job_id: str, reason: str) -> JobRecord | None:

@@ -92,8 +92,10 @@ def recommend(objects: list[DetectedObject], recommender, n: int = 6, gray: Imag
         refs = []
         if n > 0:
             crop = gray.crop(tuple(int(v) for v in o.box)) if gray is not None else None
-            for candidate in o.labels[:3]:
-                refs = recommender.recommend(candidate.label, n=n, crop=crop)
+            # a label the user picked comes first (its references follow the pick)
+            names = ([o.picked_label] if o.picked_label else []) + [c.label for c in o.labels[:3]]
+            for name in dict.fromkeys(names):
+                refs = recommender.recommend(name, n=n, crop=crop)
                 if refs:
                     break
         out.append(o.model_copy(update={"references": refs}))

@@ -84,6 +84,9 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
     page.get_by_test_id("undo").click()
     assert page.evaluate("window.sketchref.pad.strokes.length") == n
     assert f"{n} strokes" in status.inner_text()
+    # The live guesses follow the Undo (the drawing as it is now), top 3 under the canvas.
+    page.wait_for_function("() => window.sketchref.guesses.last.shownAt > 0", timeout=WAIT_MS)
+    assert page.get_by_test_id("guess").count() == 3
     shot(page, "02-drawing", docs="drawing.png")
 
     with page.expect_request(lambda r: r.url.endswith("/v1/jobs") and r.method == "POST") as req:
@@ -139,7 +142,7 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
     viewer.wait_for(state="visible")
     page.wait_for_function("() => document.querySelector('#viewer-img').complete")
     page.wait_for_timeout(400)
-    shot(page, "05-reference")
+    shot(page, "05-reference", docs="reference.png")
     page.keyboard.press("Escape")
 
     (artifacts_dir() / "timings.json").write_text(json.dumps({

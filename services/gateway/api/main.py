@@ -6,12 +6,13 @@ import importlib
 
 from fastapi import APIRouter
 
-from .routes import guess, health, jobs, metrics, version
+from .routes import guess, health, jobs, metrics, picks, version
 
 v1 = APIRouter(prefix="/v1")
 v1.include_router(jobs.router)
 v1.include_router(version.router)
 v1.include_router(guess.router)
+v1.include_router(picks.router)
 
 
 def _optional(name: str):

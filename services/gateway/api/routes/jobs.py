@@ -139,7 +139,8 @@ def _submit(sub: Submission, settings, store, storage, celery, client: str, idem
     rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
                     top_k=sub.top_k, references=sub.references, sketch_key=key,
                     deadline_at=time.time() + settings.job_deadline_s, owner=owner_of(client),
-                    idempotency_hash=key_hash or "")
+                    idempotency_hash=key_hash or "",
+                    routes=router.choose(job_id) if router is not None else {})
     try:
         store.create(rec)
     except Exception:
@@ -242,7 +243,7 @@ def _owned(store, job_id: str, client: str) -> JobRecord:
     if rec is None:
         raise ApiError(404, "job_not_found", "no such job (unknown, expired or deleted)")
     if rec.owner and not hmac.compare_digest(rec.owner, owner_of(client)):
-        raise ApiError(403, "not_your_job", "only the client (API key or address) that submitted a job may delete it")
+        raise ApiError(403, "not_your_job", "only the client (API key or address) that submitted a job may change or delete it")
     return rec
 
 

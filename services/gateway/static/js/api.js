@@ -91,6 +91,15 @@ export function guess(payload, { signal } = {}) {
   });
 }
 
+/** POST /v1/jobs/{id}/objects/{i}/label: the user's pick; answers the job, queued for new references. */
+export function pickLabel(jobId, index, label) {
+  return request(`/v1/jobs/${encodeURIComponent(jobId)}/objects/${index}/label`, {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify({ label }),
+  });
+}
+
 export function getJob(id, { signal, wait = 0 } = {}) {
   const q = wait > 0 ? `?wait=${wait}` : "";
   return request(`/v1/jobs/${encodeURIComponent(id)}${q}`, { headers: headers(), signal });

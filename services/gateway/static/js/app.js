@@ -1,6 +1,6 @@
 // sketchref phone app: draw -> submit -> watch the stages -> results. Plain ES modules, no build step.
 
-import { ApiError, createJob, waitJob } from "./api.js";
+import { ApiError, createJob, pickLabel, waitJob } from "./api.js";
 import { LiveGuesses } from "./guesses.js";
 import { ResultsView } from "./results.js";
 import { Sketchpad } from "./sketchpad.js";
@@ -47,6 +47,7 @@ const view = new ResultsView({
   title: $("#results-title"),
   labelsDialog: $("#labels-dialog"),
   viewer: $("#viewer"),
+  onPick: (i, label) => pick(i, label),
 });
 
 const guesses = new LiveGuesses($("#guesses"), { getDrawing: () => (pad.isEmpty() ? null : pad.toJSON()) });
@@ -149,15 +150,16 @@ async function submit() {
   clearInterval(resendTimer);
   guesses.cancel();
   hideBanner();
-  controller = new AbortController();
+  const mine = new AbortController();
+  controller = mine;
   setMode("busy");
   markStep("upload");
   setStatus(STAGE_TEXT.upload, "busy");
   try {
-    const job = await createJob(pad.toJSON(), { signal: controller.signal });
+    const job = await createJob(pad.toJSON(), { signal: mine.signal });
     showStage(job);
     const done = await waitJob(job, {
-      signal: controller.signal,
+      signal: mine.signal,
       onUpdate: (j, err) => {
         if (err) setStatus(err.code === "rate_limited" ? "Busy server, retrying…" : "Reconnecting…", "busy");
         else showStage(j, { waited: true });
@@ -170,7 +172,7 @@ async function submit() {
     setMode("draw");
     failed(err);
   } finally {
-    controller = null;
+    if (controller === mine) controller = null; // a Cancel and a new submit may have come since
   }
 }
 
@@ -187,6 +189,25 @@ function showResults(job) {
   ui.results.focus({ preventScroll: true });
   // Back (the browser's, or a phone's back gesture) returns to the drawing instead of leaving the app.
   if (!history.state || history.state.sketchref !== "result") history.pushState({ sketchref: "result" }, "");
+}
+
+/** The user picked the right label for object `i`: the job re-runs its recommend stage for it. */
+async function pick(i, label) {
+  const job = view.job;
+  if (!job || mode !== "result") return;
+  setStatus(`Finding photos of ${label}…`, "busy");
+  try {
+    const queued = await pickLabel(job.id, i, label);
+    const done = await waitJob(queued, {});
+    if (done.status === "failed") throw new ApiError("job_failed", done.error || "The job failed.");
+    if (mode !== "result" || view.job?.id !== job.id) return; // the user moved on
+    view.show(done);
+    view.layoutOverlay(pad);
+    setStatus(`Picked ${label}`, "done");
+  } catch (err) {
+    setStatus("Could not pick that label", "error");
+    showBanner("error", "Could not pick that label", err.message);
+  }
 }
 
 /** Stop waiting for the running job: its result is simply not shown (the server may finish it). */

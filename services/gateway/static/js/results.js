@@ -24,7 +24,15 @@ const el = (tag, attrs = {}, ...children) => {
 
 export const pretty = (label) => (label ? label.charAt(0).toUpperCase() + label.slice(1) : "Unknown");
 const pct = (score) => `${Math.round(Math.max(0, Math.min(1, Number(score) || 0)) * 100)}%`;
-const topLabel = (obj) => (obj.labels && obj.labels[0]) || { label: obj.detector_label || "", score: obj.score };
+/** The label shown for an object: the user's pick when there is one, else the classifier's first. */
+const topLabel = (obj) => {
+  if (obj.picked_label) {
+    const known = (obj.labels || []).find((l) => l.label === obj.picked_label);
+    return { label: obj.picked_label, score: known ? known.score : null, picked: true };
+  }
+  return (obj.labels && obj.labels[0]) || { label: obj.detector_label || "", score: obj.score };
+};
+const scoreText = (top) => (top.picked ? "your pick" : pct(top.score));
 // recognition's `confident` field; a server without it is taken at its word (confident).
 export const isSure = (obj) => obj.confident !== false;
 const article = (w) => (/^[aeiou]/i.test(w) ? "an" : "a");
@@ -71,7 +79,8 @@ function thumb(src, alt, fallbackText) {
 }
 
 export class ResultsView {
-  constructor({ overlay, list, empty, title, labelsDialog, viewer }) {
+  constructor({ overlay, list, empty, title, labelsDialog, viewer, onPick = null }) {
+    this.onPick = onPick; // (objectIndex, label) => void: the user picked the right label
     this.overlay = overlay;
     this.list = list;
     this.empty = empty;
@@ -135,9 +144,9 @@ export class ResultsView {
           "data-testid": "object-box",
           onclick: () => this.openLabels(i),
         },
-        el("span", { class: "chip-name" }, pretty(top.label) + (isSure(obj) ? "" : "?")),
+        el("span", { class: "chip-name" }, pretty(top.label) + (isSure(obj) || top.picked ? "" : "?")),
         " ",
-        el("span", { class: "chip-score" }, pct(top.score)),
+        el("span", { class: "chip-score" }, scoreText(top)),
         el("span", { class: "sr-only" }, " sure: show other candidates"),
       );
       box.append(chip);
@@ -163,7 +172,7 @@ export class ResultsView {
       el("span", { class: "swatch", "aria-hidden": "true" }, String(i + 1)),
       el("span", { class: "object-name", "data-testid": "label" }, pretty(top.label)),
       " ",
-      el("span", { class: "object-score" }, pct(top.score)),
+      el("span", { class: "object-score" }, scoreText(top)),
       el("span", { class: "sr-only" }, " sure. "),
       others ? el("span", { class: "object-more" }, `+${others} more`) : null,
       others ? el("span", { class: "sr-only" }, " candidates") : null,
@@ -171,7 +180,7 @@ export class ResultsView {
     );
     head.querySelector(".chev").innerHTML = '<path d="m9 6 6 6-6 6"/>';
 
-    const sure = isSure(obj);
+    const sure = isSure(obj) || !!top.picked;
     if (!sure) head.classList.add("unsure");
     const strip = el("ul", { class: "ref-strip", "aria-label": `Reference photos for ${top.label}` });
     refs.forEach((ref) => strip.append(this.refItem(ref, top.label)));
@@ -212,10 +221,16 @@ export class ResultsView {
     const labels = obj.labels && obj.labels.length ? obj.labels : [topLabel(obj)];
     d.style.setProperty("--c", color);
     d.querySelector("#labels-title").textContent = `Object ${i + 1}: ${pretty(labels[0].label)}`;
-    d.querySelector("#labels-sub").textContent = labels.length > 1
+    d.querySelector("#labels-sub").textContent = (labels.length > 1
       ? "The classifier's candidates, most likely first."
-      : "The classifier gave a single candidate.";
+      : "The classifier gave a single candidate.")
+      + (this.onPick ? " Not right? Pick the right one: its photos are found, and your pick is kept with"
+        + " this sketch to help improve sketchref." : "");
     const ol = d.querySelector("#candidates");
+    const pick = (label) => () => {
+      d.close();
+      this.onPick(i, label);
+    };
     ol.replaceChildren(
       ...labels.map((l, k) =>
         el(
@@ -223,6 +238,10 @@ export class ResultsView {
           { class: `candidate${k === 0 ? " best" : ""}`, "data-testid": "candidate" },
           el("span", { class: "cand-name" }, pretty(l.label)),
           el("span", { class: "cand-score" }, pct(l.score)),
+          this.onPick && obj.picked_label !== l.label
+            ? el("button", { type: "button", class: "btn btn-small cand-pick", "data-testid": "pick",
+              "aria-label": `Pick ${l.label}`, onclick: pick(l.label) }, "Pick")
+            : el("span", { class: "cand-picked" }, obj.picked_label === l.label ? "your pick" : ""),
           el("span", { class: "cand-bar", "aria-hidden": "true", style: `--w:${pct(l.score)}` }),
         ),
       ),
