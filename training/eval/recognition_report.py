@@ -45,7 +45,7 @@ def table(root: str | Path = "reports/recognition") -> str:
                 rows.append(f"| {kind}s ({k['inputs']}): inputs with any confident object | – | – | "
                             f"{k['confident_rate']:.3f} ({lo:.3f}–{hi:.3f}) | ≤ 0.10: "
                             f"{'met' if k['confident_rate'] <= 0.10 else 'not met'} | "
-                            "`sketchref eval recognition nonsense` |")
+                            f"`sketchref eval recognition nonsense --scenes {r['scribble']['inputs']}` |")
     return "\n".join(rows)
 
 
