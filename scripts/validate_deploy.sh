@@ -31,9 +31,20 @@ fail=0
 step() { printf '\n== %s\n' "$*"; }
 
 step "docker-compose config -q"
-# Unset variables fall back to the defaults written in the file; no .env is read from the caller.
-if "$COMPOSE" -f docker-compose.yml config -q && "$COMPOSE" -f docker-compose.yml --profile training config -q; then
-  echo "ok: docker-compose.yml ($("$COMPOSE" -f docker-compose.yml --profile training config --services | wc -l) services)"
+# No default credentials: without the keys, config must fail and name the missing variable; with a
+# .env written by `sketchref env` (random keys, in a temporary file) it must pass. The caller's own
+# .env and environment are kept out of both.
+NOKEYS=(env -u SKETCHREF_REDIS_PASSWORD -u SKETCHREF_S3_ACCESS_KEY -u SKETCHREF_S3_SECRET_KEY)
+: > "$TMP/empty.env"
+if "${NOKEYS[@]}" "$COMPOSE" --env-file "$TMP/empty.env" -f docker-compose.yml config -q > "$TMP/nokeys.out" 2>&1; then
+  echo "FAILED: docker-compose.yml starts without credentials"; fail=1
+elif grep -q "is not set - run make env" "$TMP/nokeys.out"; then
+  echo "ok: without keys docker-compose config fails: $(grep -o 'SKETCHREF_[A-Z0-9_]* is not set - run make env' "$TMP/nokeys.out" | head -1)"
+else cat "$TMP/nokeys.out"; echo "FAILED: docker-compose config failed for another reason"; fail=1; fi
+"$PY" -m services.cli env --file "$TMP/compose.env" > /dev/null
+CFG=("${NOKEYS[@]}" "$COMPOSE" --env-file "$TMP/compose.env" -f docker-compose.yml)
+if "${CFG[@]}" config -q && "${CFG[@]}" --profile training config -q; then
+  echo "ok: docker-compose.yml with generated keys ($("${CFG[@]}" --profile training config --services | wc -l) services)"
 else fail=1; fi
 
 for overlay in k8s/overlays/*/; do

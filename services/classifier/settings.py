@@ -16,6 +16,9 @@ class ClassifierSettings(BaseSettings):
     model_dir: Path = ROOT / "models" / "classifier"
     device: str = "cpu"
     batch_size: int = 64
+    # The Hugging Face Hub commit of the CLIP backbone (a hub id, not a local folder): pinned, so a
+    # changed or compromised upstream repository is never loaded silently. Change it on purpose.
+    clip_revision: str = "3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268"
 
 
 @lru_cache

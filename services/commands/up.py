@@ -1,9 +1,17 @@
 """``sketchref up [--port 8000]``: the whole stack as local processes on 127.0.0.1, no containers.
 
 Starts redis-server, SeaweedFS (``weed mini``, the S3 server), the detector, classifier and
-recommender workers and the gateway, each with its output prefixed by its name. A worker that dies
-is started again (a crashed worker's unacknowledged task is redelivered to the new one). Ctrl-C
-(SIGINT) or SIGTERM stops everything cleanly: gateway first, then workers, then S3 and Redis.
+recommender workers and the gateway, each with its output prefixed by its name.
+
+Supervision: any child that dies (Redis, S3, a worker, the gateway) is started again on the same
+ports with exponential back-off (0.5 s, 1 s, 2 s, ... at most 30 s; back to 0.5 s once it has run for a
+minute), and the restart is logged; the rest of the stack keeps running. Redis keeps an append-only
+file in ``--data-dir`` (fsync every second), so job records and queued tasks survive its crash; a
+crashed worker's unacknowledged task is redelivered (see services/common/queue.py).
+
+Ctrl-C (SIGINT) or SIGTERM stops everything within 15 s: the gateway and workers first (SIGTERM,
+SIGKILL after 10 s), then S3 and Redis. If ``up`` itself is SIGKILLed, its children die with it
+(PDEATHSIG and the reaper of services/common/processes.py).
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from services.common.processes import (
 from services.common.settings import ROOT
 
 WORKERS = ("detector", "classifier", "recommender")
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 30.0
+HEALTHY_AFTER_S = 60.0  # a child that ran this long restarts at once next time (back-off reset)
 
 
 def add_arguments(parser) -> None:
@@ -51,6 +62,10 @@ class Stack:
     def __init__(self, args):
         self.args = args
         self.procs: dict[str, Proc] = {}
+        self.cmds: dict[str, tuple[list[str], dict]] = {}
+        self.started_at: dict[str, float] = {}
+        self.restarts: dict[str, int] = {}
+        self.restart_at: dict[str, float] = {}
         self.stopping = False
         self.color = 0
         self.metrics_ports = {kind: free_port() for kind in WORKERS}  # each worker's Prometheus port
@@ -65,30 +80,63 @@ class Stack:
         # the local S3 server accepts only these (weed_env); set your own to change them
         env.setdefault("SKETCHREF_S3_ACCESS_KEY", "sketchref-local")
         env.setdefault("SKETCHREF_S3_SECRET_KEY", "sketchref-local")
+        # a job whose message was lost (popped by a worker or a Redis killed before it was recorded as
+        # unacknowledged) is sent again after this; jobs that merely wait in a queue are not
+        env.setdefault("SKETCHREF_STALL_REQUEUE_S", "15")
         return env
 
     def start(self, name: str, cmd: list[str], env: dict) -> Proc:
         log = self.args.log_dir / f"{name}.log" if self.args.log_dir else None
         if log:
             log.parent.mkdir(parents=True, exist_ok=True)
-        p = Proc(name, cmd, env=env, cwd=ROOT, color=self.color, log_file=log)
-        self.color += 1
+        color = list(self.cmds).index(name) if name in self.cmds else len(self.cmds)
+        p = Proc(name, cmd, env=env, cwd=ROOT, color=color, log_file=log)
+        self.cmds[name] = (cmd, env)
         self.procs[name] = p
+        self.started_at[name] = time.monotonic()
         say(f"{name} started (pid {p.pid})")
         return p
+
+    def supervise(self) -> None:
+        """Restart every child that died, each after its back-off; never blocks."""
+        now = time.monotonic()
+        for name, p in list(self.procs.items()):
+            if p.alive():
+                continue
+            if name not in self.restart_at:
+                if now - self.started_at[name] >= HEALTHY_AFTER_S:
+                    self.restarts[name] = 0
+                n = self.restarts.get(name, 0)
+                delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** n)
+                self.restarts[name] = n + 1
+                self.restart_at[name] = now + delay
+                say(f"{name} exited ({p.popen.returncode}); restarting in {delay:.1f} s (restart {n + 1})")
+                p.stop(grace=2)  # its group too: a dead worker's orphaned pool children
+            elif now >= self.restart_at[name]:
+                del self.restart_at[name]
+                cmd, env = self.cmds[name]
+                try:
+                    self.start(name, cmd, env)
+                except OSError as exc:
+                    say(f"{name} could not be started: {exc}")
+                    self.started_at[name] = now
 
     def worker_cmd(self, kind: str) -> list[str]:
         return python_command("worker", kind, "--concurrency", str(self.args.concurrency), "--pool", self.args.pool,
                               "--metrics-port", str(self.metrics_ports[kind]))
 
     def stop_all(self) -> None:
+        """Gateway and workers together (10 s to finish, then SIGKILL), then S3 and Redis (3 s)."""
         self.stopping = True
-        order = ["prometheus", "gateway", *WORKERS, "s3", "redis"]
-        for name in order:
-            p = self.procs.get(name)
-            if p is not None and p.alive():
-                say(f"stopping {name}")
-                p.stop(grace=15)
+        for names, grace in ((["prometheus", "gateway", *WORKERS], 10.0), (["s3", "redis"], 3.0)):
+            procs = [self.procs[n] for n in names if n in self.procs]
+            for p in procs:
+                if p.alive():
+                    say(f"stopping {p.name}")
+                    p.terminate()
+            end = time.monotonic() + grace
+            for p in procs:
+                p.stop(grace=max(0.1, end - time.monotonic()))
 
 
 def say(msg: str) -> None:
@@ -129,9 +177,12 @@ def _scrape(stack: Stack, args, env: dict) -> None:
 def run(args) -> int:
     stack = Stack(args)
     interrupted = []
+    ready = []
 
     def on_signal(signum, frame):
         interrupted.append(signum)
+        if not ready:  # still starting: abandon the start-up, stop what was started
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -157,23 +208,18 @@ def run(args) -> int:
         wait_until(lambda: _gateway_ready(args.port), 60, "gateway", gw)
         _scrape(stack, args, env)
         say(f"ready: http://127.0.0.1:{args.port}  (redis :{redis_port}, S3 :{s3_port}); Ctrl-C stops")
+        ready.append(True)
         while not interrupted:
             time.sleep(0.2)
-            for name, p in list(stack.procs.items()):
-                if p.alive() or interrupted:
-                    continue
-                if name in WORKERS:
-                    say(f"{name} exited ({p.popen.returncode}); starting a new one")
-                    p.stop()
-                    stack.start(name, stack.worker_cmd(name), env)
-                else:
-                    say(f"{name} exited ({p.popen.returncode}); stopping everything")
-                    interrupted.append(0)
-                    code = 1
+            if not interrupted:
+                stack.supervise()
     except (TimeoutError, RuntimeError, FileNotFoundError) as exc:
         say(f"start-up failed: {exc}")
         code = 1
+    except KeyboardInterrupt:
+        say("interrupted during start-up")
     finally:
+        ready.append(True)  # a second signal while stopping must not interrupt the stop
         stack.stop_all()
         say("stopped")
     return code

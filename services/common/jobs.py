@@ -8,9 +8,14 @@ Keys (all under ``sketchref:``):
   sweeper marks the overdue ones ``failed`` so no job stays ``running`` forever.
 - ``jobs:quiet``: sorted set of unfinished job ids scored by the time of their last change. A job
   that has not changed for a while may have lost its message (Redis' transport pops a message before
-  it records it as unacknowledged: a worker killed in between drops it); the sweeper sends its
-  current stage again (:meth:`JobStore.requeue_stalled`), which is harmless since stages are
-  idempotent.
+  it records it as unacknowledged: a worker killed, or Redis itself killed, in between drops it);
+  the sweeper sends its current stage again (:meth:`JobStore.requeue_stalled`) unless the message is
+  still there, waiting in its queue or held by a worker (:func:`queued_messages`), so a job that only
+  waits behind others is never sent twice and the threshold can be short.
+- ``sweeper:leader``: which gateway replica runs the sweeps (:meth:`JobStore.lead`): a lock with a
+  TTL (``SKETCHREF_SWEEP_LEADER_TTL_S``, default 15 s) that its holder renews on every sweep; when
+  the holder dies, another replica takes over once it expires. Only the leader's
+  :meth:`JobStore.sweep` and :meth:`JobStore.requeue_stalled` act; the others return nothing.
 - ``idem:<hash>``: Idempotency-Key -> ``{"payload": sha256, "job": id}``, same TTL as jobs.
 - ``metrics:jobs`` and ``metrics:stage:<stage>``: counters and histogram buckets the workers write
   and the gateway's ``/metrics`` reads (workers are separate processes).
@@ -27,6 +32,8 @@ write again (objects are replaced as a whole, never appended, so nothing is dupl
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -39,6 +46,14 @@ PREFIX = "sketchref:"
 ACTIVE = PREFIX + "jobs:active"
 QUIET = PREFIX + "jobs:quiet"
 JOB_METRICS = PREFIX + "metrics:jobs"
+LEADER = PREFIX + "sweeper:leader"
+# take the lock when free, renew it when ours; 1 when we lead
+_LEAD_SCRIPT = """
+local v = redis.call('GET', KEYS[1])
+if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
 DEFAULT_TTL_S = 24 * 3600
 # Histogram buckets of stage latencies, in seconds.
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -54,7 +69,10 @@ class JobRecord(Job):
     started_at: float = 0.0
     created_ts: float = Field(default_factory=time.time)
     requeues: int = 0  # times the sweeper re-sent the current stage of this stalled job
+    owner: str = ""  # a hash of the submitting client (API key id or address): who may delete it
+    idempotency_hash: str = ""  # the ``idem:`` key that points at this job, if any
     routes: dict[str, str] = Field(default_factory=dict)  # canary versions chosen at submission (routing.py)
+    picks: list[dict] = Field(default_factory=list)  # {"object", "label", "at"}: feedback for retraining
 
     def public(self) -> Job:
         return Job.model_validate(self.model_dump(include=set(Job.model_fields)))
@@ -85,9 +103,17 @@ def finished_job_json(message: bytes) -> bytes | None:
 
 
 class JobStore:
-    def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S):
+    def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S, leader_ttl_s: float | None = None):
         self.r = redis_client
         self.ttl_s = int(ttl_s)
+        self.leader_ttl_s = float(leader_ttl_s if leader_ttl_s is not None
+                                  else os.environ.get("SKETCHREF_SWEEP_LEADER_TTL_S", 15))
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def lead(self) -> bool:
+        """Take or renew the sweeper lock; True when this store is the one that sweeps."""
+        ms = max(1, int(self.leader_ttl_s * 1000))
+        return bool(self.r.eval(_LEAD_SCRIPT, 1, LEADER, self.owner, ms))
 
     # -- records ---------------------------------------------------------------------------------
     def create(self, job: JobRecord) -> None:
@@ -190,6 +216,32 @@ class JobStore:
         stored = self.update(job_id, change, also=lambda pipe: _observe(pipe, stage, elapsed_ms / 1000))
         return stored if applied else None
 
+    def pick_label(self, job_id: str, index: int, label: str, deadline_s: float) -> JobRecord | None:
+        """Record that the user picked ``label`` for object ``index`` of a succeeded job, and send the
+        job back to the recommend stage (queued) so that its references follow the pick. Returns the
+        stored record, or None when the job is not (any longer) a succeeded one with that object."""
+        applied = False
+
+        def change(j: JobRecord):
+            nonlocal applied
+            if j.status != JobStatus.succeeded or not 0 <= index < len(j.objects):
+                return None
+            applied = True
+            j.objects[index].picked_label = label
+            j.picks.append({"object": index, "label": label, "at": utcnow()})
+            j.status = JobStatus.queued
+            j.stage = Stage.recommend
+            j.started_at = 0.0
+            j.requeues = 0
+            j.deadline_at = time.time() + deadline_s
+            return j
+
+        def also(pipe):
+            pipe.zadd(ACTIVE, {job_id: time.time() + deadline_s})
+
+        stored = self.update(job_id, change, also=also)
+        return stored if applied else None
+
     def fail(self, job_id: str, reason: str) -> JobRecord | None:
         """Mark an unfinished job failed with ``reason`` (a finished one is left as it is)."""
 
@@ -202,9 +254,25 @@ class JobStore:
 
         return self.update(job_id, change)
 
+    def delete(self, job_id: str) -> None:
+        """Remove every trace of the job in Redis: its record, its place in the active and quiet
+        sets, and the Idempotency-Key that points at it. A stage message still queued for it then
+        finds no job and does nothing (the worker logs it as missing)."""
+        rec = self.get(job_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(job_key(job_id))
+        pipe.zrem(ACTIVE, job_id)
+        pipe.zrem(QUIET, job_id)
+        if rec is not None and rec.idempotency_hash:
+            pipe.delete(f"{PREFIX}idem:{rec.idempotency_hash}")
+        pipe.execute()
+
     # -- deadlines ---------------------------------------------------------------------------------
     def sweep(self, now: float | None = None, limit: int = 100) -> list[str]:
-        """Mark every unfinished job past its deadline ``failed``; returns their ids."""
+        """Mark every unfinished job past its deadline ``failed``; returns their ids (nothing unless
+        this store leads: :meth:`lead`)."""
+        if not self.lead():
+            return []
         now = time.time() if now is None else now
         failed = []
         for raw in self.r.zrangebyscore(ACTIVE, "-inf", now, start=0, num=limit):
@@ -218,13 +286,23 @@ class JobStore:
 
     def requeue_stalled(self, older_than: float, max_requeues: int = 3, now: float | None = None,
                         limit: int = 100) -> list[tuple[str, str]]:
-        """Unfinished jobs unchanged for ``older_than`` seconds: count a requeue on each (at most
-        ``max_requeues`` per job; after that only the deadline ends it) and return ``(id, stage)``
-        pairs whose stage the caller sends again."""
+        """Unfinished jobs unchanged for ``older_than`` seconds whose message is gone (neither
+        queued nor held by a worker): count a requeue on each (at most ``max_requeues`` per job;
+        after that only the deadline ends it) and return ``(id, stage)`` pairs whose stage the
+        caller sends again. A quiet job whose message is still there is looked at again
+        ``older_than`` later. Only the leader (:meth:`lead`) does this."""
+        if not self.lead():
+            return []
         now = time.time() if now is None else now
+        quiet = self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit)
+        present = queued_messages(self.r) if quiet else set()
         out = []
-        for raw in self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit):
+        for raw in quiet:
             job_id = raw.decode() if isinstance(raw, bytes) else raw
+            rec = self.get(job_id)
+            if rec is not None and rec.status not in TERMINAL and (rec.stage.value, job_id) in present:
+                self.r.zadd(QUIET, {job_id: now}, xx=True)  # waiting its turn: not lost
+                continue
 
             counted = False
 
@@ -284,6 +362,42 @@ class JobStore:
 
     def active_count(self) -> int:
         return int(self.r.zcard(ACTIVE))
+
+
+def _message_job(message: dict) -> str | None:
+    """The job id a Celery message (kombu's Redis format, task protocol 2) carries."""
+    import base64
+
+    body = message.get("body", "")
+    if message.get("properties", {}).get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    try:
+        args = json.loads(body)[0]
+    except (ValueError, IndexError, KeyError, TypeError):
+        return None
+    return args[0] if args and isinstance(args[0], str) else None
+
+
+def queued_messages(r, queues: tuple[str, ...] = ("detect", "classify", "recommend")) -> set[tuple[str, str]]:
+    """``(stage, job id)`` of every message waiting in a queue (kombu keeps a queue as a Redis list
+    of its name) or delivered and not yet acknowledged (kombu's ``unacked`` hash)."""
+    out = set()
+    pipe = r.pipeline(transaction=False)
+    for q in queues:
+        pipe.lrange(q, 0, -1)
+    pipe.hvals("unacked")
+    *lists, unacked = pipe.execute()
+    for q, items in zip(queues, lists, strict=True):
+        for raw in items:
+            job = _message_job(json.loads(raw))
+            if job:
+                out.add((q, job))
+    for raw in unacked:
+        message, _exchange, routing_key = json.loads(raw)
+        job = _message_job(message)
+        if job:
+            out.add((routing_key, job))
+    return out
 
 
 def _observe(pipe, stage: str, seconds: float) -> None:

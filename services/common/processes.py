@@ -4,6 +4,12 @@ Used by ``sketchref up`` and by the tests' fixtures, so both run the same real s
 Each process runs in its own session (process group), its output is pumped line by line with a
 readable ``name |`` prefix, and :meth:`Proc.stop` sends SIGTERM to the whole group, then SIGKILL
 after a grace period.
+
+A child never outlives this process, even when this process is SIGKILLed and has no chance to stop
+it: the direct child gets ``PR_SET_PDEATHSIG`` (SIGKILL when its parent dies), and a small reaper
+process (:data:`REAPER_SOURCE`, one per parent, started with the first :class:`Proc`) holds a pipe
+from this process and, when the pipe closes (this process is gone), kills every process group it was
+told about: the grandchildren too (a Celery worker's pool children), which PDEATHSIG does not reach.
 """
 
 from __future__ import annotations
@@ -81,13 +87,16 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Proc 
     raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
 
 
-def redis_command(port: int, data_dir: Path) -> list[str]:
+def redis_command(port: int, data_dir: Path, appendonly: bool = True) -> list[str]:
+    """redis-server on loopback, its files in ``data_dir``. ``appendonly``: an append-only file
+    fsynced every second, so queued tasks and job records survive a crash and restart of Redis."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise FileNotFoundError("redis-server not found: apt-get install redis-server")
     data_dir.mkdir(parents=True, exist_ok=True)
     return [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), "--save", "",
-            "--appendonly", "no", "--protected-mode", "yes"]
+            "--appendonly", "yes" if appendonly else "no", "--appendfsync", "everysec",
+            "--protected-mode", "yes"]
 
 
 def weed_executable() -> str:
@@ -125,8 +134,75 @@ def free_weed_ports() -> dict[str, int]:
     return {name: free_port_pair() for name in ("master", "volume", "filer", "webdav", "admin")}
 
 
+# The reaper: reads "+PGID" / "-PGID" lines on stdin; at EOF (its parent is gone, or closed the
+# pipe) it sends SIGTERM to every group still listed, then SIGKILL to what is left after 5 s.
+REAPER_SOURCE = r"""
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+groups = set()
+for line in sys.stdin:
+    line = line.strip()
+    if line[:1] == "+": groups.add(int(line[1:]))
+    elif line[:1] == "-": groups.discard(int(line[1:]))
+def alive(g):
+    try: os.killpg(g, 0); return True
+    except OSError: return False
+for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0.0)):
+    for g in list(groups):
+        try: os.killpg(g, sig)
+        except OSError: groups.discard(g)
+    end = time.monotonic() + wait
+    while groups and time.monotonic() < end:
+        groups = {g for g in groups if alive(g)}
+        time.sleep(0.1)
+"""
+
+_PR_SET_PDEATHSIG = 1
+_reaper: subprocess.Popen | None = None
+_reaper_lock = threading.Lock()
+
+
+def _libc_prctl():
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the reaper still cleans up
+        return None
+
+
+_prctl = _libc_prctl()  # looked up here: nothing may be imported between fork and exec
+
+
+def _die_with_parent() -> None:
+    """In the child between fork and exec: SIGKILL me when my parent dies (Linux prctl)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
+def _tell_reaper(line: str) -> None:
+    global _reaper
+    with _reaper_lock:
+        if _reaper is None or _reaper.poll() is not None:
+            if line.startswith("-"):
+                return
+            # its own session: a Ctrl-C to our terminal's group does not reach it; it acts at EOF only
+            _reaper = subprocess.Popen([sys.executable, "-c", REAPER_SOURCE], stdin=subprocess.PIPE, text=True,
+                                       start_new_session=True, close_fds=True)
+        try:
+            _reaper.stdin.write(line + "\n")
+            _reaper.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+def reaper_pid() -> int | None:
+    """The reaper's pid (None before the first :class:`Proc`)."""
+    return _reaper.pid if _reaper is not None else None
+
+
 class Proc:
-    """A child process in its own process group, output prefixed with its name."""
+    """A child process in its own process group, output prefixed with its name; it dies with us."""
 
     def __init__(self, name: str, cmd: list[str], env: dict | None = None, cwd: str | Path | None = None,
                  color: int = 0, log_file: Path | None = None, echo: bool = True):
@@ -136,9 +212,13 @@ class Proc:
         self._log = open(log_file, "a", buffering=1) if log_file else None  # noqa: SIM115
         self._prefix = f"\x1b[{_COLORS[color % len(_COLORS)]}m{name:<11}|\x1b[0m " if sys.stdout.isatty() \
             else f"{name:<11}| "
+        # PDEATHSIG fires when the *thread* that forked the child ends: only ask for it from the main thread
+        main = threading.current_thread() is threading.main_thread()
         self.popen = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, start_new_session=True, text=True,
-                                      errors="replace", bufsize=1)
+                                      errors="replace", bufsize=1,
+                                      preexec_fn=_die_with_parent if main and _prctl else None)  # noqa: PLW1509
+        _tell_reaper(f"+{self.popen.pid}")
         self._pump = threading.Thread(target=self._run_pump, daemon=True)
         self._pump.start()
 
@@ -168,6 +248,14 @@ class Proc:
         except ProcessLookupError:
             pass
         self.popen.wait(timeout=10)
+        _tell_reaper(f"-{self.popen.pid}")
+
+    def terminate(self) -> None:
+        """SIGTERM the whole group, without waiting (:meth:`stop` waits and escalates)."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
 
     def stop(self, grace: float = 10.0) -> int | None:
         if self.popen.poll() is None:
@@ -183,6 +271,11 @@ class Proc:
                 except ProcessLookupError:
                     pass
                 self.popen.wait(timeout=5)
+        try:  # the leader is gone; whatever is left in its group is an orphan (a dead worker's pool child)
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _tell_reaper(f"-{self.popen.pid}")
         self._pump.join(timeout=2)
         if self._log:
             self._log.close()

@@ -9,7 +9,14 @@ Delivery guarantees (DESIGN.md §1, §6):
 
 - ``acks_late``: a message is acknowledged after its task finished, so a worker killed mid-task
   leaves the message unacknowledged; Redis redelivers it once ``visibility_timeout`` has passed.
-- ``reject_on_worker_lost``: a pool child killed mid-task requeues the message at once.
+  That timeout is short (15 s): the worker's main process renews a lease on each message it holds
+  every ``lease_renew_s`` (services/common/lease.py), so a slow stage is never delivered twice while
+  its worker lives, and a dead worker's message is back within ~20 s (timeout + restore interval).
+- ``reject_on_worker_lost``: a pool child killed mid-task requeues the message at once, at the front
+  of its queue (``lease.FrontRequeueTransport``, for ``redis://``; kombu would put it at the back).
+- per-stage time limits (``time_limit_s``/``soft_time_limit_s``, prefork pool only): at the soft
+  limit the task raises ``SoftTimeLimitExceeded`` and the job is marked failed with that reason; the
+  hard limit kills a pool child that ignores it.
 - prefetch 1: a worker reserves one message at a time, so a slow worker does not hoard work.
 - transient errors (connection problems with Redis or S3) retry with exponential backoff and jitter;
   see :data:`TRANSIENT_ERRORS` and :func:`retry_options`.
@@ -31,9 +38,15 @@ WORKER_QUEUES = {"detector": "detect", "classifier": "classify", "recommender": 
 class QueueSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKETCHREF_QUEUE_", extra="ignore")
 
-    # Seconds after which an unacknowledged message (its worker died) is delivered again.
-    # Must be longer than the slowest stage; stages are idempotent, so a redelivery is harmless.
-    visibility_timeout: float = 300.0
+    # Seconds after which an unacknowledged message whose lease was not renewed (its worker died) is
+    # delivered again. Leases are renewed every lease_renew_s, so this need not exceed a stage; keep
+    # it well above lease_renew_s. Stages are idempotent, so a redelivery is harmless.
+    visibility_timeout: float = 15.0
+    lease_renew_s: float = 3.0
+    # Per-stage limits in seconds (JSON in the environment, e.g.
+    # SKETCHREF_QUEUE_TIME_LIMIT_S='{"classify": 60}'); a missing stage gets the default.
+    time_limit_s: dict[str, float] = {"detect": 120.0, "classify": 120.0, "recommend": 120.0}
+    soft_time_limit_s: dict[str, float] = {"detect": 100.0, "classify": 100.0, "recommend": 100.0}
     max_retries: int = 5
     retry_backoff_max: int = 60
     # Seconds the gateway keeps trying to publish before it answers 503.
@@ -75,14 +88,31 @@ def task_routes() -> dict[str, dict[str, str]]:
     return {TASK_NAMES[q]: {"queue": q, "routing_key": q} for q in QUEUES}
 
 
+def time_limits(qs: QueueSettings) -> dict[str, dict[str, float]]:
+    """``task_annotations``: each stage's task gets its ``time_limit`` and ``soft_time_limit``."""
+    default = QueueSettings.model_fields
+    hard_default, soft_default = default["time_limit_s"].default, default["soft_time_limit_s"].default
+    out = {}
+    for q in QUEUES:
+        hard = float(qs.time_limit_s.get(q, hard_default[q]))
+        soft = float(qs.soft_time_limit_s.get(q, soft_default[q]))
+        out[TASK_NAMES[q]] = {"time_limit": hard, "soft_time_limit": min(soft, hard)}
+    return out
+
+
 def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSettings | None = None):
-    """A Celery app on the configured Redis, with the routing and delivery options above."""
+    """A Celery app on the configured Redis, with the routing and delivery options above (a worker
+    started from it renews the leases of its messages: services/common/lease.py)."""
     from celery import Celery
     from kombu import Queue
 
     s = settings or get_settings()
     qs = queue_settings or QueueSettings()
     app = Celery("sketchref", broker=s.redis_url, set_as_current=False)
+    if s.redis_url.startswith("redis://"):  # rediss:// (TLS) keeps kombu's own transport
+        from .lease import TRANSPORT
+
+        app.conf.broker_transport = TRANSPORT
     app.conf.update(
         task_queues=[Queue(q, routing_key=q) for q in QUEUES],
         task_default_queue="detect",
@@ -90,6 +120,7 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        task_annotations=time_limits(qs),
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
@@ -98,6 +129,9 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
             # kombu sweeps for abandoned messages every interval x throttle seconds (default 100 s);
             # sweep every interval so a crashed worker's task comes back soon after the timeout
             "unacked_restore_interval": max(1, int(min(10.0, qs.visibility_timeout / 4))),
+            # kombu's lock around a restore: a consumer killed while holding it must not block
+            # restores for kombu's default 5 minutes
+            "unacked_mutex_expire": max(10, int(qs.visibility_timeout)),
             "unacked_restore_throttle": 1,
         },
         broker_connection_retry_on_startup=True,
@@ -109,6 +143,10 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
         worker_send_task_events=False,
         enable_utc=True,
     )
+    from . import lease, retention
+
+    app.steps["worker"].add(lease.make_bootstep(qs.lease_renew_s))
+    app.steps["worker"].add(retention.make_bootstep())  # services/common/retention.py
     return app
 
 

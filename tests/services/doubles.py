@@ -2,8 +2,9 @@
 
 Injected into a worker process with ``SKETCHREF_<KIND>_LOADER=tests.services.doubles:<loader>``.
 The detector finds ink blobs per column band, the classifier names them by position, and
-``SKETCHREF_TEST_CLASSIFY_DELAY`` makes classification slow enough to kill a worker mid-task, and
-``SKETCHREF_TEST_LOAD_DELAY`` makes the detector's load slow (a worker that is not ready yet).
+``SKETCHREF_TEST_CLASSIFY_DELAY`` makes classification slow enough to kill a worker mid-task
+(``SKETCHREF_TEST_DETECT_DELAY``, and ``SKETCHREF_TEST_RECOMMEND_DELAY`` per object, the other stages),
+and ``SKETCHREF_TEST_LOAD_DELAY`` makes the detector's load slow (a worker that is not ready yet).
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ import numpy as np
 from services.common.contracts import Reference
 
 
+def _sleep(variable: str) -> None:
+    delay = float(os.environ.get(variable, "0"))
+    if delay:
+        time.sleep(delay)
+
+
 class BandDetector:
     """One box per vertical band of ink separated by blank columns. Like a real detector it reports
     no specks: a band smaller than ``MIN_SIDE`` of the image's longer side both ways is not an object
@@ -24,6 +31,7 @@ class BandDetector:
     MIN_SIDE = 0.03
 
     def detect(self, gray):
+        _sleep("SKETCHREF_TEST_DETECT_DELAY")
         ink = np.asarray(gray) < 128
         least = max(4.0, self.MIN_SIDE * max(ink.shape))
         cols = ink.any(axis=0)
@@ -51,6 +59,7 @@ class PositionClassifier:
 
 class EchoRecommender:
     def recommend(self, label, n, crop=None):
+        _sleep("SKETCHREF_TEST_RECOMMEND_DELAY")
         return [Reference(provider="local", id=f"{label}-{i}", url=f"/r/{label}/{i}.jpg",
                           thumb_url=f"/r/{label}/{i}_t.jpg") for i in range(n)]
 

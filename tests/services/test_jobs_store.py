@@ -141,3 +141,85 @@ def test_stalled_jobs_are_requeued_a_bounded_number_of_times(store):
         store.requeue_stalled(older_than=30, max_requeues=3, now=later)
     assert store.get(stuck.id).requeues == 3  # then only the deadline ends it
     assert store.r.zscore(QUIET, stuck.id) is None and store.r.zscore(QUIET, done.id) is None
+
+
+def test_one_sweeper_leads_until_its_lock_expires(store):
+    from services.common.jobs import LEADER
+
+    other = JobStore(store.r, ttl_s=3600, leader_ttl_s=0.5)
+    store.leader_ttl_s = 0.5
+    late = _job(-1)
+    store.create(late)
+    assert store.lead() and not other.lead()
+    assert other.sweep() == [] and other.requeue_stalled(older_than=0) == []  # not the leader: no-op
+    assert store.get(late.id).status == JobStatus.queued
+    assert store.sweep() == [late.id]  # the leader sweeps and renews its lock
+    assert store.r.get(LEADER).decode() == store.owner
+    time.sleep(0.7)  # the leader stopped renewing (died): another replica takes over
+    assert other.lead() and not store.lead()
+
+
+def test_time_limits_and_lease_settings(redis_url):
+    from services.common.queue import QueueSettings
+
+    qs = QueueSettings(time_limit_s={"classify": 30}, soft_time_limit_s={"classify": 45})
+    c = make_celery(CommonSettings(redis_url=redis_url), qs).conf
+    ann = c.task_annotations[0] if isinstance(c.task_annotations, (list, tuple)) else c.task_annotations
+    assert ann[TASK_NAMES["classify"]] == {"time_limit": 30.0, "soft_time_limit": 30.0}  # soft <= hard
+    assert ann[TASK_NAMES["detect"]] == {"time_limit": 120.0, "soft_time_limit": 100.0}  # the default
+    opts = c.broker_transport_options
+    assert opts["visibility_timeout"] > QueueSettings().lease_renew_s * 3
+    assert opts["unacked_restore_interval"] <= opts["visibility_timeout"] / 2
+
+
+def test_lease_renewal_moves_only_unacknowledged_messages(redis_url):
+    from services.common.lease import UNACKED_INDEX, renew
+
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    r.zadd(UNACKED_INDEX, {"held": 100.0, "other": 100.0})
+    assert renew(r, {"held", "acked-meanwhile"}, now=5000.0) == 1
+    assert r.zscore(UNACKED_INDEX, "held") == 5000.0 and r.zscore(UNACKED_INDEX, "other") == 100.0
+    assert r.zscore(UNACKED_INDEX, "acked-meanwhile") is None  # never re-added
+
+
+def test_a_quiet_job_whose_message_waits_is_not_sent_twice(store, redis_url):
+    from services.common.jobs import QUIET, queued_messages
+    from services.common.queue import enqueue
+
+    app = make_celery(CommonSettings(redis_url=redis_url))
+    waiting, held, lost = _job(), _job(), _job()
+    for j in (waiting, held, lost):
+        store.create(j)
+    enqueue(app, "detect", waiting.id)  # a real message, waiting in its queue
+    enqueue(app, "detect", held.id)
+    raw = store.r.rpop("detect")  # a worker took it: now in kombu's unacknowledged hash
+    store.r.hset("unacked", "tag-1", json.dumps([json.loads(raw), "", "detect"]))
+    assert queued_messages(store.r) == {("detect", waiting.id), ("detect", held.id)}
+    later = time.time() + 60
+    assert store.requeue_stalled(older_than=30, now=later) == [(lost.id, "detect")]  # only the lost one
+    assert store.get(waiting.id).requeues == 0 and store.get(held.id).requeues == 0
+    assert store.r.zscore(QUIET, waiting.id) == pytest.approx(later)  # looked at again 30 s later
+
+
+def test_a_requeued_message_goes_to_the_front_of_its_queue(redis_url):
+    """A pool child died: its message is requeued where consumers take the next one from."""
+    from services.common.queue import enqueue
+
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    app = make_celery(CommonSettings(redis_url=redis_url))
+    assert "FrontRequeueTransport" in type(app.connection_for_read().transport).__name__
+    with app.connection_for_read() as conn:
+        ch = conn.default_channel
+        enqueue(app, "detect", "first")
+        msg = ch.basic_get("detect", no_ack=False)  # a worker took "first"
+        enqueue(app, "detect", "second")
+        enqueue(app, "detect", "third")
+        msg.reject(requeue=True)  # its pool child died
+        order = []
+        for _ in range(3):
+            m = ch.basic_get("detect", no_ack=True)
+            order.append(json.loads(m.body)[0][0])
+    assert order == ["first", "second", "third"]
+    assert r.hlen("unacked") == 0

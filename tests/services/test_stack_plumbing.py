@@ -74,7 +74,9 @@ def test_a_lost_message_is_sent_again(stack, stack_env):
     from services.common.jobs import JobRecord, JobStore, new_job_id
 
     # a job whose detect message was lost: popped by a worker killed before it recorded the message
-    # as unacknowledged (a window in Redis' transport). A second gateway sweeps for stalled jobs.
+    # as unacknowledged (a window in Redis' transport). A gateway that sweeps for stalled jobs every
+    # second replaces the stack's (one replica sweeps: the other's leader lock expires first).
+    stack[0]["gateway"].stop()
     gw, gw_url = start_gateway(stack_env, SKETCHREF_STALL_REQUEUE_S="1", SKETCHREF_SWEEP_INTERVAL_S="0.5")
     try:
         store = JobStore(redis.Redis.from_url(stack_env["SKETCHREF_REDIS_URL"]))

@@ -3,7 +3,8 @@
 Runs the real command (redis-server, weed mini, three Celery workers, uvicorn) on free ports, twice:
 with the shipped models (as a user runs it), and with the model doubles and a classifier slowed to
 0.1 s a task (so that the kill surely lands mid-task). ``up`` starts a new classifier worker by itself,
-and SIGINT stops everything.
+and SIGINT (shipped) or SIGTERM (doubles) stops everything: no process it started is left, pool
+children included (checked by pid).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psutil
 import pytest
 
 from services.common.processes import free_port, wait_until
@@ -72,10 +74,13 @@ def test_up_50_jobs_survive_kill9_and_sigint_stops_all(tmp_path, models):
         assert len(labels) == 1, labels
         assert sum("classifier started" in ln for ln in lines) == 2
     finally:
-        up.send_signal(signal.SIGINT)
+        children = psutil.Process(up.pid).children(recursive=True)
+        up.send_signal(signal.SIGINT if models == "shipped" else signal.SIGTERM)
         code = up.wait(timeout=90)
     assert code == 0, "\n".join(lines[-40:])
     assert any("up         | stopped" in ln for ln in lines)
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, [(p.pid, p.name()) for p in alive]
     for name, pid in pids.items():
         try:
             os.killpg(pid, 0)

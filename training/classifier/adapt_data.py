@@ -41,7 +41,7 @@ def check_no_leak(train: list[Drawing], *held_out: list[Drawing]) -> int:
 
 
 def _h(key: str) -> str:
-    return hashlib.sha1(key.encode()).hexdigest()
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
 
 def longtail(by_format: dict[str, list[Drawing]], ir: float, classes: list[str]) -> tuple[set, dict]:

@@ -43,7 +43,7 @@ def normalized_batch(drawings: list[Drawing], variant: str, seed: int = 0,
     """
     key = hashlib.sha1(
         ("|".join(d.key_id for d in drawings) + f"|{variant}|{seed}|{norm.to_dict()}"
-         + (f"|{tag}" if tag else "")).encode()
+         + (f"|{tag}" if tag else "")).encode(), usedforsecurity=False  # a cache key, not security
     ).hexdigest()[:16]
     path = CACHE / f"{variant}-{key}.npy"
     if path.exists():
