@@ -117,3 +117,4 @@ def test_worker_pods_are_ready_only_through_the_worker_probe():
             assert cmd[:3] == ["python", "-m", "services.common.probe"] and cmd[-1] == "worker", (d["metadata"], probe)
         assert {"name": "metrics", "containerPort": 9108} in c["ports"]
         assert {"name": "SKETCHREF_WORKER_METRICS_PORT", "value": "9108"} in c["env"]
+        assert {"name": "SKETCHREF_WORKER_METRICS_ADDR", "value": "0.0.0.0"} in c["env"]
