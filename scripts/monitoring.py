@@ -10,7 +10,9 @@ Writes:
   with ``rules.test.yaml`` check it);
 - ``k8s/monitoring/prometheusrule.yaml``: the same groups as a Prometheus Operator ``PrometheusRule``;
 - ``k8s/monitoring/dashboards/sketchref.json``: the Grafana dashboard (Grafana in compose, the
-  kustomization's ConfigMap for a Grafana sidecar, or import by hand).
+  kustomization's ConfigMap for a Grafana sidecar, or import by hand);
+- ``k8s/canary/classifier-canary.yaml``: the classifier canary Deployment, derived from
+  ``k8s/base/classifier.yaml`` (rerun ``write`` after changing the base).
 
 Stage p95 budgets and the failure-rate threshold come from :class:`services.common.budgets.StageBudgets`
 (``SKETCHREF_BUDGET_*``). Every alert's ``runbook_url`` points at its section of docs/operators.md.
@@ -157,6 +159,37 @@ def dashboard() -> dict:
     }
 
 
+CANARY_HEAD = """# A classifier canary: serves registry version {v} (s3://<bucket>/models/classifier/{v}/) on its own
+# queue `classify@{v}`; the gateway sends it the share of new jobs set by
+#   sketchref models promote classifier {v} --weight 0.2
+# and none after `sketchref models rollback classifier` (within 2 s, no restart of anything).
+# Written by scripts/monitoring.py from k8s/base/classifier.yaml: the same pod but for its name,
+# labels, `--model-version` and the queue its preStop drains. To try another version, patch the
+# three `{v}`s in an overlay (or change CANARY_VERSION there), then:  kubectl apply -k k8s/canary
+"""
+CANARY_VERSION = "v2"
+
+
+def canary(version: str = CANARY_VERSION) -> dict:
+    """The canary Deployment, derived from the base classifier so the two never drift apart."""
+    import copy
+
+    d = copy.deepcopy(yaml.safe_load((ROOT / "k8s" / "base" / "classifier.yaml").read_text()))
+    name = {"app.kubernetes.io/name": "classifier-canary"}
+    d["metadata"]["name"] = "classifier-canary"
+    d["metadata"]["labels"] = {**d["metadata"].get("labels", {}), **name, "sketchref.io/model-version": version}
+    d["spec"]["replicas"] = 1
+    d["spec"]["selector"]["matchLabels"] = dict(name)
+    labels = d["spec"]["template"]["metadata"]["labels"]
+    labels.pop("sketchref.io/queue", None)  # a label value cannot hold the "@" of classify@v2
+    labels.update({**name, "sketchref.io/model-version": version})
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    c["args"] = ["worker", "classifier", "--model-version", version]
+    c["lifecycle"]["preStop"]["exec"]["command"] = ["python", "-m", "services.common.probe", "drain",
+                                                    "--queue", f"classify@{version}"]
+    return d
+
+
 def files(b: StageBudgets | None = None) -> dict[Path, str]:
     r = rules(b)
     head = "# Written by scripts/monitoring.py (budgets: services/common/budgets.py); do not edit by hand.\n"
@@ -164,6 +197,8 @@ def files(b: StageBudgets | None = None) -> dict[Path, str]:
         MON / "rules.yaml": head + yaml.safe_dump(r, sort_keys=False, width=200),
         MON / "prometheusrule.yaml": head + yaml.safe_dump(prometheus_rule(r), sort_keys=False, width=200),
         MON / "dashboards" / "sketchref.json": json.dumps(dashboard(), indent=1) + "\n",
+        ROOT / "k8s" / "canary" / "classifier-canary.yaml":
+            CANARY_HEAD.format(v=CANARY_VERSION) + yaml.safe_dump(canary(), sort_keys=False, width=120),
     }
 
 

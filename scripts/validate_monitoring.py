@@ -200,8 +200,16 @@ def main() -> int:
     if compose is None:
         step("docker-compose", ["missing tool: apt-get install docker-compose"])
     else:
-        r = subprocess.run([compose, "-f", "docker-compose.yml", "--profile", "observability", "config", "-q"],
-                           cwd=ROOT, capture_output=True, text=True)
+        # credentials as `sketchref env` writes them (the compose file has no defaults), never the caller's
+        import os
+
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
+            subprocess.run([sys.executable, "-m", "services.cli", "env", "--file", f"{tmp}/compose.env"], cwd=ROOT,
+                           env={**env, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True)
+            r = subprocess.run([compose, "--env-file", f"{tmp}/compose.env", "-f", "docker-compose.yml",
+                                "--profile", "observability", "config", "-q"],
+                               cwd=ROOT, capture_output=True, text=True, env=env)
         step("docker-compose --profile observability config -q", [] if r.returncode == 0 else [r.stderr.strip()])
     print("validate_monitoring: " + ("all checks passed" if not errors else f"{len(errors)} problem(s)"))
     return 0 if not errors else 1

@@ -81,7 +81,7 @@ def run(args) -> int:
 
 def _consume(args, module, queue: str, version: str) -> int:
     import redis
-    from celery.signals import worker_process_shutdown
+    from celery.signals import worker_process_init, worker_process_shutdown
 
     from services.common import serving, worker_metrics
     from services.common.queue import make_celery
@@ -89,6 +89,13 @@ def _consume(args, module, queue: str, version: str) -> int:
 
     app = make_celery()
     module.register(app)
+    if args.pool == "prefork":
+        # each pool child runs one more warm-up inference before it is sent any task (its own threads,
+        # allocator and kernels); Celery waits for a child's start-up at most this long
+        app.conf.worker_proc_alive_timeout = 120.0
+        worker_process_init.connect(lambda **_: serving.warm_child(module.ctx), weak=False)
+    else:
+        serving.warm_clients(module.ctx)
     worker_process_shutdown.connect(lambda pid=None, **_: worker_metrics.process_exited(pid or os.getpid()),
                                     weak=False)
     worker_metrics.serving(args.kind, version, queue)

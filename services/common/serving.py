@@ -10,7 +10,8 @@
 
 Under the prefork pool the children are forked afterwards and share the loaded, warmed model (copy
 on write), so the first job of a fresh worker costs what a warm one does. (torch stays
-single-threaded in the parent until then, :func:`fork_safe_torch`: forking after OpenMP ran hangs.) Only then does the worker's
+single-threaded in the parent until then, :func:`fork_safe_torch`: forking after OpenMP ran hangs;
+each child runs one more warm-up with its own threads before Celery sends it a task.) Only then does the worker's
 Celery node exist, so the probe k8s and compose use (``python -m services.common.probe worker``: this
 host's node answers a ping) cannot pass before the model works. A model that cannot be loaded ends
 the process with status 3 and one log line (:func:`fail`), before any message is taken.
@@ -78,8 +79,9 @@ def warm_sketch():
 
 
 def warm_up(kind: str, model) -> None:
-    """One real inference through the stage's pure function (the recommender's provider is not called:
-    an Unsplash request per worker start would spend the rate limit)."""
+    """One real inference through the stage's pure function. The recommender asks its local gallery
+    (for Unsplash: the gallery it falls back to; an Unsplash request per worker start would spend the
+    rate limit), which builds the gallery's index on first use of a fresh storage."""
     from . import pipeline
     from .contracts import DetectedObject
 
@@ -89,6 +91,10 @@ def warm_up(kind: str, model) -> None:
     elif kind == "classifier":
         pipeline.classify(gray, [DetectedObject(box=[30.0, 40.0, 140.0, 150.0], score=1.0, detector_label="object")],
                           model, top_k=1)
+    elif kind == "recommender":
+        local = getattr(model, "fallback", None) if getattr(model, "name", "") == "unsplash" else model
+        if local is not None and hasattr(local, "recommend"):
+            local.recommend("circle", 1, gray.crop((30, 40, 140, 150)))
 
 
 def fork_safe_torch() -> None:
@@ -105,6 +111,22 @@ def fork_safe_torch() -> None:
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     os.register_at_fork(after_in_child=lambda: torch.set_num_threads(n))
+
+
+def warm_clients(ctx) -> None:
+    """Create this process's Redis and S3 clients and make one request each (a boto3 client costs
+    hundreds of ms to build: it would otherwise land on the first job)."""
+    try:
+        ctx.store().r.ping()
+        ctx.storage().exists("__warmup__")
+    except Exception as exc:  # a backend down now is the first task's (retried) problem, not start-up's
+        log.warning("warming the clients failed: %s", type(exc).__name__)
+
+
+def warm_child(ctx) -> None:
+    """In a freshly forked pool child, before it is sent a task: clients, then one inference."""
+    warm_clients(ctx)
+    warm_up(ctx.kind, ctx.model())
 
 
 def prepare(ctx, fork_after: bool = False) -> str:

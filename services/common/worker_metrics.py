@@ -3,7 +3,8 @@
 A worker runs several processes (Celery's prefork pool), so the metrics use prometheus_client's
 multiprocess mode: every process writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR`` and the
 worker's main process serves their sum on ``--metrics-port`` (``SKETCHREF_WORKER_METRICS_PORT``; 9108
-in the containers; 0 = off). :func:`setup` must run before any metric is made, so it chooses (and
+in the containers; 0 = off), on 127.0.0.1 unless ``SKETCHREF_WORKER_METRICS_ADDR`` says otherwise
+(``0.0.0.0`` in the containers). :func:`setup` must run before any metric is made, so it chooses (and
 empties) the folder first.
 
 Metrics (all labelled with what the Grafana dashboard and the alert rules group by):
@@ -48,7 +49,8 @@ def setup(kind: str, port: int) -> str | None:
 
         reg = CollectorRegistry()
         MultiProcessCollector(reg)
-        start_http_server(port, addr=os.environ.get("SKETCHREF_WORKER_METRICS_ADDR", "0.0.0.0"), registry=reg)
+        # loopback unless told (containers set SKETCHREF_WORKER_METRICS_ADDR=0.0.0.0, like the gateway's --host)
+        start_http_server(port, addr=os.environ.get("SKETCHREF_WORKER_METRICS_ADDR", "127.0.0.1"), registry=reg)
     return folder
 
 

@@ -98,3 +98,23 @@ def test_every_alert_has_a_runbook_section_and_every_exported_metric_is_known():
         exported |= set(re.findall(r'"(sketchref_[a-z_]+)"', (ROOT / f).read_text()))
     known = {re.sub(r"_(total|bucket|count)$", "", m) for m in vm.KNOWN_METRICS}
     assert exported and exported <= known, exported - known
+
+
+def test_worker_pods_are_ready_only_through_the_worker_probe():
+    """Ready means able to work: every worker Deployment (and the canary) gates startup and readiness on
+    this pod's Celery node answering, which exists only after the model is loaded and warmed up."""
+    docs = []
+    for path in ("overlays/dev", "overlays/gpu", "canary"):
+        out = subprocess.run(["kubectl", "kustomize", str(ROOT / "k8s" / path)], capture_output=True, text=True,
+                             check=True).stdout
+        docs += [d for d in yaml.safe_load_all(out) if d and d["kind"] == "Deployment"
+                 and d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"]
+    assert len(docs) == 7  # 3 workers x 2 overlays + the canary
+    for d in docs:
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            cmd = c[probe]["exec"]["command"]
+            assert cmd[:3] == ["python", "-m", "services.common.probe"] and cmd[-1] == "worker", (d["metadata"], probe)
+        assert {"name": "metrics", "containerPort": 9108} in c["ports"]
+        assert {"name": "SKETCHREF_WORKER_METRICS_PORT", "value": "9108"} in c["env"]
+        assert {"name": "SKETCHREF_WORKER_METRICS_ADDR", "value": "0.0.0.0"} in c["env"]
