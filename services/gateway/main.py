@@ -17,12 +17,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.common.jobs import JobStore
 
-from . import errors
+from . import errors, openapi
 from .admission import DecodeBudget
 from .api.main import api_router
 from .backpressure import Backpressure, watch_workers
 from .metrics import make_registry
-from .middleware import HeaderLimit, SecurityHeaders
+from .middleware import AllowHeader, HeaderLimit, SecurityHeaders
 from .ratelimit import RateLimiter
 from .rendering import close_render_pool
 from .settings import GatewaySettings, get_gateway_settings
@@ -115,6 +115,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.backpressure = Backpressure(app.state.celery, s)
     app.state.registry = make_registry(app.state.store)
     errors.install(app)
+    app.add_middleware(AllowHeader, fastapi_app=app)  # innermost: CORS preflights reach CORS first
     origins = [o.strip() for o in s.cors_origins.split(",") if o.strip()]
     if origins:  # otherwise same-origin only: no CORS headers, so browsers block other origins
         from fastapi.middleware.cors import CORSMiddleware
@@ -126,6 +127,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(HeaderLimit)
     app.add_middleware(SecurityHeaders)  # outermost: the 431 gets the headers too
     app.include_router(api_router)
+    openapi.install(app)
     if s.static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles
 
