@@ -11,6 +11,9 @@ Two measurements (issue #15's "Must show"):
    loop: its latency (max, p50, p99). Also the issue's exact case (stroke width 64), which is now
    refused before rendering (413).
 
+3. ``outages`` (own stack only): Redis, then SeaweedFS frozen with SIGSTOP; how fast and with what
+   ``POST /v1/jobs`` and ``/readyz`` answer (the issue asks 3 s and 2 s).
+
 Against a running gateway (``--url`` and ``--pid``), or, by default, a stack of its own on free
 loopback ports (redis-server, SeaweedFS, the gateway; no workers: the jobs just wait). Importable:
 ``main(argv)`` returns the report dict (``make chaos`` calls it).
@@ -154,7 +157,35 @@ def bench_strokes(url: str, n: int, points: int, stroke_width: float) -> dict:
             "healthz_p99_s": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 3)}
 
 
-def own_stack(stack: ExitStack, tmp: Path) -> tuple[str, int]:
+def bench_outages(url: str, procs: dict) -> dict:
+    """Freeze (SIGSTOP) this script's own Redis, then its SeaweedFS: how fast POST /v1/jobs and
+    /readyz answer, and with what."""
+    import signal
+
+    import httpx
+
+    from services.common.processes import wait_until
+
+    small = {"strokes": [[[10, 60, 110], [10, 110, 10]]], "width": 128, "height": 128}
+    out = {}
+    for name, proc in procs.items():
+        os.killpg(proc.pid, signal.SIGSTOP)
+        try:
+            row = {}
+            for what, call in (("post", lambda: httpx.post(url + "/v1/jobs", json=small, timeout=60)),
+                               ("readyz", lambda: httpx.get(url + "/readyz", timeout=60))):
+                t = time.perf_counter()
+                r = call()
+                code = r.json().get("error", {}).get("code") if r.status_code >= 400 else ""
+                row[what] = {"status": r.status_code, "code": code, "seconds": round(time.perf_counter() - t, 3)}
+            out[name] = row
+        finally:
+            os.killpg(proc.pid, signal.SIGCONT)
+        wait_until(lambda: httpx.get(url + "/readyz", timeout=10).status_code == 200, 60, f"{name} back")
+    return out
+
+
+def own_stack(stack: ExitStack, tmp: Path) -> tuple[str, int, dict]:
     """redis-server, SeaweedFS and a gateway on free loopback ports (stopped when ``stack`` closes)."""
     import httpx
 
@@ -198,7 +229,7 @@ def own_stack(stack: ExitStack, tmp: Path) -> tuple[str, int]:
     stack.callback(gw.stop)
     url = f"http://127.0.0.1:{gport}"
     wait_until(lambda: httpx.get(url + "/healthz", timeout=2).status_code == 200, 60, "gateway", gw)
-    return url, gw.pid
+    return url, gw.pid, {"redis": r, "s3": w}
 
 
 def print_table(report: dict) -> None:
@@ -215,6 +246,9 @@ def print_table(report: dict) -> None:
         ("issue's case (width 64)", str(x["answers"])),
         ("  /healthz max", f"{x['healthz_max_s']} s"),
     ]
+    for dep, row in report.get("outages", {}).items():
+        for what, r in row.items():
+            rows.append((f"{dep} frozen: {what}", f"{r['status']} {r['code']} in {r['seconds']} s"))
     w = max(len(a) for a, _ in rows)
     for a, b in rows:
         print(f"{a:<{w}}  {b}")
@@ -240,17 +274,20 @@ def main(argv: list[str] | None = None) -> dict:
     import tempfile
 
     with ExitStack() as stack:
+        procs = {}
         if args.url:
             if not args.pid:
                 ap.error("--pid is required with --url")
             url, pid = args.url.rstrip("/"), args.pid
         else:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hostile-bench-")))
-            url, pid = own_stack(stack, tmp)
+            url, pid, procs = own_stack(stack, tmp)
         report = {
             "uploads": bench_uploads(url, pid, args.uploads, args.side),
             "strokes": bench_strokes(url, args.strokes, args.points, 8.0),
             "strokes_issue_case": bench_strokes(url, args.strokes, args.points, 64.0),
+            # frozen dependencies: only with a stack of its own (never freezes what it did not start)
+            "outages": bench_outages(url, procs) if procs else {},
             "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()},
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

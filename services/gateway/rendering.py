@@ -2,7 +2,7 @@
 
 Pillow holds the GIL while it draws a line, so a costly drawing rendered in a thread would stop the
 whole gateway (``/healthz`` included) for its duration. The pool's processes are started with
-``spawn`` (no copy of the gateway's threads or sockets), import only :mod:`services.common.rendering`
+``spawn`` (no copy of the gateway's threads or sockets) at a lower CPU priority, import only :mod:`services.common.rendering`
 and Pillow, and end with the gateway (their task pipe closes). The drawing itself is the project's
 one rasteriser, :func:`services.common.rendering.render_strokes` (via ``intake.render_png``); the
 cost of a drawing is capped before it gets here (``services.common.requests.check_strokes``).
@@ -24,12 +24,23 @@ log = logging.getLogger("sketchref.gateway")
 _lock = threading.Lock()
 
 
+def _lower_priority() -> None:
+    """Renders yield the CPU to the gateway's own process (its event loop answers /healthz)."""
+    import os
+
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+
+
 def render_pool(app) -> ProcessPoolExecutor:
     with _lock:
         pool = getattr(app.state, "render_pool", None)
         if pool is None:
             pool = ProcessPoolExecutor(max_workers=max(1, app.state.settings.render_processes),
-                                       mp_context=multiprocessing.get_context("spawn"))
+                                       mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_lower_priority)
             app.state.render_pool = pool
         return pool
 
