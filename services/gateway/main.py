@@ -24,7 +24,7 @@ from .backpressure import Backpressure, watch_workers
 from .metrics import make_registry
 from .middleware import AllowHeader, HeaderLimit, SecurityHeaders
 from .ratelimit import RateLimiter
-from .rendering import close_render_pool
+from .rendering import close_render_pool, warm_render_pool
 from .settings import GatewaySettings, get_gateway_settings
 
 log = logging.getLogger("sketchref.gateway")
@@ -66,6 +66,7 @@ async def lifespan(app: FastAPI):
             await run_in_threadpool(ensure)
         except Exception as exc:
             log.warning("could not create the S3 bucket yet: %s", type(exc).__name__)
+    warm_render_pool(app)
     tasks = [asyncio.create_task(_sweeper(app)), asyncio.create_task(watch_workers(app))]
     try:
         yield
@@ -101,7 +102,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)
     if s.s3_endpoint_url:
         app.state.storage = S3Storage.from_settings(s, connect_timeout=s.s3_connect_timeout_s,
-                                                    read_timeout=s.s3_read_timeout_s, max_attempts=1)
+                                                    read_timeout=s.s3_read_timeout_s, total_attempts=1)
+        # no "Expect: 100-continue" wait before each upload's body (a frozen S3 costs it once more)
+        from botocore.handlers import add_expect_header
+
+        app.state.storage.client.meta.events.unregister("before-call.s3", add_expect_header)
     else:
         app.state.storage = get_storage(s)
     app.state.decode_budget = DecodeBudget(s.decode_budget_bytes, s.decode_budget_wait_s)

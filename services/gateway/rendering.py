@@ -45,6 +45,20 @@ def render_pool(app) -> ProcessPoolExecutor:
         return pool
 
 
+def _warm() -> int:
+    import services.common.rendering  # noqa: F401  (Pillow, numpy: loaded before the first sketch)
+
+    return multiprocessing.current_process().pid
+
+
+def warm_render_pool(app) -> None:
+    """Start the pool's processes now (at startup), so the first strokes request does not pay for
+    spawning them; nothing waits for it."""
+    pool = render_pool(app)
+    for _ in range(max(1, app.state.settings.render_processes)):
+        pool.submit(_warm)
+
+
 def close_render_pool(app) -> None:
     with _lock:
         pool = getattr(app.state, "render_pool", None)
