@@ -15,9 +15,10 @@ core may too (it has no gateway import).
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 MAX_STROKES = 2_000
 MAX_POINTS = 100_000  # in all strokes together
@@ -31,13 +32,23 @@ DEFAULT_REFERENCES = 6
 # The rendering-cost cap (see :func:`render_cost`): about 8 s of Pillow drawing on one core.
 MAX_RENDER_COST = 8e9
 
+
+
+def _integral(v):
+    """JSON Schema counts 28.0 as an integer: so does the server (28.5, strings, booleans are not)."""
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return int(v)
+    return v
+
+
+Integral = BeforeValidator(_integral)
 Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_COORDINATE, le=MAX_COORDINATE)]
 Axis = Annotated[list[Coordinate], Field(min_length=1, max_length=MAX_POINTS)]
 Stroke = Annotated[list[Axis], Field(min_length=2, max_length=3,
                                      description="[xs, ys] or [xs, ys, ts] (ts ignored); xs and ys of equal length")]
-CanvasSide = Annotated[int, Field(ge=1, le=MAX_CANVAS_SIDE)]
-TopK = Annotated[int, Field(ge=1, le=MAX_TOP_K, description="labels per object")]
-References = Annotated[int, Field(ge=0, le=MAX_REFERENCES, description="reference pictures per object")]
+CanvasSide = Annotated[int, Field(ge=1, le=MAX_CANVAS_SIDE), Integral]
+TopK = Annotated[int, Field(ge=1, le=MAX_TOP_K, description="labels per object"), Integral]
+References = Annotated[int, Field(ge=0, le=MAX_REFERENCES, description="reference pictures per object"), Integral]
 StrokeWidth = Annotated[float, Field(allow_inf_nan=False, ge=MIN_STROKE_WIDTH, le=MAX_STROKE_WIDTH)]
 
 

@@ -74,8 +74,9 @@ class S3Storage:
 
     @classmethod
     def from_settings(cls, s: CommonSettings | None = None, connect_timeout: float = 3,
-                      read_timeout: float = 10, max_attempts: int = 3) -> S3Storage:
-        """``max_attempts`` 1 and short timeouts on a request path (the gateway answers 503 fast)."""
+                      read_timeout: float = 10, total_attempts: int | None = None) -> S3Storage:
+        """``total_attempts`` 1 and short timeouts on a request path (the gateway answers 503 fast);
+        by default botocore's standard mode with 3 retries."""
         import boto3
         from botocore.config import Config
 
@@ -86,7 +87,8 @@ class S3Storage:
             region_name=s.s3_region,
             aws_access_key_id=s.s3_access_key.get_secret_value() if s.s3_access_key else None,
             aws_secret_access_key=s.s3_secret_key.get_secret_value() if s.s3_secret_key else None,
-            config=Config(retries={"max_attempts": max_attempts, "mode": "standard"},
+            config=Config(retries={"mode": "standard", **({"max_attempts": 3} if total_attempts is None
+                                                          else {"total_max_attempts": total_attempts})},
                           connect_timeout=connect_timeout, read_timeout=read_timeout,
                           s3={"addressing_style": "path"}),
         )

@@ -18,15 +18,15 @@ from fastapi.concurrency import run_in_threadpool
 from services.common.jobs import JobStore
 from services.common.routing import RouteCache
 
-from . import errors, guess
+from . import errors, guess, openapi
 from .admission import DecodeBudget
 from .api.main import api_router
 from .api.routes import docs
 from .backpressure import Backpressure, watch_workers
 from .metrics import make_registry
-from .middleware import HeaderLimit, SecurityHeaders
+from .middleware import AllowHeader, HeaderLimit, SecurityHeaders
 from .ratelimit import RateLimiter
-from .rendering import close_render_pool
+from .rendering import close_render_pool, warm_render_pool
 from .settings import GatewaySettings, get_gateway_settings
 
 log = logging.getLogger("sketchref.gateway")
@@ -68,6 +68,7 @@ async def lifespan(app: FastAPI):
             await run_in_threadpool(ensure)
         except Exception as exc:
             log.warning("could not create the S3 bucket yet: %s", type(exc).__name__)
+    warm_render_pool(app)
     tasks = [asyncio.create_task(_sweeper(app)), asyncio.create_task(watch_workers(app))]
     try:
         yield
@@ -103,7 +104,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)
     if s.s3_endpoint_url:
         app.state.storage = S3Storage.from_settings(s, connect_timeout=s.s3_connect_timeout_s,
-                                                    read_timeout=s.s3_read_timeout_s, max_attempts=1)
+                                                    read_timeout=s.s3_read_timeout_s, total_attempts=1)
+        # no "Expect: 100-continue" wait before each upload's body (a frozen S3 costs it once more)
+        from botocore.handlers import add_expect_header
+
+        app.state.storage.client.meta.events.unregister("before-call.s3", add_expect_header)
     else:
         app.state.storage = get_storage(s)
     app.state.decode_budget = DecodeBudget(s.decode_budget_bytes, s.decode_budget_wait_s)
@@ -118,6 +123,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.registry = make_registry(app.state.store)
     app.state.router = RouteCache(app.state.store.r, s.route_cache_s)  # canary routes (routing.py)
     errors.install(app)
+    app.add_middleware(AllowHeader, fastapi_app=app)  # innermost: CORS preflights reach CORS first
     origins = [o.strip() for o in s.cors_origins.split(",") if o.strip()]
     if origins:  # otherwise same-origin only: no CORS headers, so browsers block other origins
         from fastapi.middleware.cors import CORSMiddleware
@@ -129,6 +135,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(HeaderLimit)
     app.add_middleware(SecurityHeaders)  # outermost: the 431 gets the headers too
     app.include_router(api_router)
+    openapi.install(app)
     docs.install(app, s.docs_enabled)
     guess.warm_in_background()
     if s.static_dir.is_dir():

@@ -81,3 +81,47 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class AllowHeader:
+    """A 405 lists in ``Allow`` exactly the methods the API has for that path (Starlette would name
+    only the first matching route's, or the static files' GET, HEAD)."""
+
+    def __init__(self, app, fastapi_app):
+        self.app, self.fastapi_app = app, fastapi_app
+
+    def allowed(self, path: str) -> list[str]:
+        """The documented methods of the path (the OpenAPI document is the truth)."""
+        if getattr(self, "_paths", None) is None:
+            import re
+
+            self._paths = [(re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(p)) + "$"),
+                            sorted(m.upper() for m in ops))
+                           for p, ops in self.fastapi_app.openapi().get("paths", {}).items()]
+        for regex, methods in self._paths:
+            if regex.match(path):
+                return methods
+        return []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        allowed = self.allowed(scope["path"])
+        if allowed and scope["method"] not in allowed:  # not left to the static files' mount at /
+            start, body = _json_error(405, "method_not_allowed",
+                                      f"{scope['method']} is not allowed here; allowed: {', '.join(allowed)}")
+            start["headers"].append((b"allow", ", ".join(allowed).encode()))
+            await send(start)
+            await send(body)
+            return
+
+        async def send_allow(message):
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allowed = self.allowed(scope["path"])
+                if allowed:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    headers.append((b"allow", ", ".join(allowed).encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_allow)

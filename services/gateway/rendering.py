@@ -2,8 +2,8 @@
 
 Pillow holds the GIL while it draws a line, so a costly drawing rendered in a thread would stop the
 whole gateway (``/healthz`` included) for its duration. The pool's processes are started with
-``spawn`` (no copy of the gateway's threads or sockets), import only :mod:`services.common.rendering`
-and Pillow, and end with the gateway (their task pipe closes). The drawing itself is the project's
+``spawn`` (no copy of the gateway's threads or sockets) at a lower CPU priority, import only :mod:`services.common.rendering`
+and Pillow, and end with the gateway, even a killed one (``PR_SET_PDEATHSIG``). The drawing itself is the project's
 one rasteriser, :func:`services.common.rendering.render_strokes` (via ``intake.render_png``); the
 cost of a drawing is capped before it gets here (``services.common.requests.check_strokes``).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,14 +25,49 @@ log = logging.getLogger("sketchref.gateway")
 _lock = threading.Lock()
 
 
+def _child_setup(parent_pid: int) -> None:
+    """In each render process: yield the CPU to the gateway's own process (its event loop answers
+    /healthz), and die with the gateway even when it is killed (Linux: PR_SET_PDEATHSIG)."""
+    import os
+    import signal
+
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the closed task pipe ends it instead
+        pass
+    if os.getppid() != parent_pid:  # the gateway died before the line above
+        os._exit(0)
+
+
 def render_pool(app) -> ProcessPoolExecutor:
     with _lock:
         pool = getattr(app.state, "render_pool", None)
         if pool is None:
             pool = ProcessPoolExecutor(max_workers=max(1, app.state.settings.render_processes),
-                                       mp_context=multiprocessing.get_context("spawn"))
+                                       mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_child_setup, initargs=(os.getpid(),))
             app.state.render_pool = pool
         return pool
+
+
+def _warm() -> int:
+    import services.common.rendering  # noqa: F401  (Pillow, numpy: loaded before the first sketch)
+
+    return multiprocessing.current_process().pid
+
+
+def warm_render_pool(app) -> None:
+    """Start the pool's processes now (at startup), so the first strokes request does not pay for
+    spawning them; nothing waits for it."""
+    pool = render_pool(app)
+    for _ in range(max(1, app.state.settings.render_processes)):
+        pool.submit(_warm)
 
 
 def close_render_pool(app) -> None:

@@ -52,7 +52,7 @@ class GatewaySettings(CommonSettings):
     # Decoded pixels (width x height x bytes per pixel) all uploads in flight may hold together; an
     # upload waits up to decode_budget_wait_s for room, then is answered 503 server_busy.
     decode_budget_bytes: int = 160 * 1024 * 1024
-    decode_budget_wait_s: float = 2.0
+    decode_budget_wait_s: float = 5.0
     # Strokes JSON limits.
     max_strokes: int = 2_000
     max_points: int = 100_000

@@ -196,3 +196,27 @@ def test_decoded_image_is_not_converted(client):
     r = client.post("/v1/jobs", files={"image": ("x.jpg", buf.getvalue(), "image/jpeg")})
     assert r.status_code == 202, r.text
     assert (r.json()["image"]["width"], r.json()["image"]["height"]) == (200, 300)
+
+
+def test_render_processes_die_with_a_killed_gateway(stack_env):
+    import os
+    import signal
+
+    import psutil
+
+    from services.common.processes import wait_until
+
+    p, url = start_gateway(stack_env)
+    try:
+        body = {"strokes": [[[1, 50], [1, 50]]], "width": 64, "height": 64}
+        assert httpx.post(url + "/v1/jobs", json=body, timeout=60).status_code == 202
+        kids = psutil.Process(p.pid).children(recursive=True)
+        assert kids
+        os.kill(p.pid, signal.SIGKILL)  # the gateway alone, not its process group
+
+        def gone():
+            return all(not k.is_running() or k.status() == psutil.STATUS_ZOMBIE for k in kids)
+
+        wait_until(gone, 20, "render processes ending with the gateway")
+    finally:
+        p.stop()
