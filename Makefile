@@ -5,6 +5,10 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.stamp-setup
+# Every install goes through this lock (uv pip compile of all extras, Python 3.11, Linux x86_64):
+# `make lock` refreshes it, keeping today's pins where they still fit; `make lock UPGRADE=1` moves all.
+LOCK    := requirements/lock.txt
+PIP     := $(BIN)/pip install -q -c $(LOCK)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export YOLO_OFFLINE ?= 1
@@ -13,18 +17,27 @@ export YOLO_CONFIG_DIR ?= $(CURDIR)/.cache/ultralytics
 
 APT_PACKAGES := redis-server chromium chromium-driver docker-compose fonts-dejavu-core
 
-.PHONY: setup system-packages demo test lint bench load clean-venv env security security-tools chaos
+.PHONY: setup system-packages lock demo test test-fast lint bench load clean-venv env security security-tools chaos
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup_assets.py
+# torch comes first, from its own source: here the default index (the 2.14.1 build this machine
+# provides); the images choose the CPU or CUDA wheels with TORCH_INDEX_URL (docker/*.Dockerfile).
+$(STAMP): pyproject.toml $(LOCK) scripts/setup_assets.py
 	@$(MAKE) --no-print-directory system-packages
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[dev]'
+	$(PIP) torch==2.14.1 torchvision==0.29.1
+	$(PIP) -e '.[dev]'
 	$(BIN)/python scripts/setup_assets.py
 	@touch $(STAMP)
+
+lock:
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(PIP) uv
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
+	  $(if $(UPGRADE),--upgrade) -q -o $(LOCK)
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -37,9 +50,6 @@ system-packages:
 demo: setup
 	$(BIN)/sketchref recognize examples/three_objects.png --annotate out/demo.png
 
-test: setup security-tools
-	$(BIN)/python -m pytest -q -rs
-
 # checkov pins dependencies that clash with the project's: it gets a venv of its own
 CHECKOV := .cache/tools/checkov/bin/checkov
 security-tools: $(CHECKOV)
@@ -51,8 +61,19 @@ $(CHECKOV):
 security: setup security-tools
 	$(BIN)/python scripts/security_scan.py
 
+# Every tier (unit, integration, e2e: tests/conftest.py) and the 15 slowest tests; CI runs this.
+test: setup security-tools
+	$(BIN)/python -m pytest -q -rs --durations=15
+
+# The unit tier only: in-process, no server, process, browser or training run (< 60 s).
+test-fast: setup
+	$(BIN)/python -m pytest -q -rs -m unit --durations=15
+
+# ruff on everything (T20: no print outside the command line), mypy --strict on the files listed
+# under [tool.mypy] in pyproject.toml (the stage interfaces and the typed core). CI runs it.
 lint: setup
-	$(BIN)/ruff check services training tests scripts
+	$(BIN)/ruff check services training tests scripts loadtest
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python scripts/bench.py

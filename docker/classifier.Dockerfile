@@ -21,12 +21,16 @@ ARG SKETCHREF_ASSET_MIRROR=
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.14.1 torchvision==0.29.1
 WORKDIR /src
+# torch from its own source, held to the lock's pins: the default (PyPI) gives the CUDA build;
+# --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu gives the smaller CPU-only build.
+COPY requirements ./requirements
+RUN pip install -c requirements/lock.txt ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple} \
+    torch==2.14.1 torchvision==0.29.1
 COPY pyproject.toml README.md ./
 COPY services ./services
 COPY training ./training
-RUN pip install ".[classifier]"
+RUN pip install -c requirements/lock.txt ".[classifier]"
 # Fetch the pretrained image tower once, at build time (the running worker needs no network).
 ENV SKETCHREF_ASSETS_DIR=/opt/assets SKETCHREF_SHARED_DIR=/nonexistent
 RUN SKETCHREF_ASSET_MIRROR="${SKETCHREF_ASSET_MIRROR}" python -c "from services.common.assets import asset_path; [asset_path('models/doodlenet/' + f) for f in ('model.json', 'group1-shard1of1.bin', 'class_names.txt')]"

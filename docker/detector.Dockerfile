@@ -20,12 +20,16 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # torch first, in its own layer: it changes far less often than the code.
-RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.14.1 torchvision==0.29.1
 WORKDIR /src
+# torch from its own source, held to the lock's pins: the default (PyPI) gives the CUDA build;
+# --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu gives the smaller CPU-only build.
+COPY requirements ./requirements
+RUN pip install -c requirements/lock.txt ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple} \
+    torch==2.14.1 torchvision==0.29.1
 COPY pyproject.toml README.md ./
 COPY services ./services
 COPY training ./training
-RUN pip install ".[detector]"
+RUN pip install -c requirements/lock.txt ".[detector]"
 
 FROM base AS runtime
 LABEL org.opencontainers.image.title="sketchref-detector" \

@@ -10,9 +10,10 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
 COPY services ./services
 COPY training ./training
-RUN pip install ".[gateway]" \
+RUN pip install -c requirements/lock.txt ".[gateway]" \
  && if python -c "import torch" 2>/dev/null; then echo "torch must not be in the gateway image" >&2; exit 1; fi
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -11,9 +11,10 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
 COPY services ./services
 COPY training ./training
-RUN pip install ".[recommender]" \
+RUN pip install -c requirements/lock.txt ".[recommender]" \
  && if python -c "import torch" 2>/dev/null; then echo "torch must not be in the recommender image" >&2; exit 1; fi
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -1,22 +1,16 @@
 """Sketch scenes for the load test: 1–3 real Quick, Draw! drawings placed on a phone-sized canvas.
 
-Kept apart from the locustfile because importing locust monkey-patches the process (gevent).
+Kept apart from the locustfile because importing locust monkey-patches the process (gevent). The
+drawings come from the project's Quick, Draw! loader; the layout is the load test's own (1-3 cells
+side by side, strokes in canvas pixels, as the app sends them).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import random
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from services.common.rendering import place_strokes, render_strokes  # noqa: E402,F401
-from services.common.settings import CommonSettings  # noqa: E402
+from services.common.rendering import place_strokes, render_strokes  # noqa: F401  (the locustfile renders)
+from training.data import quickdraw
 
 CANVASES = [(720, 1280), (1280, 720), (800, 800), (600, 900)]
 WORDS = ["cat", "house", "tree", "bicycle", "fish", "apple", "car", "sun", "flower", "clock", "guitar", "bird"]
@@ -24,21 +18,9 @@ PER_WORD = 20
 
 
 def load_drawings() -> list[list]:
-    """A few hundred real drawings (strokes) from the shared Quick, Draw! files."""
-    base = Path(CommonSettings().shared_dir) / "data" / "quickdraw"
-    out = []
-    for fmt in ("simplified", "raw"):
-        for word in WORDS:
-            path = base / fmt / f"{word}.ndjson"
-            if not path.is_file():
-                continue
-            with open(path, encoding="utf-8") as f:
-                for line in itertools.islice(f, PER_WORD):
-                    if line.strip():
-                        out.append(json.loads(line)["drawing"])
-        if out:
-            return out
-    raise RuntimeError(f"no Quick, Draw! drawings under {base} (set SKETCHREF_SHARED_DIR)")
+    """A few hundred real drawings (strokes) from the shared Quick, Draw! simplified files, through the
+    project's loader (training.data.quickdraw)."""
+    return [d.strokes for d in quickdraw.load_drawings("simplified", words=WORDS, per_class=PER_WORD)]
 
 
 DRAWINGS: list[list] = []

@@ -1,7 +1,7 @@
 """`make bench`: speed and memory of recognition on this machine. Prints a table, writes JSON.
 
 Measures, after warm-up, the in-process (embedded) recognition of a 512x512 sketch with 3 objects
-(held-out drawings), per stage, N runs; the median and p90 are reported, plus peak RSS. Further rows
+(held-out drawings), per stage (``normalize``: the input normalisation, ``clean_sketch``), N runs; the median and p90 are reported, plus peak RSS. Further rows
 come from the other benchmarks when their parts are present (detector runtimes, services).
 """
 
@@ -46,13 +46,13 @@ def bench_embedded(runs: int) -> dict:
     rec = Recognizer()
     for _ in range(3):
         rec.recognize(data)
-    totals, stages = [], {"detect": [], "classify": [], "recommend": []}
+    totals, stages = [], {"detect": [], "classify": [], "recommend": [], "normalize": []}
     for _ in range(runs):
         t = time.perf_counter()
         r = rec.recognize(data)
         totals.append((time.perf_counter() - t) * 1000)
         for k in stages:
-            stages[k].append(getattr(r.timings_ms, k))
+            stages[k].append(rec.last_stats.ms if k == "normalize" else getattr(r.timings_ms, k))
     return {"objects": len(r.objects), "total": summarize(totals),
             **{k: summarize(v) for k, v in stages.items()}}
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{'what':<44} {'median ms':>10} {'p90 ms':>10} {'n':>5}")
     e = result["embedded"]
-    for k in ("total", "detect", "classify", "recommend"):
+    for k in ("total", "normalize", "detect", "classify", "recommend"):
         label = f"embedded recognize, 512x512, {e['objects']} objects" if k == "total" else f"  stage {k}"
         print(f"{label:<44} {e[k]['median_ms']:>10} {e[k]['p90_ms']:>10} {e[k]['n']:>5}")
     for name, row in result.get("detector_runtimes", {}).items():

@@ -20,6 +20,7 @@ COMMANDS = {
     "submit": "submit a sketch to a running gateway",
     "gallery": "manage the local reference gallery",
     "env": "write a local .env with random keys for docker-compose",
+    "models": "model registry: list | publish | promote | rollback | sync",
 }
 
 

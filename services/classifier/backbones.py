@@ -1,4 +1,4 @@
-"""The classifier's backbones behind one interface, chosen by name in ``config.json``.
+"""The built-in classifier backbones (interface and registry: :mod:`services.classifier.registry`).
 
 A backbone builds the two-tower logits model (``model(x) -> (N, C)`` scaled cosine similarities
 between image and class-prompt embeddings), says how a sketch becomes its input (``norm`` for
@@ -23,14 +23,28 @@ from torch import nn
 
 from services.common.preprocess import DEFAULT_NORM, SketchNorm
 
+from .labels import class_names
+from .registry import get_backbone as get_backbone  # where callers have always found it
+from .registry import register_backbone
 from .text_tower import PROMPTS
 
 CLIP_DEFAULT = "openai/clip-vit-base-patch32"
 
 
+@register_backbone("doodlenet", aliases=("doodlenet+minilm",))
 class DoodleNetBackbone:
     name = "doodlenet"
     norm = DEFAULT_NORM
+    # LoRA on the CNN: the four convs of blocks 1-2, the two of block 3, the 576->512 embedding layer
+    placements = {
+        "conv-early": r"convs\.(0|2|5|7)",
+        "conv-late": r"convs\.(10|12)",
+        "conv-all": r"convs\.(0|2|5|7|10|12)",
+        "dense": r"dense",
+        "all": r"convs\.(0|2|5|7|10|12)|dense",
+    }
+    reference = ("dense", 8)
+    shipped_head = True  # starts from models/classifier/head.pt's projections
 
     def __init__(self, source: str | None = None):
         self.source = source
@@ -49,8 +63,6 @@ class DoodleNetBackbone:
         if head is not None:
             text_features = head["text_features"]
         if text_features is None:
-            from training.data.quickdraw import class_names
-
             text_features = encode_labels(classes or class_names())
         tower, names = load_doodlenet(asset_dir("models/doodlenet", FILES))
         for p in tower.parameters():
@@ -119,8 +131,17 @@ class ClipVLM(nn.Module):
         return {"text_features": self.text_features, "clip.logit_scale": self.clip.logit_scale.detach()}
 
 
+@register_backbone("clip")
 class ClipBackbone:
     name = "clip"
+    # LoRA on the vision transformer: q, k, v, out projections; v and out; the MLP
+    placements = {
+        "attn-qkvo": r".*layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|out_proj)",
+        "attn-vo": r".*layers\.\d+\.self_attn\.(v_proj|out_proj)",
+        "mlp": r".*layers\.\d+\.mlp\.(fc1|fc2)",
+    }
+    reference = ("attn-qkvo", 8)
+    shipped_head = False
 
     def __init__(self, source: str | None = None, revision: str | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -151,8 +172,6 @@ class ClipBackbone:
         if head is not None:
             text_features = head["text_features"]
         if classes is None:
-            from training.data.quickdraw import class_names
-
             classes = class_names()
         if text_features is None:
             text_features = self.encode_labels(classes)
@@ -181,14 +200,3 @@ class ClipBackbone:
     def teacher(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """The unadapted model's zero-shot logits."""
         return model(x)
-
-
-BACKBONES = {"doodlenet": DoodleNetBackbone, "clip": ClipBackbone}
-
-
-def get_backbone(name: str = "doodlenet", source: str | None = None):
-    """A backbone by name (``doodlenet`` also accepts the legacy ``doodlenet+minilm``)."""
-    key = "doodlenet" if name.startswith("doodlenet") else name
-    if key not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
-    return BACKBONES[key](source)

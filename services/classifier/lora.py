@@ -1,12 +1,10 @@
 """LoRA adapters (peft) at named placements, sized to equal trainable-parameter budgets.
 
 Placements name sets of layers by peft ``target_modules`` (a regex, full match on module names
-relative to the adapted tower — :meth:`Backbone.lora_root`):
-
-- transformer towers (CLIP vision): ``attn-qkvo`` (q, k, v, out projections), ``attn-vo``,
-  ``mlp`` (fc1, fc2);
-- DoodleNet (the CNN): ``conv-early`` (the four convs of blocks 1-2), ``conv-late`` (the two convs
-  of block 3), ``dense`` (the 576->512 embedding layer), ``conv-all``, ``all`` (convs and dense).
+relative to the adapted tower — :meth:`Backbone.lora_root`). Each backbone declares its own
+(``placements``) and the reference placement and rank that set its budget (``reference``); see
+:mod:`services.classifier.backbones` (CLIP: ``attn-qkvo``, ``attn-vo``, ``mlp``; DoodleNet:
+``conv-early``, ``conv-late``, ``conv-all``, ``dense``, ``all``).
 
 LoRA on a linear ``in->out`` layer adds ``r (in + out)`` parameters, on a ``k×k`` conv
 ``r (in k² + out)``; :func:`rank_for_budget` picks each placement's rank so its count is closest to a
@@ -21,26 +19,11 @@ from pathlib import Path
 
 from torch import nn
 
-PLACEMENTS = {
-    "clip": {
-        "attn-qkvo": r".*layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|out_proj)",
-        "attn-vo": r".*layers\.\d+\.self_attn\.(v_proj|out_proj)",
-        "mlp": r".*layers\.\d+\.mlp\.(fc1|fc2)",
-    },
-    "doodlenet": {
-        "conv-early": r"convs\.(0|2|5|7)",
-        "conv-late": r"convs\.(10|12)",
-        "conv-all": r"convs\.(0|2|5|7|10|12)",
-        "dense": r"dense",
-        "all": r"convs\.(0|2|5|7|10|12)|dense",
-    },
-}
-# the reference placement and rank that set each backbone's budget
-REFERENCE = {"clip": ("attn-qkvo", 8), "doodlenet": ("dense", 8)}
+from .registry import backbone_class
 
 
 def placement_pattern(backbone: str, placement: str) -> str:
-    table = PLACEMENTS["doodlenet" if backbone.startswith("doodlenet") else backbone]
+    table = backbone_class(backbone).placements
     if placement not in table:
         raise ValueError(f"unknown placement {placement!r} for {backbone}; choose from {', '.join(table)}")
     return table[placement]
@@ -67,8 +50,7 @@ def cost_per_rank(root: nn.Module, pattern: str) -> int:
 
 def budget(root: nn.Module, backbone: str, rank: int | None = None) -> int:
     """The common budget: the reference placement's count at the reference rank."""
-    key = "doodlenet" if backbone.startswith("doodlenet") else backbone
-    ref, ref_rank = REFERENCE[key]
+    ref, ref_rank = backbone_class(backbone).reference
     return cost_per_rank(root, placement_pattern(backbone, ref)) * (rank or ref_rank)
 
 

@@ -5,7 +5,8 @@ list and ``config.json`` naming the backbone; the DoodleNet tower is converted f
 at load time (see :mod:`services.classifier.doodlenet`). When ``config.json`` names an ``adapter``
 (a sub-folder, e.g. ``"adapter": "lora-conv-all-v1"``), that folder is loaded instead: its own
 ``config.json`` (backbone, norm), ``head.pt`` and a peft LoRA adapter injected into the freshly
-loaded base tower (see :mod:`services.classifier.backbones`, :mod:`services.classifier.lora`).
+loaded base tower (see :mod:`services.classifier.registry`, :mod:`services.classifier.lora`). Either way
+the backbone named in ``config.json`` builds the model: one build path per backbone.
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from services.common.assets import asset_dir
 from services.common.preprocess import SketchNorm, normalize_sketch, widen_boxes
 
-from .doodlenet import FILES, load_doodlenet
 from .settings import ClassifierSettings, get_classifier_settings
 from .vlm import SketchVLM
 
 
 class SketchClassifier:
+    """Scores are calibrated probabilities: ``softmax(logits / temperature)``, the temperature fitted on
+    val (``calibration`` in ``config.json``, see :mod:`training.eval.calibration`); a top label is
+    ``confident`` when its score reaches ``threshold`` (chosen on val: confident answers right >= 90%)."""
+
     def __init__(self, model: SketchVLM, classes: list[str], norm: SketchNorm, device: str = "cpu",
-                 batch_size: int = 64, prepare=None, widen: float = 0.10):
+                 batch_size: int = 64, prepare=None, widen: float = 0.10, temperature: float = 1.0,
+                 threshold: float = 0.5):
+        self.temperature, self.threshold = float(temperature), float(threshold)
         self.model = model.to(device).eval()
         self.widen = widen
         self.prepare = prepare
@@ -44,10 +49,17 @@ class SketchClassifier:
         return torch.from_numpy(np.stack(arrs))[:, None] if arrs else torch.zeros(0, 1, self.norm.side, self.norm.side)
 
     @torch.inference_mode()
-    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
-        out = [self.model(x[i:i + self.batch_size].to(self.device)).softmax(-1).cpu()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        out = [self.model(x[i:i + self.batch_size].to(self.device)).float().cpu()
                for i in range(0, len(x), self.batch_size)]
         return torch.cat(out) if out else torch.zeros(0, len(self.classes))
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.logits(x) / self.temperature).softmax(-1)
+
+    def confident(self, labels: list[tuple[str, float]]) -> bool:
+        """Is the top label of one object (as :meth:`classify` returns it) a confident answer?"""
+        return bool(labels) and labels[0][1] >= self.threshold
 
     def classify(self, gray: Image.Image, boxes: list, top_k: int = 5) -> list[list[tuple[str, float]]]:
         probs = self.probabilities(self.tensors(gray, boxes))
@@ -59,35 +71,31 @@ class SketchClassifier:
         return result
 
 
-def build_doodlenet_vlm(text_features: torch.Tensor) -> tuple[SketchVLM, list[str]]:
-    tower, classes = load_doodlenet(asset_dir("models/doodlenet", FILES))
-    for p in tower.parameters():
-        p.requires_grad_(False)
-    return SketchVLM(tower, text_features), classes
-
-
 def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassifier:
+    """The shipped model folder: itself, or the adapter sub-folder its ``config.json`` names."""
     from services.common.model_source import resolve_model_dir
 
     s = settings or get_classifier_settings()
     model_dir = resolve_model_dir("classifier", Path(s.model_dir))
     cfg = json.loads((model_dir / "config.json").read_text())
-    if (cfg.get("adapter") or (model_dir / "adapter_config.json").exists()
-            or not cfg.get("backbone", "doodlenet").startswith("doodlenet")):
-        return load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
-    head = torch.load(model_dir / "head.pt", map_location="cpu", weights_only=True)
-    model, classes = build_doodlenet_vlm(head["text_features"])
-    model.load_state_dict(head, strict=False)
-    norm = SketchNorm(**cfg.get("norm", {}))
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    return SketchClassifier(model, classes, norm, device=s.device, batch_size=s.batch_size)
+    clf = load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
+    if cfg.get("calibration"):  # the shipped folder's calibration wins over its adapter's
+        cal = calibration(cfg)
+        clf.temperature, clf.threshold = cal["temperature"], cal["threshold"]
+    return clf
+
+
+def calibration(cfg: dict) -> dict[str, float]:
+    """``temperature`` and ``threshold`` from a ``config.json``'s ``calibration`` (defaults: none)."""
+    cal = cfg.get("calibration") or {}
+    return {"temperature": float(cal.get("temperature", 1.0)), "threshold": float(cal.get("threshold", 0.5))}
 
 
 def load_adapted(model_dir: str | Path, device: str = "cpu", batch_size: int = 64) -> SketchClassifier:
     """A classifier from an adapter folder: ``config.json``, ``head.pt``, optional LoRA, ``classes.txt``."""
     from . import lora
-    from .backbones import get_backbone
     from .labels import read_class_names
+    from .registry import get_backbone
 
     model_dir = Path(model_dir)
     cfg = json.loads((model_dir / "config.json").read_text())
@@ -98,4 +106,5 @@ def load_adapted(model_dir: str | Path, device: str = "cpu", batch_size: int = 6
     if (model_dir / "adapter_config.json").exists():
         lora.load_adapter(backbone.lora_root(model), model_dir)
     norm = SketchNorm(**cfg["norm"]) if cfg.get("norm") else backbone.norm
-    return SketchClassifier(model, classes, norm, device=device, batch_size=batch_size, prepare=backbone.prepare)
+    return SketchClassifier(model, classes, norm, device=device, batch_size=batch_size, prepare=backbone.prepare,
+                            **calibration(cfg))

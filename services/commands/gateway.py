@@ -13,6 +13,10 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import uvicorn
 
+    from services.gateway.server import uvicorn_options
+    from services.gateway.settings import get_gateway_settings
+
     uvicorn.run("services.gateway.main:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, proxy_headers=True, server_header=False)
+                workers=args.workers, log_level=args.log_level,
+                **uvicorn_options(get_gateway_settings().forwarded_allow_ips))
     return 0

@@ -29,7 +29,10 @@ def _table(path: str, objects) -> str:
         box = ",".join(f"{v:.0f}" for v in o.box)
         top = o.labels[0] if o.labels else None
         also = ", ".join(f"{lab.label} {lab.score:.2f}" for lab in o.labels[1:3])
-        lines.append(f"  {i:>2}  {box:<24} {top.label if top else '?':<22} "
+        name = top.label if top and o.confident else "?"
+        if top and not o.confident:  # "not sure": the candidates are only guesses
+            also = "Not sure — maybe: " + ", ".join(lab.label for lab in o.labels[:3])
+        lines.append(f"  {i:>2}  {box:<24} {name:<22} "
                      f"{top.score if top else 0:>6.2f}  {also:<40} {len(o.references)}")
     return "\n".join(lines)
 

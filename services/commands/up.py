@@ -53,6 +53,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"],
                         help="Celery pool of each worker (default prefork: a killed task requeues at once)")
     parser.add_argument("--log-dir", type=Path, default=None, help="also write each process's log here")
+    parser.add_argument("--prometheus", action="store_true",
+                        help="also run Prometheus (apt-get install prometheus) on the written scrape config")
+    parser.add_argument("--prometheus-port", type=int, default=9090)
 
 
 class Stack:
@@ -64,6 +67,8 @@ class Stack:
         self.restarts: dict[str, int] = {}
         self.restart_at: dict[str, float] = {}
         self.stopping = False
+        self.color = 0
+        self.metrics_ports = {kind: free_port() for kind in WORKERS}  # each worker's Prometheus port
 
     def env(self, redis_port: int, s3_port: int) -> dict:
         env = dict(os.environ)
@@ -117,12 +122,13 @@ class Stack:
                     self.started_at[name] = now
 
     def worker_cmd(self, kind: str) -> list[str]:
-        return python_command("worker", kind, "--concurrency", str(self.args.concurrency), "--pool", self.args.pool)
+        return python_command("worker", kind, "--concurrency", str(self.args.concurrency), "--pool", self.args.pool,
+                              "--metrics-port", str(self.metrics_ports[kind]))
 
     def stop_all(self) -> None:
         """Gateway and workers together (10 s to finish, then SIGKILL), then S3 and Redis (3 s)."""
         self.stopping = True
-        for names, grace in ((["gateway", *WORKERS], 10.0), (["s3", "redis"], 3.0)):
+        for names, grace in ((["prometheus", "gateway", *WORKERS], 10.0), (["s3", "redis"], 3.0)):
             procs = [self.procs[n] for n in names if n in self.procs]
             for p in procs:
                 if p.alive():
@@ -153,6 +159,19 @@ def _gateway_ready(port: int) -> bool:
     import httpx
 
     return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+
+
+def _scrape(stack: Stack, args, env: dict) -> None:
+    """Write the Prometheus scrape config of this stack; start Prometheus with ``--prometheus``."""
+    from services.common.scrape import prometheus_command, write_config
+
+    cfg = write_config(args.data_dir / "prometheus", args.port, stack.metrics_ports)
+    if args.prometheus:
+        stack.start("prometheus", prometheus_command(cfg, args.data_dir / "prometheus" / "data",
+                                                     args.prometheus_port), env)
+        say(f"prometheus: http://127.0.0.1:{args.prometheus_port}")
+    else:
+        say(f"metrics: workers on {sorted(stack.metrics_ports.values())}; scrape config {cfg}")
 
 
 def run(args) -> int:
@@ -187,6 +206,7 @@ def run(args) -> int:
             stack.start(kind, stack.worker_cmd(kind), env)
         gw = stack.start("gateway", python_command("gateway", "--port", str(args.port)), env)
         wait_until(lambda: _gateway_ready(args.port), 60, "gateway", gw)
+        _scrape(stack, args, env)
         say(f"ready: http://127.0.0.1:{args.port}  (redis :{redis_port}, S3 :{s3_port}); Ctrl-C stops")
         ready.append(True)
         while not interrupted:

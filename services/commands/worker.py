@@ -1,13 +1,20 @@
 """``sketchref worker detector|classifier|recommender``: one Celery worker consuming one queue.
 
-What a container runs. The model is loaded once per process, on the first task (after the fork
-under the default prefork pool); ``--pool solo`` runs tasks in the main process (GPU).
+What a container runs. Before it consumes anything the worker loads its model, checks it against its
+manifest and runs one warm-up inference (:mod:`services.common.serving`); a model that cannot be
+loaded ends the process with status 3 and one log line, so its Celery node never appears and the
+probe (``python -m services.common.probe worker``) never passes. Prefork children share the warm model.
+
+``--model-version V`` serves version ``V`` of the registry (``s3://<bucket>/models/<kind>/V/``) on
+its own queue ``<stage>@V``: the canary worker (docs/operators.md, "Canary and rollback").
+``--metrics-port`` serves Prometheus metrics (:mod:`services.common.worker_metrics`); logs are JSON
+lines (:mod:`services.common.logs`) unless ``--log-format text``. While it runs, the worker publishes
+what it serves to Redis (the gateway's ``/v1/version``).
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import socket
 
@@ -19,7 +26,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--concurrency", "-c", type=int, default=1, help="tasks at once (default 1)")
     parser.add_argument("--pool", "-P", default="prefork", choices=["prefork", "solo", "threads"])
     parser.add_argument("--loglevel", "-l", default="info")
+    parser.add_argument("--log-format", default=os.environ.get("SKETCHREF_LOG_FORMAT", "json"),
+                        choices=["json", "text"], help="log lines as JSON (default) or text")
     parser.add_argument("--name", default=None, help="node name (default <kind>-<pid>@<host>)")
+    parser.add_argument("--model-version", default=None,
+                        help="serve this registry version on its own queue <stage>@VERSION (a canary)")
+    parser.add_argument("--metrics-port", type=int,
+                        default=int(os.environ.get("SKETCHREF_WORKER_METRICS_PORT", "0") or 0),
+                        help="serve Prometheus metrics on this port (default $SKETCHREF_WORKER_METRICS_PORT; 0: off)")
 
 
 def build_app(kind: str):
@@ -30,13 +44,61 @@ def build_app(kind: str):
     return app
 
 
+def _pin_version(kind: str, version: str) -> None:
+    from services.common.model_registry import KINDS, Registry
+    from services.common.settings import CommonSettings
+
+    if kind not in KINDS:
+        raise SystemExit(f"--model-version: the {kind} has no model versions")
+    Registry(None)._prefix(kind, version)  # refuses a malformed name
+    os.environ[f"SKETCHREF_{kind.upper()}_MODEL_URI"] = f"s3://{CommonSettings().s3_bucket}/models/{kind}/{version}/"
+
+
 def run(args) -> int:
-    logging.basicConfig(level=args.loglevel.upper(), format="%(levelname)s %(name)s: %(message)s")
+    from services.common import logs, serving, worker_metrics
+    from services.common.routing import version_queue
+
+    logs.configure(args.loglevel, args.log_format)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    app = build_app(args.kind)
     queue = WORKER_QUEUES[args.kind]
+    if args.model_version:
+        _pin_version(args.kind, args.model_version)
+        queue = version_queue(queue, args.model_version)
+    folder = worker_metrics.setup(args.kind, args.metrics_port)  # before any metric exists
+    try:
+        module = importlib.import_module(f"services.{args.kind}.worker")
+        try:
+            version = serving.prepare(module.ctx, fork_after=args.pool == "prefork")
+        except Exception as exc:
+            return serving.fail(args.kind, exc)
+        if args.model_version and version != args.model_version:
+            return serving.fail(args.kind, ValueError(f"the manifest says {version}, not {args.model_version}"))
+        return _consume(args, module, queue, version)
+    finally:
+        worker_metrics.cleanup(folder)
+
+
+def _consume(args, module, queue: str, version: str) -> int:
+    import redis
+    from celery.signals import worker_process_shutdown
+
+    from services.common import serving, worker_metrics
+    from services.common.queue import make_celery
+    from services.common.settings import get_settings
+
+    app = make_celery()
+    module.register(app)
+    worker_process_shutdown.connect(lambda pid=None, **_: worker_metrics.process_exited(pid or os.getpid()),
+                                    weak=False)
+    worker_metrics.serving(args.kind, version, queue)
     name = args.name or f"{args.kind}-{os.getpid()}@{socket.gethostname()}"
-    app.worker_main(["worker", "-Q", queue, "-c", str(args.concurrency), "-P", args.pool, "-n", name,
-                     "-l", args.loglevel, "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    beat = serving.Heartbeat(redis.Redis.from_url(get_settings().redis_url, socket_timeout=5), name,
+                             {"kind": args.kind, "version": version, "queue": queue,
+                              "metrics_port": args.metrics_port}).start()
+    try:
+        app.worker_main(["worker", "-Q", queue, "-c", str(args.concurrency), "-P", args.pool, "-n", name,
+                         "-l", args.loglevel, "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    finally:
+        beat.stop()
     return 0

@@ -48,6 +48,11 @@ class DetectedObject(BaseModel):
     detector_label: str
     labels: list[Label] = Field(default_factory=list)
     references: list[Reference] = Field(default_factory=list)
+    confident: bool = Field(False, description="the top label is right >= 90% of the time at this score "
+                            "(calibrated on val); false: 'not sure', the labels are only guesses")
+    picked_label: str | None = Field(default=None, description=(
+        "the label the user picked for this object (POST /v1/jobs/{id}/objects/{i}/label); "
+        "its references follow the pick"))
 
 
 class ImageInfo(BaseModel):
@@ -88,3 +93,5 @@ class Job(BaseModel):
     error: str | None = None
     top_k: int = 5
     references: int = 6
+    # The model versions that served the job, by worker kind (round 2): {"detector": "v3", ...}.
+    models: dict[str, str] = Field(default_factory=dict)

@@ -69,6 +69,10 @@ class JobRecord(Job):
     started_at: float = 0.0
     created_ts: float = Field(default_factory=time.time)
     requeues: int = 0  # times the sweeper re-sent the current stage of this stalled job
+    owner: str = ""  # a hash of the submitting client (API key id or address): who may delete it
+    idempotency_hash: str = ""  # the ``idem:`` key that points at this job, if any
+    routes: dict[str, str] = Field(default_factory=dict)  # canary versions chosen at submission (routing.py)
+    picks: list[dict] = Field(default_factory=list)  # {"object", "label", "at"}: feedback for retraining
 
     def public(self) -> Job:
         return Job.model_validate(self.model_dump(include=set(Job.model_fields)))
@@ -184,7 +188,8 @@ class JobStore:
         return self.update(job_id, change)
 
     def complete_stage(self, job_id: str, stage: str, next_stage: str | None, objects: list[DetectedObject],
-                       elapsed_ms: float, crop_keys: list[str] | None = None) -> JobRecord | None:
+                       elapsed_ms: float, crop_keys: list[str] | None = None,
+                       models: dict[str, str] | None = None) -> JobRecord | None:
         """Store the result of ``stage`` and move on, and count its latency in the stage histogram;
         returns the record as stored, or None when the job was not at that stage (nothing written)."""
         applied = False
@@ -198,6 +203,8 @@ class JobStore:
             setattr(j.timings_ms, stage, round(elapsed_ms, 2))
             if crop_keys is not None:
                 j.crop_keys = crop_keys
+            if models:
+                j.models = {**j.models, **models}
             if next_stage is None:
                 j.stage = Stage.done
                 j.status = JobStatus.succeeded
@@ -207,6 +214,32 @@ class JobStore:
             return j
 
         stored = self.update(job_id, change, also=lambda pipe: _observe(pipe, stage, elapsed_ms / 1000))
+        return stored if applied else None
+
+    def pick_label(self, job_id: str, index: int, label: str, deadline_s: float) -> JobRecord | None:
+        """Record that the user picked ``label`` for object ``index`` of a succeeded job, and send the
+        job back to the recommend stage (queued) so that its references follow the pick. Returns the
+        stored record, or None when the job is not (any longer) a succeeded one with that object."""
+        applied = False
+
+        def change(j: JobRecord):
+            nonlocal applied
+            if j.status != JobStatus.succeeded or not 0 <= index < len(j.objects):
+                return None
+            applied = True
+            j.objects[index].picked_label = label
+            j.picks.append({"object": index, "label": label, "at": utcnow()})
+            j.status = JobStatus.queued
+            j.stage = Stage.recommend
+            j.started_at = 0.0
+            j.requeues = 0
+            j.deadline_at = time.time() + deadline_s
+            return j
+
+        def also(pipe):
+            pipe.zadd(ACTIVE, {job_id: time.time() + deadline_s})
+
+        stored = self.update(job_id, change, also=also)
         return stored if applied else None
 
     def fail(self, job_id: str, reason: str) -> JobRecord | None:
@@ -220,6 +253,19 @@ class JobStore:
             return j
 
         return self.update(job_id, change)
+
+    def delete(self, job_id: str) -> None:
+        """Remove every trace of the job in Redis: its record, its place in the active and quiet
+        sets, and the Idempotency-Key that points at it. A stage message still queued for it then
+        finds no job and does nothing (the worker logs it as missing)."""
+        rec = self.get(job_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.delete(job_key(job_id))
+        pipe.zrem(ACTIVE, job_id)
+        pipe.zrem(QUIET, job_id)
+        if rec is not None and rec.idempotency_hash:
+            pipe.delete(f"{PREFIX}idem:{rec.idempotency_hash}")
+        pipe.execute()
 
     # -- deadlines ---------------------------------------------------------------------------------
     def sweep(self, now: float | None = None, limit: int = 100) -> list[str]:

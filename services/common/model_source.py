@@ -24,17 +24,18 @@ pre-downloads the configured version.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from filelock import FileLock
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .settings import ROOT, CommonSettings
@@ -73,31 +74,21 @@ def _cache_folder(cache_dir: Path, bucket: str, prefix: str) -> Path:
     return cache_dir / f"{readable}-{digest}"
 
 
-@contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _s3_client(settings: CommonSettings | None = None):
+def _s3_client(settings: CommonSettings | None = None) -> Any:
     from .storage import S3Storage
 
     return S3Storage.from_settings(settings or CommonSettings()).client
 
 
-def download_prefix(client, bucket: str, prefix: str, target: Path) -> Path:
+def download_prefix(client: Any, bucket: str, prefix: str, target: Path) -> Path:
     """Copy every object under ``prefix`` into ``target`` (keeping sub-folders), once.
 
     Returns ``target``. A folder that already carries the completion marker is reused as it is.
     """
     if (target / _COMPLETE).is_file():
         return target
-    with _locked(target.with_name(target.name + ".lock")):
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.with_name(target.name + ".lock")):
         if (target / _COMPLETE).is_file():  # another process finished it while we waited
             return target
         keys = []
@@ -124,7 +115,7 @@ def download_prefix(client, bucket: str, prefix: str, target: Path) -> Path:
     return target
 
 
-def resolve_model_dir(kind: str, default_dir: Path, *, client=None,
+def resolve_model_dir(kind: str, default_dir: Path, *, client: Any = None,
                       settings: ModelSourceSettings | None = None) -> Path:
     """The folder a ``kind`` worker loads its model from.
 
@@ -155,7 +146,7 @@ def resolve_model_dir(kind: str, default_dir: Path, *, client=None,
     return path
 
 
-def publish_model_dir(local_dir: Path, uri: str, *, client=None) -> list[str]:
+def publish_model_dir(local_dir: Path, uri: str, *, client: Any = None) -> list[str]:
     """Upload every file of ``local_dir`` under the ``s3://`` prefix ``uri``; returns the keys.
 
     Refuses to write into a prefix that already holds objects: versions are immutable, so a worker
@@ -175,6 +166,14 @@ def publish_model_dir(local_dir: Path, uri: str, *, client=None) -> list[str]:
         key = prefix + p.relative_to(local_dir).as_posix()
         client.upload_file(str(p), bucket, key)
         keys.append(key)
+    # the manifest last (the registry lists versions by it; workers check every file against it)
+    from .model_registry import MANIFEST, make_manifest
+
+    parts = prefix.rstrip("/").split("/")
+    manifest = make_manifest(local_dir, parts[-2] if len(parts) > 1 else "", parts[-1])
+    if not (local_dir / MANIFEST).is_file():
+        client.put_object(Bucket=bucket, Key=prefix + MANIFEST, Body=json.dumps(manifest, indent=1).encode())
+        keys.append(prefix + MANIFEST)
     return keys
 
 

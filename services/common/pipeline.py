@@ -16,23 +16,71 @@ from PIL import Image
 
 from .contracts import DetectedObject, ImageInfo, Label, Timings
 from .imaging import load_image
+from .preprocess import STATS_KEY, SketchStats, clean_sketch
 
 
 def image_info(data: bytes, gray: Image.Image) -> ImageInfo:
     return ImageInfo(width=gray.width, height=gray.height, sha256=hashlib.sha256(data).hexdigest())
 
 
+def load_sketch(source) -> Image.Image:
+    """Decode (colour kept) and clean: the image every model stage works on (see :func:`clean_sketch`)."""
+    return clean_sketch(load_image(source, flatten=False))
+
+
 def detect(gray: Image.Image, detector) -> list[DetectedObject]:
-    """Boxes in input pixels, most confident first; no labels yet."""
+    """Boxes in input pixels, most confident first; no labels yet. ``gray`` is cleaned first unless
+    it already is (:func:`load_sketch` output)."""
     return [DetectedObject(box=list(box), score=score, detector_label=label)
-            for box, score, label in detector.detect(gray)]
+            for box, score, label in detector.detect(clean_sketch(gray))]
 
 
 def classify(gray: Image.Image, objects: list[DetectedObject], classifier, top_k: int = 5) -> list[DetectedObject]:
-    """Fill ``labels`` (sorted by score) of every object from its box in ``gray``."""
-    ranked = classifier.classify(gray, [o.box for o in objects], top_k=top_k)
-    return [o.model_copy(update={"labels": [Label(label=n, score=s) for n, s in labels]})
-            for o, labels in zip(objects, ranked, strict=True)]
+    """Fill ``labels`` (sorted by calibrated score) of every object from its box in ``gray`` (cleaned
+    first unless it already is) and ``confident``: the classifier is sure of its top label (its
+    threshold, chosen on val) and the input looks like a sketch (a photo's objects are never
+    confident: see :meth:`SketchStats.looks_like_photo`)."""
+    clean = clean_sketch(gray)
+    ranked = classifier.classify(clean, [o.box for o in objects], top_k=top_k)
+    stats = clean.info.get(STATS_KEY)
+    sketch = not (stats is not None and stats.looks_like_photo())
+    sure = getattr(classifier, "confident", lambda labels: bool(labels) and labels[0][1] >= 0.5)
+    keep = resolve_parts([o.box for o in objects], [lab[0][1] if lab else 0.0 for lab in ranked])
+    return [o.model_copy(update={"labels": [Label(label=n, score=s) for n, s in labels],
+                                 "confident": sketch and sure(labels)})
+            for i, (o, labels) in enumerate(zip(objects, ranked, strict=True)) if i in keep]
+
+
+PART_INSIDE = 0.85  # a box this much inside another is a candidate part of it
+
+
+def inside(b, a) -> float:
+    """Share of box ``b``'s area inside box ``a``."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return ix * iy / max((b[2] - b[0]) * (b[3] - b[1]), 1e-6)
+
+
+def resolve_parts(boxes: list, label_scores: list[float]) -> set[int]:
+    """Indices of the boxes to keep when the detector saw one drawing both whole and in parts.
+
+    A box with others (almost) inside it is either one drawing of several pieces (binoculars, drums,
+    a traffic light) or a box around several drawings. The classifier decides: the whole is kept and
+    its parts dropped when its top label is at least as sure as every part's; else the parts are kept
+    and the whole dropped. Drawings that are merely near or overlapping are never inside each other."""
+    keep = set(range(len(boxes)))
+    order = sorted(range(len(boxes)), key=lambda i: -(boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]))
+    for a in order:
+        if a not in keep:
+            continue
+        parts = [b for b in keep if b != a and inside(boxes[b], boxes[a]) >= PART_INSIDE]
+        if not parts:
+            continue
+        if label_scores[a] >= max(label_scores[b] for b in parts):
+            keep -= set(parts)
+        else:
+            keep.discard(a)
+    return keep
 
 
 def recommend(objects: list[DetectedObject], recommender, n: int = 6, gray: Image.Image | None = None
@@ -44,8 +92,10 @@ def recommend(objects: list[DetectedObject], recommender, n: int = 6, gray: Imag
         refs = []
         if n > 0:
             crop = gray.crop(tuple(int(v) for v in o.box)) if gray is not None else None
-            for candidate in o.labels[:3]:
-                refs = recommender.recommend(candidate.label, n=n, crop=crop)
+            # a label the user picked comes first (its references follow the pick)
+            names = ([o.picked_label] if o.picked_label else []) + [c.label for c in o.labels[:3]]
+            for name in dict.fromkeys(names):
+                refs = recommender.recommend(name, n=n, crop=crop)
                 if refs:
                     break
         out.append(o.model_copy(update={"references": refs}))
@@ -79,8 +129,10 @@ class Recognizer:
 
     def recognize(self, source: bytes, top_k: int = 5, references: int = 6) -> Recognition:
         t0 = time.perf_counter()
-        gray = load_image(source)
+        stats = SketchStats()
+        gray = clean_sketch(load_image(source, flatten=False), stats)
         info = image_info(source, gray)
+        self.last_stats = stats
         t1 = time.perf_counter()
         objects = detect(gray, self.detector)
         t2 = time.perf_counter()

@@ -87,6 +87,14 @@ def drain(redis_url: str, hostname: str, queue: str, timeout: float = 3.0) -> tu
     return True, f"{', '.join(nodes)} stopped consuming {queue}"
 
 
+def _queue_name(q: str) -> str:
+    import re
+
+    if not re.fullmatch(r"(detect|classify|recommend)(@[A-Za-z0-9][A-Za-z0-9._-]*)?", q):
+        raise argparse.ArgumentTypeError(f"not a sketchref queue: {q!r}")
+    return q
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.common.probe", description=__doc__.split("\n")[0])
     parser.add_argument("--timeout", type=float, default=3.0)
@@ -96,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker")
     sub.add_parser("broker")
     dr = sub.add_parser("drain")
-    dr.add_argument("--queue", required=True, choices=("detect", "classify", "recommend"))
+    dr.add_argument("--queue", required=True, type=_queue_name,
+                    help="detect, classify, recommend, or a model version's queue such as classify@v2")
     args = parser.parse_args(argv)
 
     redis_url = CommonSettings().redis_url

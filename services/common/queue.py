@@ -150,9 +150,11 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
     return app
 
 
-def enqueue(app, stage: str, job_id: str) -> None:
-    """Send the task of ``stage`` for ``job_id``: the message is only the job id."""
-    app.send_task(TASK_NAMES[stage], args=[job_id], queue=stage, routing_key=stage)
+def enqueue(app, stage: str, job_id: str, queue: str | None = None) -> None:
+    """Send the task of ``stage`` for ``job_id``: the message is only the job id. ``queue``: a model
+    version's own queue (``classify@v4``, see :mod:`services.common.routing`); default the stage's."""
+    queue = queue or stage
+    app.send_task(TASK_NAMES[stage], args=[job_id], queue=queue, routing_key=queue)
 
 
 def queue_depths(redis_client) -> dict[str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .settings import CommonSettings, get_settings
 
@@ -68,12 +68,14 @@ class LocalStorage:
 
 
 class S3Storage:
-    def __init__(self, client, bucket: str):
+    def __init__(self, client: Any, bucket: str) -> None:
         self.client = client
         self.bucket = bucket
 
     @classmethod
-    def from_settings(cls, s: CommonSettings | None = None) -> S3Storage:
+    def from_settings(cls, s: CommonSettings | None = None, connect_timeout: float = 3,
+                      read_timeout: float = 10, max_attempts: int = 3) -> S3Storage:
+        """``max_attempts`` 1 and short timeouts on a request path (the gateway answers 503 fast)."""
         import boto3
         from botocore.config import Config
 
@@ -84,7 +86,8 @@ class S3Storage:
             region_name=s.s3_region,
             aws_access_key_id=s.s3_access_key.get_secret_value() if s.s3_access_key else None,
             aws_secret_access_key=s.s3_secret_key.get_secret_value() if s.s3_secret_key else None,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10,
+            config=Config(retries={"max_attempts": max_attempts, "mode": "standard"},
+                          connect_timeout=connect_timeout, read_timeout=read_timeout,
                           s3={"addressing_style": "path"}),
         )
         return cls(client, s.s3_bucket)
@@ -100,7 +103,8 @@ class S3Storage:
 
     def get(self, key: str) -> bytes:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            data: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return data
         except self.client.exceptions.NoSuchKey as exc:
             raise NotFound(key) from exc
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from .contracts import JobStatus
 from .jobs import TERMINAL, JobRecord, JobStore
 from .queue import NEXT_STAGE, TASK_NAMES, TRANSIENT_ERRORS, enqueue, retry_options
+from .routing import queue_for
 
 log = logging.getLogger("sketchref.worker")
 
@@ -52,6 +53,7 @@ class Context:
     _storage: object | None = None
     _app: object | None = None
     extra: dict = field(default_factory=dict)
+    version: str = ""  # the served model's version, set by serving.prepare
 
     def loader_path(self) -> str:
         # SKETCHREF_<KIND>_LOADER="module:function" swaps the model (test doubles); default: the real one
@@ -83,8 +85,12 @@ class Context:
         return self._storage
 
     def reset(self) -> None:
-        """Forget clients (not fork-safe) and the model in a freshly forked child."""
+        """Forget the clients and the model (tests that swap the model)."""
         self._model = self._store = self._storage = None
+
+    def after_fork(self) -> None:
+        """In a freshly forked pool child: forget the clients (not fork-safe); keep the warmed model."""
+        self._store = self._storage = None
 
 
 class PermanentError(Exception):
@@ -123,16 +129,38 @@ def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute,
     if rec.status != JobStatus.running:  # the first stage: queued -> running
         store.start_stage(job_id, stage)
     t0 = time.perf_counter()
-    objects, crop_keys, *rest = compute(ctx, rec)
+    try:
+        objects, crop_keys, *rest = compute(ctx, rec)
+    except Exception as exc:
+        _stage_done(ctx, stage, job_id, "failed" if isinstance(exc, PermanentError) else "error", t0)
+        raise
     finish = rest[0] if rest else None
     elapsed = time.perf_counter() - t0
     nxt = NEXT_STAGE[stage]
-    after = store.complete_stage(job_id, stage, nxt, objects, elapsed * 1000, crop_keys)
+    after = store.complete_stage(job_id, stage, nxt, objects, elapsed * 1000, crop_keys,
+                                 models={ctx.kind: ctx.version or "unknown"})
     if after is not None and nxt is not None and after.stage.value == nxt and after.status not in TERMINAL:
-        enqueue(app, nxt, job_id)
+        enqueue(app, nxt, job_id, queue_for(nxt, after.routes))
     if finish is not None:
         finish()
-    return "done" if after is not None else "skipped"
+    outcome = "done" if after is not None else "skipped"
+    _stage_done(ctx, stage, job_id, outcome, t0, elapsed)
+    return outcome
+
+
+def _stage_done(ctx: Context, stage: str, job_id: str, outcome: str, t0: float, elapsed: float | None = None):
+    """The stage's log line and metric; ``elapsed`` is the compute time (default: until now)."""
+    from .worker_metrics import observe_stage
+
+    elapsed = time.perf_counter() - t0 if elapsed is None else elapsed
+    version = ctx.version or "unknown"
+    try:
+        observe_stage(stage, version, outcome, elapsed)
+    except Exception as exc:  # metrics never fail a job
+        log.warning("stage metric not recorded: %s", type(exc).__name__)
+    log.log(logging.INFO if outcome in ("done", "skipped") else logging.WARNING, "%s %s", stage, outcome,
+            extra={"job_id": job_id, "stage": stage, "model_version": version, "outcome": outcome,
+                   "duration_ms": round(elapsed * 1000, 2)})
 
 
 def _redelivered(ctx: Context, app, stage: str, rec: JobRecord, on_redelivery: Redelivery | None) -> str:
@@ -142,7 +170,7 @@ def _redelivered(ctx: Context, app, stage: str, rec: JobRecord, on_redelivery: R
     if rec.stage.value not in order or order.index(rec.stage.value) < order.index(stage):
         return "skipped"  # not there yet (cannot happen in order; left alone)
     if NEXT_STAGE[stage] == rec.stage.value and rec.status not in TERMINAL:
-        enqueue(app, rec.stage.value, rec.id)
+        enqueue(app, rec.stage.value, rec.id, queue_for(rec.stage.value, rec.routes))
     if on_redelivery is not None:
         on_redelivery(ctx, rec)
     return "finished" if rec.status in TERMINAL else "skipped"
@@ -171,7 +199,7 @@ def register_stage(app, ctx: Context, stage: str, compute: Compute, on_redeliver
             ctx.store().fail(job_id, f"{stage} failed: {exc}")
             return "failed"
 
-    os.register_at_fork(after_in_child=ctx.reset)
+    os.register_at_fork(after_in_child=ctx.after_fork)
     return stage_task
 
 

@@ -78,19 +78,31 @@ async def require_api_key(
 ApiKeyDep = Annotated[str, Depends(require_api_key)]
 
 
-async def rate_limit_jobs(request: Request, response: Response, key_scope: ApiKeyDep) -> None:
+async def client_id(request: Request, key_scope: ApiKeyDep) -> str:
+    """Who is calling: ``key:<key id>`` when auth is on, else ``ip:<address>`` (the real client's
+    address: behind a trusted proxy, uvicorn has already taken it from X-Forwarded-For). It scopes
+    the rate limit, Idempotency-Keys and who may delete a job."""
+    if key_scope:
+        return f"key:{key_scope}"
+    return f"ip:{request.client.host if request.client else 'unknown'}"
+
+
+ClientDep = Annotated[str, Depends(client_id)]
+
+
+async def rate_limit_jobs(request: Request, response: Response, client: ClientDep) -> None:
     """Count this submission against the caller's limit; 429 ``rate_limited`` with ``Retry-After``
     when it is over. Runs before the body is read, so a refused request costs no parsing and makes
-    no job. Redis being down does not block submissions here (storing the job will report it)."""
+    no job. Redis being down is a 503 ``queue_unavailable`` at once."""
     limiter = request.app.state.limiter
     if not limiter.enabled:
         return
-    client = f"key:{key_scope}" if key_scope else f"ip:{request.client.host if request.client else 'unknown'}"
     try:
         d = await run_in_threadpool(limiter.check, client)
-    except RedisError as exc:
+    except RedisError as exc:  # no job can be stored either: say so now, not after more timeouts
         log.warning("rate limit not checked: Redis unreachable (%s)", type(exc).__name__)
-        return
+        raise ApiError(503, "queue_unavailable", "the job store is unreachable; try again",
+                       headers={"Retry-After": str(request.app.state.settings.outage_retry_after_s)}) from exc
     if not d.allowed:
         raise ApiError(429, "rate_limited",
                        f"too many sketches: at most {d.limit} a minute; try again in {d.retry_after_s} s",

@@ -5,8 +5,11 @@ exists: the body is read with a hard cap (a 50 MB upload is cut off at the limit
 whole), the image type is sniffed from the bytes, the header is checked against the size and pixel
 limits before decoding (decompression-bomb guard), and the image is decoded fully so a truncated file
 is refused in the gateway rather than in a worker (:attr:`Submission.decode`, run while the upload is
-being stored). Strokes are checked against a schema with size limits; NaN and infinities are refused;
-valid strokes are rendered with :func:`render_strokes`, the project's one rasteriser.
+being stored). Strokes and every numeric option go through the shared typed models of
+:mod:`services.common.requests` (finite, bounded numbers; a 422 naming the field otherwise), then the
+cross-field rules (equal xs/ys, total points, on the canvas, rendering cost); valid strokes are
+rendered with :func:`render_strokes`, the project's one rasteriser, in a separate process
+(:func:`render_png`), so a slow drawing never stalls the gateway's event loop or its GIL.
 """
 
 from __future__ import annotations
@@ -16,13 +19,23 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 from fastapi import Request
 from PIL.Image import DecompressionBombError
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from services.common.imaging import ImageError, encode_image, inspect_image, load_image
+from services.common.imaging import ImageError, ImageHeader, encode_image, inspect_image, sniff_type
+from services.common.requests import (
+    MAX_POINTS,
+    MAX_STROKES,
+    REFERENCES,
+    TOP_K,
+    StrokesBody,
+    StrokesError,
+    check_strokes,
+)
 
+from .admission import DecodeBudget, bytes_per_pixel, check_geometry, check_png_chunks, decode_size
 from .errors import ApiError
 from .settings import GatewaySettings
 
@@ -46,6 +59,11 @@ class Submission:
     # The gateway runs it while the upload is stored (both take a few ms), and deletes the stored copy
     # when it fails. None for a sketch rendered here from strokes (known good).
     decode: Callable[[], tuple[int, int]] | None = None
+    # Strokes still to draw: the arguments of :func:`render_png` (the route renders them in the
+    # render process pool, then sets ``data`` and ``sha256``).
+    render: tuple | None = None
+    # Gives back what the submission holds of the decode budget (idempotent; called when done).
+    release: Callable[[], None] = lambda: None
 
     @property
     def ext(self) -> str:
@@ -70,20 +88,30 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _int_option(value, name: str, default: int, lo: int, hi: int) -> int:
+def _option(adapter, value, name: str, default: int) -> int:
+    """A numeric form/query option through the shared typed model (422 naming it otherwise)."""
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
+    if not isinstance(value, str | int) or isinstance(value, bool):
         raise ApiError(422, "invalid_request", f"{name} must be an integer")
     try:
-        n = int(value)
-    except (TypeError, ValueError) as exc:
-        raise ApiError(422, "invalid_request", f"{name} must be an integer") from exc
-    if isinstance(value, float) and value != n:
-        raise ApiError(422, "invalid_request", f"{name} must be an integer")
-    if not lo <= n <= hi:
-        raise ApiError(422, "invalid_request", f"{name} must be between {lo} and {hi}")
+        n = adapter.validate_python(value)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", f"{name}: {exc.errors()[0]['msg']}") from exc
+    return default if n is None else n
+
+
+def _capped(n: int, name: str, hi: int) -> int:
+    if n > hi:
+        raise ApiError(422, "invalid_request", f"{name} must be at most {hi} on this server")
     return n
+
+
+def options(s: GatewaySettings, top_k, references) -> tuple[int, int]:
+    tk = _capped(_option(TOP_K, top_k, "top_k", s.default_top_k), "top_k", s.max_top_k)
+    nr = _capped(_option(REFERENCES, references, "references", s.default_references), "references",
+                 s.max_references)
+    return tk, nr
 
 
 def _refusal(exc: ImageError, s: GatewaySettings) -> ApiError:
@@ -92,80 +120,62 @@ def _refusal(exc: ImageError, s: GatewaySettings) -> ApiError:
     return ApiError(_IMAGE_STATUS.get(exc.code, 400), exc.code, exc.message)
 
 
-def check_header(data: bytes, s: GatewaySettings) -> str:
-    """The kind of a supported image within the size and pixel limits, from its header only (no pixels
-    decoded: the decompression-bomb guard); else ApiError."""
+def check_header(data: bytes, s: GatewaySettings) -> ImageHeader:
+    """A supported image within every limit, from its header only (no pixels decoded): size, type,
+    PNG chunks, pixels, aspect ratio; else ApiError."""
+    if sniff_type(data) == "png":
+        check_png_chunks(data, s.max_png_chunks, s.max_png_ancillary_bytes)
     try:
-        return inspect_image(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels).kind
+        hdr = inspect_image(data, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels)
     except ImageError as exc:
         raise _refusal(exc, s) from exc
+    check_geometry(hdr.width, hdr.height, s.max_pixels, s.max_aspect_ratio)
+    return hdr
 
 
-def decoded_size(data: bytes, s: GatewaySettings) -> tuple[int, int]:
-    """Decode every pixel (a truncated or corrupt file fails only here); the upright (width, height)."""
+def _schema_refusal(exc: ValidationError) -> ApiError:
+    """The first schema error as an ApiError that names the field."""
+    e = exc.errors()[0]
+    loc = tuple(e.get("loc", ()))
+    where = ".".join(str(p) for p in loc)
+    msg = f"{where}: {e['msg']}" if where else e["msg"]
+    if e["type"] == "json_invalid":
+        return ApiError(400, "invalid_json", f"the body is not valid JSON ({e['msg']})")
+    if e["type"] == "finite_number":
+        return ApiError(422, "invalid_number", f"{where}: must be a finite number within the limits")
+    if e["type"] == "too_long" and loc == ("strokes",):
+        return ApiError(413, "too_many_strokes", f"at most {MAX_STROKES} strokes")
+    if e["type"] == "too_long" and len(loc) == 3:  # one axis of one stroke
+        return ApiError(413, "too_many_points", f"{where}: at most {MAX_POINTS} points in all")
+    if e["type"] == "model_type":
+        return ApiError(422, "invalid_strokes", "the body must be a JSON object with strokes, width and height")
+    return ApiError(422, "invalid_strokes", msg)
+
+
+def parse_strokes(body: bytes, s: GatewaySettings) -> StrokesBody:
+    """The strokes body through the shared model, then the rules the schema cannot state."""
     try:
-        gray = load_image(data, max_pixels=s.max_pixels)
-    except ImageError as exc:
-        raise _refusal(exc, s) from exc
-    return gray.width, gray.height
-
-
-def _reject_constant(name: str):
-    raise ApiError(422, "invalid_number", f"{name} is not a valid number")
-
-
-def parse_strokes(obj, s: GatewaySettings):
-    """Validated ``(strokes as float arrays, width, height, stroke_width)`` from the JSON object."""
-    if not isinstance(obj, dict):
-        raise ApiError(422, "invalid_strokes", "the body must be a JSON object with strokes, width and height")
-    strokes = obj.get("strokes")
-    if not isinstance(strokes, list) or not strokes:
-        raise ApiError(422, "invalid_strokes", "strokes must be a non-empty list of [xs, ys] strokes")
-    if len(strokes) > s.max_strokes:
+        obj = StrokesBody.model_validate_json(body)
+    except ValidationError as exc:
+        raise _schema_refusal(exc) from exc
+    if max(obj.width, obj.height) > s.max_canvas_side:
+        raise ApiError(422, "invalid_strokes", f"width and height are at most {s.max_canvas_side} on this server")
+    if len(obj.strokes) > s.max_strokes:
         raise ApiError(413, "too_many_strokes", f"at most {s.max_strokes} strokes")
-    total = 0
-    for st in strokes:
-        if not isinstance(st, list) or len(st) not in (2, 3) or not all(isinstance(a, list) for a in st):
-            raise ApiError(422, "invalid_strokes", "each stroke must be [xs, ys] or [xs, ys, ts]")
-        if len(st[0]) != len(st[1]) or not st[0]:
-            raise ApiError(422, "invalid_strokes", "each stroke needs as many xs as ys, at least one")
-        total += len(st[0])
-        if total > s.max_points:
-            raise ApiError(413, "too_many_points", f"at most {s.max_points} points in all")
-    width = _int_option(obj.get("width"), "width", -1, 1, s.max_canvas_side)
-    height = _int_option(obj.get("height"), "height", -1, 1, s.max_canvas_side)
-    if width < 0 or height < 0:
-        raise ApiError(422, "invalid_strokes", "width and height are required")
-    if width * height > s.max_pixels:
+    if obj.width * obj.height > s.max_pixels:
         raise ApiError(413, "image_too_many_pixels", f"the canvas is over {s.max_pixels} pixels")
-    arrays = []
-    for st in strokes:
-        xy = []
-        for axis in st[:2]:
-            if any(isinstance(v, bool) or not isinstance(v, int | float) for v in axis):
-                raise ApiError(422, "invalid_strokes", "coordinates must be numbers")
-            a = np.asarray(axis, dtype=np.float64)
-            if not np.isfinite(a).all():
-                raise ApiError(422, "invalid_number", "coordinates must be finite numbers")
-            if np.abs(a).max() > 1e6:
-                raise ApiError(422, "invalid_strokes", "coordinates are out of range")
-            xy.append(a)
-        arrays.append(xy)
-    sw = obj.get("stroke_width")
-    if sw is None:
-        stroke_width = max(2.0, round(max(width, height) / 160, 1))
-    else:
-        if isinstance(sw, bool) or not isinstance(sw, int | float) or not 0.5 <= sw <= 64:
-            raise ApiError(422, "invalid_strokes", "stroke_width must be a number from 0.5 to 64")
-        stroke_width = float(sw)
-    return arrays, width, height, stroke_width
+    try:
+        check_strokes(obj, s.max_points, s.max_render_cost)
+    except StrokesError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
+    return obj
 
 
-def render_png(strokes, width: int, height: int, stroke_width: float) -> bytes:
+def render_png(strokes: list, width: int, height: int, stroke_width: float) -> bytes:
+    """The sketch PNG of validated strokes (picklable: it runs in the render process pool)."""
     from services.common.rendering import render_strokes
 
-    im = render_strokes([[xs.tolist(), ys.tolist()] for xs, ys in strokes], size=(width, height),
-                        stroke_width=stroke_width, margin=None)
+    im = render_strokes(strokes, size=(width, height), stroke_width=stroke_width, margin=None)
     return encode_image(im)
 
 
@@ -177,38 +187,43 @@ def _payload_sha(*parts: bytes | str) -> str:
     return h.hexdigest()
 
 
-def from_image(data: bytes, s: GatewaySettings, top_k, references) -> Submission:
-    """An upload checked up to its header; the full decode is left in ``decode`` (see Submission)."""
-    kind = check_header(data, s)
-    tk = _int_option(top_k, "top_k", s.default_top_k, 1, s.max_top_k)
-    nr = _int_option(references, "references", s.default_references, 0, s.max_references)
+def from_image(data: bytes, s: GatewaySettings, top_k, references, budget: DecodeBudget) -> Submission:
+    """An upload checked up to its header, with its decoded size reserved from ``budget``; the full
+    decode is left in ``decode`` (see Submission), which gives the reservation back."""
+    hdr = check_header(data, s)
+    tk, nr = options(s, top_k, references)
     sha = hashlib.sha256(data).hexdigest()
-    return Submission(data, kind, 0, 0, sha, tk, nr, _payload_sha("image", sha, str(tk), str(nr)),
-                      decode=lambda: decoded_size(data, s))
+    reservation = budget.reserve(hdr.width * hdr.height * bytes_per_pixel(hdr.mode))
+
+    def decode() -> tuple[int, int]:
+        try:
+            return decode_size(data, hdr.kind)
+        finally:
+            reservation.release()
+
+    return Submission(data, hdr.kind, 0, 0, sha, tk, nr, _payload_sha("image", sha, str(tk), str(nr)),
+                      decode=decode, release=reservation.release)
 
 
 def from_strokes_json(body: bytes, s: GatewaySettings, top_k, references) -> Submission:
-    try:
-        obj = json.loads(body, parse_constant=_reject_constant)
-    except ApiError:
-        raise
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from exc
-    strokes, w, h, sw = parse_strokes(obj, s)
-    tk = _int_option(obj.get("top_k", top_k), "top_k", s.default_top_k, 1, s.max_top_k)
-    nr = _int_option(obj.get("references", references), "references", s.default_references, 0, s.max_references)
-    png = render_png(strokes, w, h, sw)
-    canonical = json.dumps({"strokes": obj["strokes"], "width": w, "height": h, "stroke_width": sw},
+    """Validated strokes; the PNG is rendered later, out of the gateway process (``render``)."""
+    obj = parse_strokes(body, s)
+    tk, nr = options(s, obj.top_k if obj.top_k is not None else top_k,
+                     obj.references if obj.references is not None else references)
+    sw = obj.resolved_stroke_width()
+    strokes = [[st[0], st[1]] for st in obj.strokes]
+    canonical = json.dumps({"strokes": strokes, "width": obj.width, "height": obj.height, "stroke_width": sw},
                            sort_keys=True, separators=(",", ":"))
-    return Submission(png, "png", w, h, hashlib.sha256(png).hexdigest(), tk, nr,
-                      _payload_sha("strokes", canonical, str(tk), str(nr)))
+    return Submission(b"", "png", obj.width, obj.height, "", tk, nr,
+                      _payload_sha("strokes", canonical, str(tk), str(nr)),
+                      render=(strokes, obj.width, obj.height, sw))
 
 
-async def read_submission(request: Request, s: GatewaySettings):
-    """Read the body (capped) and return a callable that validates it (run it in a thread)."""
+async def read_submission(request: Request, s: GatewaySettings, top_k: int | None = None,
+                          references: int | None = None):
+    """Read the body (capped) and return a callable that validates it (run it in a thread).
+    ``top_k``/``references``: the query's, already typed (form or JSON fields take precedence)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    q = request.query_params
-    top_k, references = q.get("top_k"), q.get("references")
     body = await read_capped(request, s.max_upload_bytes + MULTIPART_OVERHEAD)
     if not body:
         raise ApiError(400, "empty_body", "the request body is empty: send an image or strokes JSON")
@@ -224,12 +239,10 @@ async def read_submission(request: Request, s: GatewaySettings):
         data = await upload.read()
         top_k = form.get("top_k", top_k)
         references = form.get("references", references)
-        return lambda: from_image(data, s, top_k, references)
-    if ctype in ("application/json", "") and body.lstrip()[:1] in (b"{", b"["):
+        return lambda: from_image(data, s, top_k, references, request.app.state.decode_budget)
+    if ctype in ("application/json", "") and body.lstrip()[:1] in (b"{", b"[") or ctype == "application/json":
         if len(body) > s.max_upload_bytes:
             raise ApiError(413, "payload_too_large", "the JSON body is over the size limit")
         return lambda: from_strokes_json(body, s, top_k, references)
-    if ctype == "application/json":
-        raise ApiError(400, "invalid_json", "the body is not valid JSON")
     # a raw image body (image/png, application/octet-stream, ...): the type is sniffed anyway
-    return lambda: from_image(body, s, top_k, references)
+    return lambda: from_image(body, s, top_k, references, request.app.state.decode_budget)

@@ -16,11 +16,17 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.jobs import JobStore
+from services.common.routing import RouteCache
 
-from . import errors
+from . import errors, guess
+from .admission import DecodeBudget
 from .api.main import api_router
+from .api.routes import docs
+from .backpressure import Backpressure, watch_workers
 from .metrics import make_registry
+from .middleware import HeaderLimit, SecurityHeaders
 from .ratelimit import RateLimiter
+from .rendering import close_render_pool
 from .settings import GatewaySettings, get_gateway_settings
 
 log = logging.getLogger("sketchref.gateway")
@@ -62,13 +68,15 @@ async def lifespan(app: FastAPI):
             await run_in_threadpool(ensure)
         except Exception as exc:
             log.warning("could not create the S3 bucket yet: %s", type(exc).__name__)
-    task = asyncio.create_task(_sweeper(app))
+    tasks = [asyncio.create_task(_sweeper(app)), asyncio.create_task(watch_workers(app))]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        close_render_pool(app)
         app.state.store.r.close()
         await app.state.aredis.aclose()
 
@@ -76,24 +84,53 @@ async def lifespan(app: FastAPI):
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     import redis
     import redis.asyncio
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     from services.common.queue import make_celery
-    from services.common.storage import get_storage
+    from services.common.storage import S3Storage, get_storage
 
     s = settings or get_gateway_settings()
-    app = FastAPI(title="sketchref", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="sketchref", version="0.1.0", lifespan=lifespan, **docs.docs_kwargs(s.docs_enabled),
                   description="Finds every object in a sketch, labels it and suggests reference pictures.")
     app.state.settings = s
-    app.state.store = JobStore(redis.Redis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=2),
-                               ttl_s=s.job_ttl_s)
+    # one attempt, short timeouts: a frozen Redis is a 503 within a second or two, not a hang
+    app.state.store = JobStore(redis.Redis.from_url(
+        s.redis_url, socket_timeout=s.redis_timeout_s, socket_connect_timeout=s.redis_timeout_s,
+        retry=Retry(NoBackoff(), 0)), ttl_s=s.job_ttl_s)
     # async client for the long poll's subscriptions (GET /v1/jobs/{id}?wait=)
-    app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=2)
+    app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=s.redis_timeout_s)
     app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)
-    app.state.storage = get_storage(s)
+    if s.s3_endpoint_url:
+        app.state.storage = S3Storage.from_settings(s, connect_timeout=s.s3_connect_timeout_s,
+                                                    read_timeout=s.s3_read_timeout_s, max_attempts=1)
+    else:
+        app.state.storage = get_storage(s)
+    app.state.decode_budget = DecodeBudget(s.decode_budget_bytes, s.decode_budget_wait_s)
     app.state.celery = make_celery(s)
+    app.state.celery.conf.update(  # publishing: one attempt, short timeouts (the gateway answers 503)
+        task_publish_retry=False, broker_connection_timeout=s.redis_timeout_s, broker_connection_retry=False,
+        broker_connection_max_retries=0,
+        broker_transport_options={**app.state.celery.conf.broker_transport_options,
+                                  "socket_timeout": s.redis_timeout_s,
+                                  "socket_connect_timeout": s.redis_timeout_s, "max_retries": 0})
+    app.state.backpressure = Backpressure(app.state.celery, s)
     app.state.registry = make_registry(app.state.store)
+    app.state.router = RouteCache(app.state.store.r, s.route_cache_s)  # canary routes (routing.py)
     errors.install(app)
+    origins = [o.strip() for o in s.cors_origins.split(",") if o.strip()]
+    if origins:  # otherwise same-origin only: no CORS headers, so browsers block other origins
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
+                           expose_headers=["Location", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining"],
+                           max_age=600)
+    app.add_middleware(HeaderLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: the 431 gets the headers too
     app.include_router(api_router)
+    docs.install(app, s.docs_enabled)
+    guess.warm_in_background()
     if s.static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles
 

@@ -3,8 +3,9 @@
 The workers are separate processes, so what they measure (stage latencies) and what the job store
 counts (jobs by status) lives in Redis (see :mod:`services.common.jobs`); this collector turns it into
 ``sketchref_jobs_total{status}``, ``sketchref_jobs_active``, ``sketchref_stage_seconds{stage}`` (a
-histogram), ``sketchref_queue_depth{queue}`` and ``sketchref_rate_limited_total`` (submissions refused
-with 429, by every gateway replica) on every scrape. A per-app registry, so several apps
+histogram), ``sketchref_queue_depth{queue}`` (canary queues too) and ``sketchref_rate_limited_total``
+(submissions refused with 429, by every gateway replica), plus the fleet (:mod:`.fleet_metrics`:
+live workers per queue and model version, route weights) on every scrape. A per-app registry, so several apps
 (tests) never collide.
 """
 
@@ -18,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from services.common.jobs import JobStore
 from services.common.queue import QUEUES, queue_depths
 
+from .fleet_metrics import canary_queues, fleet_families, read_routes
 from .ratelimit import REFUSED_KEY
 
 log = logging.getLogger("sketchref.gateway")
@@ -35,6 +37,10 @@ class PipelineCollector:
             active = self.store.active_count()
             hists = {q: self.store.stage_histogram(q) for q in QUEUES}
             refused = int(self.store.r.get(REFUSED_KEY) or 0)
+            routes = read_routes(self.store.r)
+            for q in canary_queues(routes):
+                depths[q] = int(self.store.r.llen(q))
+            fleet = list(fleet_families(self.store.r, routes))
         except Exception as exc:
             log.warning("metrics: Redis unreachable (%s)", type(exc).__name__)
             up.add_metric([], 0)
@@ -60,6 +66,7 @@ class PipelineCollector:
         rl = CounterMetricFamily("sketchref_rate_limited", "Job submissions refused by the rate limiter (429)")
         rl.add_metric([], refused)
         yield rl
+        yield from fleet
 
 
 def make_registry(store: JobStore) -> CollectorRegistry:

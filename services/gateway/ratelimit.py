@@ -14,8 +14,8 @@ disagree still agree on the limit. The key expires when the client's window is o
 cost nothing. Refusals are counted in ``sketchref:metrics:rate_limited`` for ``/metrics``.
 
 Clients are the caller's API-key id (a hash prefix, never the key) when auth is on, else the client's
-IP address as uvicorn reports it (behind a proxy, run uvicorn with ``--proxy-headers`` and
-``--forwarded-allow-ips`` so that it is the caller's, not the proxy's).
+IP address as uvicorn reports it (behind a proxy, set ``SKETCHREF_FORWARDED_ALLOW_IPS`` to the
+proxy's address so that it is the caller's, not the proxy's; see ``services/gateway/server.py``).
 """
 
 from __future__ import annotations

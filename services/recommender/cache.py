@@ -12,15 +12,15 @@ second finds the entry already written and makes no call.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import filelock
 
 from services.common.settings import CommonSettings, get_settings
 from services.common.storage import LocalStorage, NotFound, Storage
@@ -35,32 +35,22 @@ class LockTimeout(TimeoutError):
 
 
 class FileLock:
-    """An exclusive ``flock`` on a file: holds across processes and across threads (one open each)."""
+    """An exclusive lock on a file (the ``filelock`` package): holds across processes and threads."""
 
     def __init__(self, path: str | Path, timeout: float = 20.0):
         self.path, self.timeout = Path(path), timeout
-        self._fd: int | None = None
+        self._lock = filelock.FileLock(self.path, timeout=timeout)
 
     def __enter__(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._fd = fd
-                return self
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise LockTimeout(str(self.path)) from None
-                time.sleep(0.02)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout:
+            raise LockTimeout(str(self.path)) from None
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        self._lock.release()
 
 
 class RedisLock:

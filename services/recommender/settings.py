@@ -21,7 +21,8 @@ class RecommenderSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SKETCHREF_", extra="ignore")
 
     # auto: Unsplash when an access key is set, else the local gallery.
-    recommender_provider: Literal["auto", "unsplash", "local"] = "auto"
+    # auto, or a registered provider (services/recommender/providers.py: local, unsplash)
+    recommender_provider: str = "auto"
 
     unsplash_access_key: SecretStr | None = None
     unsplash_api_url: str = "https://api.unsplash.com"

@@ -25,6 +25,7 @@ import httpx
 from pydantic import SecretStr
 
 from services.common.contracts import Reference
+from services.common.worker_metrics import cache_lookup, unsplash_request
 
 from .cache import SearchCache, cache_key
 from .settings import RecommenderSettings, get_recommender_settings
@@ -73,6 +74,7 @@ class UnsplashClient:
         self._http.close()
 
     def _check(self, r: httpx.Response) -> int | None:
+        unsplash_request("search" if r.request.url.path.endswith("/search/photos") else "download", r.status_code)
         remaining = _remaining(r.headers)
         if r.status_code >= 400:
             try:
@@ -173,6 +175,7 @@ class UnsplashProvider:
         params = {"per_page": min(30, max(n, self.settings.unsplash_per_page)), "content_filter": "high"}
         key = cache_key(self.name, query, params)
         entry, fresh = self.cache.get(self.name, key)
+        cache_lookup("hit" if fresh else "stale" if entry else "miss")
         if fresh:
             return self._refs(entry, n)
         if self._backing_off():
@@ -187,6 +190,8 @@ class UnsplashProvider:
                 self.calls += 1
                 body, remaining = self.client.search_photos(query, params["per_page"], params["content_filter"])
             except (UnsplashError, httpx.HTTPError) as exc:
+                if isinstance(exc, httpx.HTTPError):
+                    unsplash_request("search", "error")
                 self._failed(exc)
                 return self._refs(entry, n) if entry else []
             new = {"provider": self.name, "query": query, "params": params, "total": body.get("total", 0),

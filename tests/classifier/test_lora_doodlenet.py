@@ -6,7 +6,7 @@ from services.classifier import lora
 from services.classifier.doodlenet import DoodleNet
 
 
-def test_equal_budget_ranks_and_counts(capsys):
+def test_equal_budget_ranks_and_counts():
     budget = lora.budget(DoodleNet(), "doodlenet")
     assert budget == 8 * (576 + 512)
     for placement in ("conv-early", "conv-late", "conv-all", "dense"):
@@ -14,7 +14,6 @@ def test_equal_budget_ranks_and_counts(capsys):
         cfg = lora.lora_config(m, "doodlenet", placement)
         lora.inject(m, cfg)
         n = lora.count(m)
-        print(placement, cfg.r, n)
         assert abs(n - budget) / budget < 0.05
         assert sum(p.numel() for p in m.parameters() if p.requires_grad) == n
     # conv LoRA: r * (in * k * k + out) per layer

@@ -28,3 +28,16 @@ def test_pixel_bomb_rejected_from_header_alone():
     with pytest.raises(ImageError) as e:
         inspect_image(_png(5000, 5000))
     assert e.value.code == "image_too_many_pixels"
+
+
+def test_load_image_flattens_light_strokes_onto_black_and_dark_onto_white():
+    import numpy as np
+
+    from services.common.imaging import load_image
+
+    for colour, back in (((255, 255, 255), 0), ((0, 0, 0), 255)):
+        im = Image.new("RGBA", (40, 40), (*colour, 0))
+        for x in range(10, 30):
+            im.putpixel((x, 20), (*colour, 255))
+        a = np.asarray(load_image(encode_image(im)))
+        assert a[0, 0] == back and a[20, 15] == colour[0]

@@ -96,13 +96,22 @@ def test_unset_uri_returns_default_dir(tmp_path, monkeypatch):
 def test_publish_then_resolve_downloads_the_version_once(s3, tmp_path):
     src = _model_folder(tmp_path / "trained", "v3")
     keys = publish_model_dir(src, "s3://models-bucket/models/detector/v3/", client=s3)
-    assert sorted(keys) == ["models/detector/v3/card.json", "models/detector/v3/weights/best.pt"]
+    assert sorted(keys) == ["models/detector/v3/card.json", "models/detector/v3/manifest.json",
+                            "models/detector/v3/weights/best.pt"]
 
     s = _settings(tmp_path, detector_model_uri="s3://models-bucket/models/detector/v3")
     got = resolve_model_dir("detector", tmp_path / "baked", client=s3, settings=s)
     assert got.parent == tmp_path / "cache"
     assert (got / "weights" / "best.pt").read_bytes() == b"\x00weights v3"
     assert (got / "card.json").read_text() == '{"version": "v3"}'
+    # the manifest names the version and lets the worker check every file
+    from services.common.model_registry import verify_model_dir
+
+    assert verify_model_dir(got, "detector") == "v3"
+    (got / "card.json").write_text("tampered")
+    with pytest.raises(Exception, match="checksum mismatch on card.json"):
+        verify_model_dir(got, "detector")
+    (got / "card.json").write_text('{"version": "v3"}')
 
     # Once: a second resolve reuses the folder and needs no S3 at all (client=None would build one).
     class NoS3:
@@ -159,7 +168,8 @@ def test_concurrent_processes_download_once(s3, tmp_path):
         t.start()
     for t in threads:
         t.join()
-    assert sorted(downloads) == ["models/detector/conc/card.json", "models/detector/conc/weights/best.pt"]
+    assert sorted(downloads) == ["models/detector/conc/card.json", "models/detector/conc/manifest.json",
+                                 "models/detector/conc/weights/best.pt"]
     assert len(set(results)) == 1 and len(results) == 4
     assert (results[0] / "weights" / "best.pt").read_bytes() == b"\x00weights conc"
     parts = [p for p in (tmp_path / "cache").iterdir() if ".part-" in p.name]

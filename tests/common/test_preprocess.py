@@ -58,3 +58,92 @@ def test_widen_boxes_grows_but_never_into_a_neighbour():
     a, b = widen_boxes([(0, 0, 100, 100), (104, 0, 204, 100)], 0.1)
     assert a[2] == 102 and b[0] == 102  # halfway into the 4 px gap, not 10 px
     assert a[1] == -10 and b[3] == 110  # free sides still grow
+
+
+# --- clean_sketch: one input normalisation for detector and classifier ---------------------------
+
+def _scene():
+    im = Image.new("L", (480, 360), 255)
+    render_strokes([[[40, 200, 200, 40, 40], [40, 40, 200, 200, 40]]], stroke_width=5, margin=None, canvas=im)
+    render_strokes([[[260, 440], [300, 60]], [[300, 420], [120, 120]]], stroke_width=4, margin=None, canvas=im)
+    return im
+
+
+def _looks(im, mask, paper, ink):
+    m = mask[..., None].astype(np.float32)
+    return Image.fromarray((np.array(paper, np.float32) * (1 - m) + np.array(ink, np.float32) * m).astype(np.uint8))
+
+
+def _ink(im):
+    from services.common.preprocess import clean_sketch
+
+    return np.asarray(clean_sketch(im)) < 128
+
+
+def _agree(a, b):
+    return (a & b).sum() / max((a | b).sum(), 1)
+
+
+def test_clean_sketch_maps_every_look_to_the_same_black_on_white_sketch():
+    from scipy import ndimage
+
+    base = _scene()
+    mask = 1 - np.asarray(base, np.float32) / 255
+    ref = _ink(base)
+    h, w = mask.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    light = 1 - 0.35 * (((xx - w * 0.3) / w) ** 2 + ((yy - h * 0.6) / h) ** 2)  # uneven light, vignetting
+    rng = np.random.default_rng(0)
+    grain = ndimage.gaussian_filter(rng.normal(0, 6, (h, w)), 1)
+    pencil = ((185 + grain) * (1 - 0.4 * ndimage.gaussian_filter(mask, 0.6)) * light)[..., None] * [1, 0.98, 0.93]
+    photo = Image.open(io.BytesIO(encode_image(Image.fromarray(np.clip(pencil, 0, 255).astype(np.uint8)), "JPEG",
+                                               quality=55)))
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., :3] = 255  # white strokes on a transparent layer (a dark-mode drawing app)
+    rgba[..., 3] = (mask * 255).astype(np.uint8)
+    looks = {
+        "dark": _looks(base, mask, (20, 20, 24), (235, 235, 235)),
+        "colour": _looks(base, mask, (255, 239, 213), (0, 110, 120)),
+        "red on pink": _looks(base, mask, (255, 228, 225), (200, 20, 30)),
+        "pencil photo": photo,
+        "alpha white": Image.open(io.BytesIO(encode_image(Image.fromarray(rgba, "RGBA")))),
+        "alpha black": Image.open(io.BytesIO(encode_image(Image.merge("RGBA", [base.point(lambda v: 0)] * 3 + [
+            Image.fromarray((mask * 255).astype(np.uint8))])))),
+        "jpeg": Image.open(io.BytesIO(encode_image(base.convert("RGB"), "JPEG", quality=40))),
+    }
+    for name, im in looks.items():
+        got = _ink(im)
+        assert _agree(got, ref) > 0.7, name
+        # and the classifier sees nearly the same input for each object
+        for box in [(30, 30, 210, 210), (250, 50, 450, 310)]:
+            assert np.abs(normalize_sketch(im, box=box) - normalize_sketch(base, box=box)).mean() < 0.06, name
+
+
+@pytest.mark.parametrize("im", [Image.new("L", (400, 300), 255), Image.new("L", (400, 300), 0),
+                                Image.new("RGB", (300, 300), (200, 180, 90)), Image.new("L", (1, 4000), 255),
+                                Image.new("L", (4000, 1), 0)])
+def test_clean_sketch_of_blank_or_uniform_input_is_blank_paper(im):
+    from services.common.preprocess import clean_sketch
+
+    out = clean_sketch(im)
+    assert out.size == im.size and out.mode == "L" and np.asarray(out).min() == 255
+
+
+def test_clean_sketch_is_idempotent_and_marks_photos():
+    from services.common.preprocess import SketchStats, clean_sketch
+
+    once = clean_sketch(_scene())
+    assert clean_sketch(once) is once
+    stats = SketchStats()
+    clean_sketch(_scene(), stats)
+    assert not stats.looks_like_photo() and 0 < stats.ink < 0.1 and stats.ms > 0
+    photo = Image.new("RGB", (640, 480), (90, 140, 210))  # sky, ground, a house, a tree: big filled areas
+    from PIL import ImageDraw
+
+    d = ImageDraw.Draw(photo)
+    d.rectangle((0, 300, 640, 480), fill=(60, 110, 40))
+    d.rectangle((80, 180, 300, 360), fill=(180, 160, 140))
+    d.ellipse((380, 60, 600, 320), fill=(30, 80, 30))
+    stats = SketchStats()
+    clean_sketch(photo, stats)
+    assert stats.looks_like_photo()

@@ -43,8 +43,8 @@ def test_default_gallery_from_the_shared_photos(storage, make_settings, common):
     assert len(refs) == 3 and {r.provider for r in refs} == {"local"}
     for r in refs:
         assert r.url.startswith("file://") and Path(r.url[7:]).is_file()
-        thumb = Image.open(r.thumb_url[7:])
-        assert thumb.format == "JPEG" and max(thumb.size) <= 256
+        with Image.open(r.thumb_url[7:]) as thumb:
+            assert thumb.format == "JPEG" and max(thumb.size) <= 256
         assert r.author and r.source_url.startswith("https://")
     index_before = storage.get("gallery/index.json")
     assert ensure_default_gallery(g) == n and storage.get("gallery/index.json") == index_before
@@ -56,7 +56,8 @@ def test_lazy_build_on_first_use_and_empty_results(storage, make_settings, commo
     owl = g.recommend("owl", 6)
     assert len(owl) == 1 and storage.exists("gallery/index.json")
     bmp = g.recommend("cat", 1)[0]  # a BMP source is stored as a JPEG any browser shows
-    assert bmp.url.endswith(".jpg") and Image.open(bmp.url[7:]).format == "JPEG"
+    with Image.open(bmp.url[7:]) as im:
+        assert bmp.url.endswith(".jpg") and im.format == "JPEG"
     assert g.recommend("zigzag", 6) == [] and g.recommend("", 6) == [] and g.recommend("owl", 0) == []
     # No source folder and no index: an empty gallery, not an error.
     empty = LocalGallery(storage.__class__(tmp_path / "other"),

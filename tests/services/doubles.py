@@ -3,7 +3,8 @@
 Injected into a worker process with ``SKETCHREF_<KIND>_LOADER=tests.services.doubles:<loader>``.
 The detector finds ink blobs per column band, the classifier names them by position, and
 ``SKETCHREF_TEST_CLASSIFY_DELAY`` makes classification slow enough to kill a worker mid-task
-(``SKETCHREF_TEST_DETECT_DELAY``, and ``SKETCHREF_TEST_RECOMMEND_DELAY`` per object, the other stages).
+(``SKETCHREF_TEST_DETECT_DELAY``, and ``SKETCHREF_TEST_RECOMMEND_DELAY`` per object, the other stages),
+and ``SKETCHREF_TEST_LOAD_DELAY`` makes the detector's load slow (a worker that is not ready yet).
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class EchoRecommender:
 
 
 def load_detector():
+    delay = float(os.environ.get("SKETCHREF_TEST_LOAD_DELAY", "0"))  # a slow model load (readiness tests)
+    if delay:
+        time.sleep(delay)
     return BandDetector()
 
 

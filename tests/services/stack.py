@@ -89,6 +89,9 @@ def stack_env(redis_url, s3_endpoint) -> dict:
         "SKETCHREF_SWEEP_LEADER_TTL_S": "2",
         # Every test client is 127.0.0.1: the rate limiter is off unless a test turns it on.
         "SKETCHREF_RATE_LIMIT_PER_MINUTE": "0",
+        # Gateways are often tested without workers: backpressure's worker check is off unless a
+        # test turns it on (tests/gateway/test_gateway_backpressure.py).
+        "SKETCHREF_REQUIRE_WORKERS": "0", "SKETCHREF_MAX_QUEUE_DEPTH": "0",
         "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "YOLO_OFFLINE": "1",
         "PYTHONPATH": str(ROOT),
     })

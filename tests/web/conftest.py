@@ -9,6 +9,7 @@ Unsplash; Unsplash is the fake API server of ``tests/fakes/unsplash.py`` (the on
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -123,3 +124,25 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
 
+
+
+@pytest.fixture
+def unworked_url(web_env, app_url):
+    """A gateway on a Redis database of its own, where no worker listens: its jobs stay queued, as on
+    a stack whose workers are still starting."""
+    env = dict(web_env)
+    env["SKETCHREF_REDIS_URL"] = env["SKETCHREF_REDIS_URL"].rsplit("/", 1)[0] + "/7"
+    p, url = start_gateway(env)
+    try:
+        yield url
+    finally:
+        p.stop()
+
+
+def pytest_generate_tests(metafunc):
+    """``SKETCHREF_WEB_REPEAT=5`` runs every browser test 5 times in a row on one stack (a flakiness
+    check; pytest-repeat is not a dependency)."""
+    n = int(os.environ.get("SKETCHREF_WEB_REPEAT", "1"))
+    if n > 1:
+        metafunc.fixturenames.append("_repeat")
+        metafunc.parametrize("_repeat", range(n))

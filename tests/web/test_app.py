@@ -84,6 +84,9 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
     page.get_by_test_id("undo").click()
     assert page.evaluate("window.sketchref.pad.strokes.length") == n
     assert f"{n} strokes" in status.inner_text()
+    # The live guesses follow the Undo (the drawing as it is now), top 3 under the canvas.
+    page.wait_for_function("() => window.sketchref.guesses.last.shownAt > 0", timeout=WAIT_MS)
+    assert page.get_by_test_id("guess").count() == 3
     shot(page, "02-drawing", docs="drawing.png")
 
     with page.expect_request(lambda r: r.url.endswith("/v1/jobs") and r.method == "POST") as req:
@@ -139,7 +142,7 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
     viewer.wait_for(state="visible")
     page.wait_for_function("() => document.querySelector('#viewer-img').complete")
     page.wait_for_timeout(400)
-    shot(page, "05-reference")
+    shot(page, "05-reference", docs="reference.png")
     page.keyboard.press("Escape")
 
     (artifacts_dir() / "timings.json").write_text(json.dumps({
@@ -157,7 +160,7 @@ def test_edit_and_new_sketch(app_url, phone):
     n = draw_drawing(page, held_out_drawing("house"))
     page.get_by_test_id("submit").click()
     page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
-    page.get_by_role("button", name="Back to the drawing to keep editing").click()
+    page.get_by_role("button", name="Edit sketch").click()
     assert page.evaluate("window.sketchref.pad.strokes.length") == n
     assert page.get_by_test_id("undo").is_enabled()
     page.get_by_test_id("clear").click()
@@ -166,7 +169,7 @@ def test_edit_and_new_sketch(app_url, phone):
     draw_drawing(page, held_out_drawing("house"))
     page.get_by_test_id("submit").click()
     page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
-    page.get_by_role("button", name="Start a new drawing").click()
+    page.get_by_role("button", name="New sketch").click()
     assert page.evaluate("window.sketchref.pad.strokes.length") == 0
     assert page.get_by_test_id("status").inner_text().strip() == "Draw something"
     assert page.get_by_test_id("submit").is_disabled()

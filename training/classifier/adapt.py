@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from services.classifier import lora
-from services.classifier.backbones import get_backbone
+from services.classifier.registry import get_backbone
 from services.classifier.text_tower import PROMPTS
+from training.cli_args import add_dataclass_arguments
 from training.data.quickdraw import class_names
 
 from . import adapt_data as D
@@ -52,7 +53,7 @@ class AdaptConfig:
     weight_decay: float = 1e-4
     distill: float = 1.0
     temperature: float = 2.0
-    init_head: str = "models/classifier/head.pt"  # doodlenet: start from these projections
+    init_head: str = "models/classifier/head.pt"  # backbones with shipped_head start from these
     threads: int = 0  # torch threads; 0: leave as is
     tiny: bool = False
     progress: bool = True
@@ -83,7 +84,7 @@ class Data:
         held = [D.load_split(s, formats, words, per) for s in ("val", "test")]
         self.train_keys = D.check_no_leak([d for lst in train.values() for d in lst],
                                           *[lst for h in held for lst in h.values()])
-        norm = None if backbone.name == "doodlenet" else backbone.norm
+        norm = backbone.norm
         x, y, keys = D.inputs(train, 0 if cfg.tiny else cfg.renders, cfg.render_seed, index, norm)
         self.longtail = None
         if cfg.longtail:
@@ -114,11 +115,11 @@ def _prefixed(data: Data, placement: str, prefix) -> torch.Tensor:
 
 
 def build(cfg: AdaptConfig):
-    """The backbone and its base model (shipped head loaded for doodlenet), before LoRA."""
+    """The backbone and its base model (the shipped head loaded where it fits), before LoRA."""
     backbone = get_backbone(cfg.backbone, cfg.model or None)
     classes = class_names()
     head = None
-    if backbone.name == "doodlenet" and cfg.init_head and Path(cfg.init_head).exists():
+    if backbone.shipped_head and cfg.init_head and Path(cfg.init_head).exists():
         head = torch.load(cfg.init_head, map_location="cpu", weights_only=True)
     key = (backbone.name, cfg.model)
     model, classes = backbone.build(classes, None if head else _TEXT.get(key), head=head)
@@ -237,12 +238,7 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    for k, v in asdict(AdaptConfig()).items():
-        flag = "--" + k.replace("_", "-")
-        if isinstance(v, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=v)
-        else:
-            p.add_argument(flag, type=type(v), default=v)
+    add_dataclass_arguments(p, AdaptConfig)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 from torch import nn
 
 LOSSES = ("ce", "focal", "logit-adjusted", "balanced-softmax", "qmw-source", "qmw")
 
 
-def _counts(n) -> torch.Tensor:
+def _counts(n: ArrayLike) -> torch.Tensor:
     return torch.as_tensor(n, dtype=torch.float32).clamp(min=1.0)
 
 
@@ -56,7 +57,9 @@ class LogitAdjustedLoss(nn.Module):
     inference the plain ``z`` is used, which is what makes the classifier balanced.
     """
 
-    def __init__(self, counts, tau: float = 1.0):
+    log_prior: torch.Tensor
+
+    def __init__(self, counts: ArrayLike, tau: float = 1.0) -> None:
         super().__init__()
         n = _counts(counts)
         self.register_buffer("log_prior", torch.log(n / n.sum()))
@@ -76,7 +79,9 @@ class QMWSource(nn.Module):
     With ``α = 0``, ``r = min m`` so no sample is below it: CE weighted by ``log(n_y + 1)``.
     """
 
-    def __init__(self, counts, alpha: float = 0.25):
+    logn: torch.Tensor
+
+    def __init__(self, counts: ArrayLike, alpha: float = 0.25) -> None:
         super().__init__()
         self.register_buffer("logn", torch.log(_counts(counts) + 1))
         self.alpha = alpha
@@ -102,7 +107,9 @@ class QMW(nn.Module):
     ``c_y`` normalised; with equal counts and ``α = 0`` it is plain CE.
     """
 
-    def __init__(self, counts, alpha: float = 0.25, beta: float = 1.0):
+    inv_logn: torch.Tensor
+
+    def __init__(self, counts: ArrayLike, alpha: float = 0.25, beta: float = 1.0) -> None:
         super().__init__()
         self.register_buffer("inv_logn", 1.0 / torch.log(_counts(counts) + 1))
         self.alpha, self.beta = alpha, beta
@@ -117,16 +124,20 @@ class QMW(nn.Module):
         return (self.weights(z, y) * F.cross_entropy(z, y, reduction="none")).mean()
 
 
-def build_loss(name: str, counts=None, **kw) -> nn.Module:
+def build_loss(name: str, counts: ArrayLike | None = None, **kw: float) -> nn.Module:
     """A loss by name; ``counts`` (per-class training samples) for the class-aware ones."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
     if name == "ce":
         return CrossEntropy()
     if name == "focal":
         return FocalLoss(**kw)
+    if counts is None:
+        raise ValueError(f"loss {name!r} needs the per-class training counts")
     if name in ("logit-adjusted", "balanced-softmax"):
         return LogitAdjustedLoss(counts, tau=kw.get("tau", 1.0))
     if name == "qmw-source":
         return QMWSource(counts, **kw)
     if name == "qmw":
         return QMW(counts, **kw)
-    raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+    raise AssertionError(name)  # every name in LOSSES is handled above

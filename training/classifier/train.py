@@ -22,9 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from services.classifier.model import build_doodlenet_vlm
+from services.classifier.registry import get_backbone
 from services.classifier.text_tower import PROMPTS, encode_labels
 from services.common.preprocess import DEFAULT_NORM
+from training.cli_args import add_dataclass_arguments
 from training.data.quickdraw import class_names, load_drawings
 
 from .renders import normalized_batch
@@ -65,8 +66,7 @@ def train(cfg: ClassifierTrainConfig) -> dict:
     classes = class_names()
     words = classes[:12] if cfg.tiny else None
     text = encode_labels(classes)
-    model, _ = build_doodlenet_vlm(text)
-    model.init_from_head(model.image_tower.head)
+    model, _ = get_backbone("doodlenet").build(classes, text_features=text)  # projections from its head
     index = {c: i for i, c in enumerate(classes)}
     train_d = load_drawings("raw", split="train", words=words, per_class=4 if cfg.tiny else None)
     val_d = load_drawings("raw", split="val", words=words, per_class=2 if cfg.tiny else None)
@@ -124,13 +124,7 @@ def train(cfg: ClassifierTrainConfig) -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = ClassifierTrainConfig()
-    for k, v in asdict(d).items():
-        flag = "--" + k.replace("_", "-")
-        if isinstance(v, bool):
-            p.add_argument(flag, action="store_true")
-        else:
-            p.add_argument(flag, type=type(v), default=v)
+    add_dataclass_arguments(p, ClassifierTrainConfig)
 
 
 ADAPT_FLAGS = ("--backbone", "--placement", "--loss", "--rank", "--longtail")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from services.classifier.labels import class_names as class_names  # the label order lives in the service
 from services.common.assets import asset_path
 from services.common.settings import get_settings
 
@@ -61,14 +62,6 @@ def read_ndjson(path: str | Path, limit: int | None = None) -> Iterator[Drawing]
                 recognized=bool(d.get("recognized", True)),
                 countrycode=d.get("countrycode", ""),
             )
-
-
-def class_names() -> list[str]:
-    """The 345 categories in DoodleNet's output order (the project's label order everywhere),
-    spelled as Google spells them (``hot dog``; DoodleNet's file writes ``hot_dog``)."""
-    from services.classifier.labels import read_class_names
-
-    return read_class_names(asset_path("models/doodlenet/class_names.txt"))
 
 
 def _fmt_dir(fmt: str) -> Path:

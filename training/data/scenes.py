@@ -61,6 +61,9 @@ class SceneConfig:
     stray_size: tuple[float, float] = (0.01, 0.04)  # longer side of a stray mark, fraction of the short side
     multipart_prob: float = 0.0  # probability of drawing an object from a multi-part category
     multipart_words: tuple[str, ...] = MULTIPART_WORDS
+    # --- near layouts (style families): each drawing after the first is put next to one already there
+    near_gaps: tuple[tuple[float, float], ...] = ()  # gap ranges in pixels between the ink boxes
+    near_overlap: tuple[float, float] | None = None  # or overlap, fraction of the smaller drawing's side
 
     @classmethod
     def large(cls, **kw) -> SceneConfig:
@@ -161,6 +164,28 @@ def _add_strays(image: Image.Image, boxes: list[Box], rng: random.Random, cfg: S
     return out
 
 
+def _near(placed, ink: Box, boxes: list[Box], rng: random.Random, cfg: SceneConfig):
+    """Move a placed drawing so its ink box is ``gap`` px from (or overlaps) a random existing box, on
+    a random side, sharing at least a third of that side. Returns (points, ink) or None."""
+    b = rng.choice(boxes)
+    w, h = ink[2] - ink[0], ink[3] - ink[1]
+    if cfg.near_overlap:
+        gap = -rng.uniform(*cfg.near_overlap) * min(w, h, b[2] - b[0], b[3] - b[1])
+    else:
+        gap = rng.uniform(*rng.choice(cfg.near_gaps))
+    side = rng.choice("lrtb")
+    if side in "lr":
+        x = b[2] + gap if side == "r" else b[0] - gap - w
+        lo, hi = b[1] - 2 * h / 3, b[3] - h / 3
+        y = rng.uniform(min(lo, hi), max(lo, hi))
+    else:
+        y = b[3] + gap if side == "b" else b[1] - gap - h
+        lo, hi = b[0] - 2 * w / 3, b[2] - w / 3
+        x = rng.uniform(min(lo, hi), max(lo, hi))
+    dx, dy = x - ink[0], y - ink[1]
+    return [p + [dx, dy] for p in placed], (ink[0] + dx, ink[1] + dy, ink[2] + dx, ink[3] + dy), b
+
+
 def compose_scene(drawings: list[Drawing], rng: random.Random, cfg: SceneConfig | None = None,
                   canvas: tuple[int, int] | None = None) -> Scene:
     cfg = cfg or SceneConfig()
@@ -185,9 +210,16 @@ def compose_scene(drawings: list[Drawing], rng: random.Random, cfg: SceneConfig 
             y1 = rng.uniform(0, h - size)
             placed, ink = place_strokes(d.strokes, (x1, y1, x1 + size, y1 + size), width,
                                         rng.uniform(-cfg.max_rotation, cfg.max_rotation))
+            near = None
+            if boxes and (cfg.near_gaps or cfg.near_overlap):
+                placed, ink, near = _near(placed, ink, boxes, rng, cfg)
             if ink[0] < 0 or ink[1] < 0 or ink[2] > w or ink[3] > h:
                 continue
-            if any(_too_close(ink, b, cfg, touching) for b in boxes):
+            if near is not None:
+                if any(_too_close(ink, b, replace(cfg, max_overlap=0.15), True) if cfg.near_overlap
+                       else _overlaps(ink, b, -0.01) for b in boxes if b is not near):
+                    continue
+            elif any(_too_close(ink, b, cfg, touching) for b in boxes):
                 continue
             render_strokes([[p[:, 0], p[:, 1]] for p in placed], stroke_width=width, margin=None, canvas=image)
             boxes.append(ink)
@@ -215,19 +247,27 @@ def downscale(image: Image.Image, max_side: int) -> Image.Image:
 
 def write_yolo_split(out_dir: Path, split: str, drawings: list[Drawing], n: int, seed: int,
                      max_side: int, cfg: SceneConfig | None = None,
-                     class_ids: dict[str, int] | None = None, prefix: str = "") -> None:
+                     class_ids: dict[str, int] | None = None, prefix: str = "",
+                     styles: tuple[str, ...] = ()) -> None:
     """Write ``n`` scenes as ``images/<split>/<prefix><i>.png`` + ``labels/<split>/<prefix><i>.txt``.
 
     One class (``object``, id 0) unless ``class_ids`` maps each word to its id (e.g. the index in
-    :func:`training.data.quickdraw.class_names`) for the class-head experiment.
+    :func:`training.data.quickdraw.class_names`) for the class-head experiment. ``styles``: style
+    families (:mod:`training.data.styles`, **train** parameters) used in turn instead of ``cfg``.
+    Every image is saved as the detector sees it in serving: through ``clean_sketch``, then shrunk.
     """
+    from services.common.preprocess import clean_sketch
+
+    from .styles import styled_scene
+
     rng = random.Random(seed)
     (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
     (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        scene = compose_scene(drawings, rng, cfg)
+        scene = (styled_scene(drawings, rng, styles[i % len(styles)], "train") if styles
+                 else compose_scene(drawings, rng, cfg))
         size = scene.image.size
-        downscale(scene.image, max_side).save(out_dir / "images" / split / f"{prefix}{i:05d}.png")
+        downscale(clean_sketch(scene.image), max_side).save(out_dir / "images" / split / f"{prefix}{i:05d}.png")
         lines = [yolo_line(b, size, class_ids[word] if class_ids else 0)
                  for b, word in zip(scene.boxes, scene.words, strict=True)]
         (out_dir / "labels" / split / f"{prefix}{i:05d}.txt").write_text("\n".join(lines) + "\n")

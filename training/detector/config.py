@@ -25,6 +25,7 @@ class DetectorTrainConfig:
     focal_alpha: float | None = 0.25  # None (CLI: --focal-alpha none): no alpha balancing
     scenes: str = "basic"  # basic | hard (SceneConfig.hard(): touching, tiny/huge, strays, multi-part...) | issue5
     hard_scenes: int = 0  # extra train scenes of SceneConfig.hard() mixed in (val gets 1/7)
+    style_scenes: int = 0  # extra scenes of every style family in turn (training.data.styles, train looks)
     mosaic: float = 1.0  # ultralytics' mosaic probability (it cuts big drawings; lower it for fine-tuning)
     labels: str = "agnostic"  # agnostic (one class: object) | words (the 345 class ids: class-head experiment)
     num_words: int = 0  # words: only this many classes, at evenly spaced ranks of train-split frequency

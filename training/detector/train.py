@@ -12,12 +12,13 @@ import argparse
 import json
 import shutil
 import time
-from dataclasses import fields
 from pathlib import Path
 
 from services.detector.ultralytics_env import configure_ultralytics
+from training.cli_args import add_dataclass_arguments
 from training.data.quickdraw import class_names, load_drawings
 from training.data.scenes import SceneConfig, write_yolo_split
+from training.data.styles import STYLES
 
 from .config import DetectorTrainConfig
 
@@ -48,9 +49,11 @@ def build_dataset(cfg: DetectorTrainConfig, root: Path) -> Path:
         drawings = load_drawings(cfg.data_format, split=split, words=words, per_class=per_class)
         write_yolo_split(root, split, drawings, n, seed, cfg.imgsz, scene_cfg, class_ids)
         for extra, extra_cfg, offset, prefix in ((cfg.large_scenes, SceneConfig.large(), 7, "large"),
-                                                 (cfg.hard_scenes, SceneConfig.hard(), 11, "hard")):
+                                                 (cfg.hard_scenes, SceneConfig.hard(), 11, "hard"),
+                                                 (cfg.style_scenes, None, 13, "style")):
             k = extra if split == "train" else max(1, extra // 7) if extra else 0
-            write_yolo_split(root, split, drawings, k, seed + offset, cfg.imgsz, extra_cfg, class_ids, prefix=prefix)
+            write_yolo_split(root, split, drawings, k, seed + offset, cfg.imgsz, extra_cfg, class_ids, prefix=prefix,
+                             styles=STYLES if prefix == "style" else ())
     data_yaml = root / "data.yaml"
     lines = [f"path: {json.dumps(str(root.resolve()))}", "train: images/train", "val: images/val", "names:"]
     lines += [f"  {i}: {json.dumps(n)}" for i, n in enumerate(names)]
@@ -101,18 +104,7 @@ def _alpha(v: str) -> float | None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    defaults = DetectorTrainConfig()
-    for f in fields(DetectorTrainConfig):
-        if f.name == "extra":
-            continue
-        default = getattr(defaults, f.name)
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool):
-            p.add_argument(flag, action="store_true")
-        else:
-            typ = (float if f.name == "hours" else _alpha if f.name == "focal_alpha"
-                   else type(default) if default is not None else str)
-            p.add_argument(flag, type=typ, default=default, choices=CHOICES.get(f.name))
+    add_dataclass_arguments(p, DetectorTrainConfig, types={"focal_alpha": _alpha}, choices=CHOICES)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,12 @@
   margin; counts inputs with exactly one object, top-1/top-5 of that object, macro accuracy.
 - ``scenes``: held-out scenes of ``--objects`` separated drawings; class-agnostic precision/recall at
   IoU 0.5 and the share of scenes with exactly the right number of objects.
+- ``scenes --style clean|dark|colour|photo|touching|overlap|strays|thin``: one style family of
+  :mod:`training.data.styles` with its **eval** appearance parameters (disjoint from training's) on
+  test-split drawings, 1-6 drawings per scene; precision/recall at IoU 0.5 and the share of objects
+  marked confident.
+- ``nonsense``: scribbles, hatching and text-like marks, and the photos under ``data/photos``: the
+  share of inputs with any object marked ``confident`` (:mod:`training.eval.nonsense`).
 - ``scenes --issue5``: issue 5's must-show scenes instead (:meth:`SceneConfig.issue5`: 1-6 drawings,
   black 4-8 px strokes on white, canvases 512x512 to 720x1280 either way up, objects 18-42% of the
   short side, a few pixels apart), with recall/precision per object count; bar: both >= 0.95.
@@ -24,6 +30,7 @@ from services.common.imaging import encode_image
 from training.classifier.renders import reference_image
 from training.data.quickdraw import load_drawings
 from training.data.scenes import SceneConfig, compose_scene
+from training.data.styles import STYLES, styled_scene
 
 from .stats import bootstrap_mean, wilson
 
@@ -54,13 +61,16 @@ def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -
     drawings = load_drawings("raw", split=split)
     if limit:
         drawings = random.Random(seed).sample(drawings, min(limit, len(drawings)))
-    one = top1 = top5 = 0
+    one = top1 = top5 = conf = conf_hit = 0
     per_class = defaultdict(list)
     for d in drawings:
         objs = recognizer.recognize(encode_image(reference_image(d)), top_k=5, references=0).objects
         one += len(objs) == 1
         labels = [lab.label for lab in objs[0].labels] if objs else []
         hit1 = bool(labels) and labels[0] == d.word
+        sure = bool(objs) and objs[0].confident
+        conf += sure
+        conf_hit += sure and hit1
         top1 += hit1
         top5 += d.word in labels[:5]
         per_class[d.word].append(float(hit1))
@@ -68,20 +78,27 @@ def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -
     macro = [float(np.mean(v)) for v in per_class.values()]
     return {"n": n, "classes": len(per_class), "exactly_one_object": one / n, "exactly_one_ci": wilson(one, n),
             "top1": top1 / n, "top1_ci": wilson(top1, n), "top5": top5 / n, "top5_ci": wilson(top5, n),
-            "macro": float(np.mean(macro)), "macro_ci": bootstrap_mean(macro, seed)}
+            "macro": float(np.mean(macro)), "macro_ci": bootstrap_mean(macro, seed),
+            "confident_share": conf / n, "confident_share_ci": wilson(conf, n),
+            "confident_precision": conf_hit / max(conf, 1), "confident_precision_ci": wilson(conf_hit, conf)}
 
 
 def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | None = None,
-                split: str = "test") -> dict:
+                split: str = "test", style: str | None = None, sheet: str | None = None) -> dict:
     drawings = load_drawings("raw", split=split)
     cfg = cfg or SceneConfig(min_objects=objects, max_objects=objects, min_size=0.18, max_size=0.42,
                              min_gap=12.0, max_rotation=0.0)
     rng = random.Random(seed)
-    tp = npred = ntrue = exact = 0
+    tp = npred = ntrue = exact = nconf = 0
     by_count = defaultdict(lambda: [0, 0, 0, 0])  # objects in scene -> [tp, predicted, true, scenes]
+    examples = []
     for _ in range(n):
-        scene = compose_scene(drawings, rng, cfg)
-        objs = recognizer.recognize(encode_image(scene.image), top_k=1, references=0).objects
+        scene = styled_scene(drawings, rng, style, "eval") if style else compose_scene(drawings, rng, cfg)
+        data = encode_image(scene.image, "JPEG", quality=95) if style == "photo" else encode_image(scene.image)
+        objs = recognizer.recognize(data, top_k=1, references=0).objects
+        nconf += sum(bool(getattr(o, "confident", True)) for o in objs)
+        if sheet and len(examples) < 4:
+            examples.append((scene, objs))
         pred = [o.box for o in objs]
         hits = match(pred, scene.boxes)
         tp += hits
@@ -90,7 +107,12 @@ def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | 
         exact += len(pred) == len(scene.boxes)
         row = by_count[len(scene.boxes)]
         row[0], row[1], row[2], row[3] = row[0] + hits, row[1] + len(pred), row[2] + len(scene.boxes), row[3] + 1
-    return {"scenes": n, "objects_per_scene": objects, "precision": tp / max(npred, 1),
+    if sheet:
+        from .sheet import contact_sheet
+
+        contact_sheet(examples, sheet, title=style or "scenes")
+    return {"scenes": n, "objects_per_scene": objects, "style": style, "precision": tp / max(npred, 1),
+            "confident_share": nconf / max(npred, 1),
             "precision_ci": wilson(tp, npred), "recall": tp / max(ntrue, 1), "recall_ci": wilson(tp, ntrue),
             "exact_count": exact / n, "exact_count_ci": wilson(exact, n), "objects": ntrue,
             "by_object_count": {str(k): {"scenes": v[3], "precision": v[0] / max(v[1], 1), "recall": v[0] / max(v[2], 1)}
@@ -98,7 +120,9 @@ def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("mode", choices=["single", "scenes"])
+    p.add_argument("mode", choices=["single", "scenes", "nonsense"])
+    p.add_argument("--style", choices=list(STYLES), default=None,
+                   help="scenes: one style family (eval appearance parameters, 1-6 drawings)")
     p.add_argument("--limit", type=int, default=None, help="single: evaluate a random subset")
     p.add_argument("--scenes", type=int, default=200)
     p.add_argument("--objects", type=int, default=3)
@@ -114,17 +138,27 @@ def main(args: argparse.Namespace) -> int:
 
     recognizer = Recognizer(recommender=_NoReferences())
     split = getattr(args, "split", "test")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    style = getattr(args, "style", None)
     if args.mode == "single":
         result = eval_single(recognizer, args.limit, args.seed, split)
+    elif args.mode == "nonsense":
+        from .nonsense import eval_nonsense
+
+        result = eval_nonsense(recognizer, args.scenes, args.seed, sheet=str(out / "nonsense.png"))
+    elif style:
+        result = eval_scenes(recognizer, args.scenes, 0, args.seed, split=split, style=style,
+                             sheet=str(out / f"style-{style}.png"))
+        result["objects_per_scene"] = "1-6"
     else:
         cfg = SceneConfig.issue5() if getattr(args, "issue5", False) else None
         result = eval_scenes(recognizer, args.scenes, args.objects, args.seed, cfg, split)
         if cfg is not None:
             result["objects_per_scene"] = f"{cfg.min_objects}-{cfg.max_objects}"
             result["bar_met"] = result["precision"] >= 0.95 and result["recall"] >= 0.95
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     name = "scenes-issue5" if getattr(args, "issue5", False) and args.mode == "scenes" else args.mode
+    name = f"scenes-{style}" if style and args.mode == "scenes" else name
     name += "-val" if split == "val" else ""
     result["split"] = split
     (out / f"{name}.json").write_text(json.dumps(result, indent=2))

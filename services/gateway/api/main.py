@@ -1,4 +1,4 @@
-"""The API routers: ``/v1`` for jobs (and references, when that module exists), health and metrics."""
+"""The API routers: ``/v1`` for jobs, live guesses (and references, when that module exists), health and metrics."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import importlib
 
 from fastapi import APIRouter
 
-from .routes import health, jobs, metrics
+from .routes import guess, health, jobs, metrics, picks, version
 
 v1 = APIRouter(prefix="/v1")
 v1.include_router(jobs.router)
+v1.include_router(version.router)
+v1.include_router(guess.router)
+v1.include_router(picks.router)
 
 
 def _optional(name: str):

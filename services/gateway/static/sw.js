@@ -2,7 +2,7 @@
 // the network and are never cached: a job's state must be fresh, and an offline submit must fail
 // visibly so the app can say so.
 
-const VERSION = "sketchref-shell-v1";
+const VERSION = "sketchref-shell-v2";
 const SHELL = [
   "./",
   "index.html",
@@ -11,6 +11,7 @@ const SHELL = [
   "js/api.js",
   "js/results.js",
   "js/sketchpad.js",
+  "js/guesses.js",
   "manifest.webmanifest",
   "icons/icon-192.png",
   "icons/icon-512.png",

@@ -1,9 +1,11 @@
 """Long-tailed subsampling and the train/held-out leak check."""
 
+import hashlib
+
 import pytest
 
 from training.classifier.adapt_data import check_no_leak, longtail
-from training.data.quickdraw import Drawing, load_drawings, split_of
+from training.data.quickdraw import Drawing, load_drawings
 
 
 def _drawings(word, n, start=0):
@@ -34,10 +36,35 @@ def test_leak_check():
         check_no_leak(tr, _drawings("a", 1, start=2))
 
 
+# The project's split rule written out here, not imported, so the check does not use the code it checks:
+# the first byte of sha1(key_id), mod 10: 0-6 train, 7 val, 8-9 test.
+def _split_by_hand(key_id: str) -> str:
+    b = hashlib.sha1(key_id.encode()).digest()[0] % 10
+    return "train" if b < 7 else "val" if b == 7 else "test"
+
+
+# Drawings of the shared files whose side is known (cat, dog, cat); a changed rule moves them.
+KNOWN = {"5201136883597312": "train", "5319657680535552": "val", "6411036099870720": "test"}
+
+
 def test_formats_share_the_split_of_a_key():
-    raw = load_drawings("raw", words=["cat", "dog"])
-    simp = load_drawings("simplified", words=["cat", "dog"])
-    train = [d for d in raw + simp if d.split == "train"]
-    held = [d for d in raw + simp if d.split != "train"]
-    assert check_no_leak(train, held) > 0
-    assert all(split_of(d.key_id) == d.split for d in simp)
+    assert {k: _split_by_hand(k) for k in KNOWN} == KNOWN
+    words = ["cat", "dog"]
+    every = {f: load_drawings(f, words=words) for f in ("raw", "simplified")}
+    seen = {d.key_id: d.split for lst in every.values() for d in lst}
+    assert {k: seen.get(k) for k in KNOWN} == KNOWN
+    sides: dict[str, set[str]] = {}
+    for lst in every.values():
+        for d in lst:
+            assert d.split == _split_by_hand(d.key_id), d.key_id
+            sides.setdefault(d.key_id, set()).add(d.split)
+    assert all(len(s) == 1 for s in sides.values()), "a drawing sits on one side in both formats"
+    by_split = {sp: {d.key_id for f in every for d in load_drawings(f, split=sp, words=words)}
+                for sp in ("train", "val", "test")}
+    assert all(by_split.values()), by_split
+    assert not by_split["train"] & (by_split["val"] | by_split["test"]) and not by_split["val"] & by_split["test"]
+    assert all(_split_by_hand(k) == sp for sp, keys in by_split.items() for k in keys)
+    assert set().union(*by_split.values()) == set(sides)
+    train = [d for lst in every.values() for d in lst if d.split == "train"]
+    held = [d for lst in every.values() for d in lst if d.split != "train"]
+    assert check_no_leak(train, held) == len(by_split["train"])

@@ -83,10 +83,19 @@ def test_qmw_prose_hard_and_rare_weigh_more():
     assert QMWSource(N, alpha=0.5).weights(z2, y2)[1] < QMWSource(N, alpha=0.5).weights(z2, y2)[0]
 
 
-def test_gradients_flow_only_through_ce():
+@pytest.mark.parametrize("make", [lambda: QMW(N, alpha=0.5), lambda: QMWSource(N, alpha=0.5)],
+                         ids=["qmw", "qmw-source"])
+def test_gradients_flow_only_through_ce(make):
+    """``dL/dz`` is the gradient of ``1/N Σ ω_i CE_i`` with the weights held constant: none through ω."""
+    loss = make()
     z = Z.clone().requires_grad_(True)
-    QMW(N)(z, Y).backward()
-    assert z.grad is not None and torch.isfinite(z.grad).all()
+    loss(z, Y).backward()
+    w = loss.weights(z, Y)
+    assert not w.requires_grad, "the weights must carry no graph back to z"
+    # by hand: dCE_i/dz_i = softmax(z_i) - onehot(y_i), each row scaled by its weight and 1/N
+    ce_grad = (Z.softmax(-1) - F.one_hot(Y, 3)) / len(Y)
+    assert torch.allclose(z.grad, w[:, None] * ce_grad, atol=1e-6)
+    assert not torch.allclose(z.grad, ce_grad, atol=1e-3), "the weights must change the gradient"
 
 
 def test_unknown_loss():

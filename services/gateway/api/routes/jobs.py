@@ -1,4 +1,4 @@
-"""``POST /v1/jobs`` (submit a sketch) and ``GET /v1/jobs/{id}`` (poll it, or wait for it).
+"""``POST /v1/jobs`` (submit a sketch), ``GET /v1/jobs/{id}`` (poll it, or wait for it), ``DELETE`` it.
 
 ``GET /v1/jobs/{id}?wait=S`` is a long poll: it answers as soon as the job has finished, or after
 ``S`` seconds (at most :data:`MAX_WAIT_S`) with the job as it is then. The gateway subscribes to the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import re
 import time
@@ -20,34 +21,35 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from services.common.contracts import ImageInfo, Job
+from services.common.contracts import ErrorBody, ImageInfo, Job
 from services.common.jobs import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue
+from services.common.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
+from services.common.routing import queue_for
 
-from ...deps import ApiKeyDep, CeleryDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
+from ...deps import ApiKeyDep, CeleryDep, ClientDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
 from ...errors import ApiError
 from ...intake import Submission, read_submission
+from ...rendering import render
 
 log = logging.getLogger("sketchref.gateway")
 router = APIRouter(tags=["jobs"])
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
+_IMAGE_SCHEMA = {"type": "string", "format": "binary", "description": "a PNG, JPEG or WebP image"}
 _BODY_DOC = {
     "requestBody": {
         "required": True,
         "content": {
             "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
-                "image": {"type": "string", "format": "binary", "description": "PNG, JPEG or WebP"},
-                "top_k": {"type": "integer", "default": 5},
-                "references": {"type": "integer", "default": 6}}}},
-            "application/json": {"schema": {"type": "object", "required": ["strokes", "width", "height"],
-                                            "properties": {
-                "strokes": {"type": "array", "description": "[[[x..],[y..]], ...] in canvas pixels",
-                            "items": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}},
-                "width": {"type": "integer"}, "height": {"type": "integer"},
-                "stroke_width": {"type": "number"},
-                "top_k": {"type": "integer", "default": 5},
-                "references": {"type": "integer", "default": 6}}}},
+                "image": _IMAGE_SCHEMA,
+                "top_k": TOP_K.json_schema(),
+                "references": REFERENCES.json_schema()}}},
+            "application/json": {"schema": StrokesBody.model_json_schema()},
+            "image/png": {"schema": _IMAGE_SCHEMA},
+            "image/jpeg": {"schema": _IMAGE_SCHEMA},
+            "image/webp": {"schema": _IMAGE_SCHEMA},
+            "application/octet-stream": {"schema": _IMAGE_SCHEMA},
         },
     }
 }
@@ -88,7 +90,8 @@ def _store_sketch(storage, key: str, sub: Submission) -> tuple[int, int]:
         size = (sub.width, sub.height)
     if stored_error is not None:
         log.error("storing the sketch failed: %s", type(stored_error).__name__)
-        raise ApiError(503, "storage_unavailable", "the sketch could not be stored; try again") from stored_error
+        raise ApiError(503, "storage_unavailable", "the sketch could not be stored; try again",
+                       headers={"Retry-After": "5"}) from stored_error
     return size
 
 
@@ -99,13 +102,23 @@ def _forget(storage, key: str) -> None:
         log.warning("could not delete a refused sketch: %s", type(exc).__name__)
 
 
-def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, idem_key: str | None):
+def _release_quietly(store, key_hash: str, job_id: str) -> None:
+    try:
+        store.release_idempotency_key(key_hash, job_id)
+    except Exception as exc:  # Redis down: the claim expires with its TTL
+        log.warning("could not release an idempotency key: %s", type(exc).__name__)
+
+
+def _submit(sub: Submission, settings, store, storage, celery, client: str, idem_key: str | None,
+            backpressure=None, router=None):
     job_id = new_job_id()
+    if backpressure is not None:
+        backpressure.check(store.r)  # 503 no_worker / queue_full before anything is stored
     key_hash = None
     if idem_key is not None:
         if not 1 <= len(idem_key) <= 255:
             raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")
-        key_hash = hashlib.sha256(f"{key_scope}\x00{idem_key}".encode()).hexdigest()
+        key_hash = hashlib.sha256(f"{client}\x00{idem_key}".encode()).hexdigest()  # per client
         earlier = store.claim_idempotency_key(key_hash, sub.payload_sha, job_id)
         if earlier is not None:
             payload, existing = earlier
@@ -121,18 +134,30 @@ def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, i
         width, height = _store_sketch(storage, key, sub)
     except ApiError:
         if key_hash is not None:
-            store.release_idempotency_key(key_hash, job_id)
+            _release_quietly(store, key_hash, job_id)
         raise
     rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
                     top_k=sub.top_k, references=sub.references, sketch_key=key,
-                    deadline_at=time.time() + settings.job_deadline_s)
-    store.create(rec)
+                    deadline_at=time.time() + settings.job_deadline_s, owner=owner_of(client),
+                    idempotency_hash=key_hash or "",
+                    routes=router.choose(job_id) if router is not None else {})
     try:
-        enqueue(celery, "detect", job_id)
+        store.create(rec)
+    except Exception:
+        _forget(storage, key)  # no job refers to it
+        if key_hash is not None:
+            _release_quietly(store, key_hash, job_id)
+        raise  # RedisError: 503 queue_unavailable (errors.py)
+    try:
+        enqueue(celery, "detect", job_id, queue_for("detect", rec.routes))
     except Exception as exc:
         log.error("enqueueing job %s failed: %s", job_id, type(exc).__name__)
-        store.fail(job_id, "the job could not be queued")
-        raise ApiError(503, "queue_unavailable", "the job could not be queued; try again") from exc
+        try:
+            store.fail(job_id, "the job could not be queued")
+        except Exception as exc2:  # the deadline sweeper fails it later
+            log.warning("could not mark job %s failed: %s", job_id, type(exc2).__name__)
+        raise ApiError(503, "queue_unavailable", "the job could not be queued; try again",
+                       headers={"Retry-After": str(settings.outage_retry_after_s)}) from exc
     return rec, False
 
 
@@ -140,14 +165,25 @@ def _submit(sub: Submission, settings, store, storage, celery, key_scope: str, i
              summary="Submit a sketch (multipart image, or strokes JSON)",
              responses={429: {"description": "Over the per-client rate limit (see Retry-After)"}})
 async def create_job(
-    request: Request, response: Response, key_scope: ApiKeyDep, settings: SettingsDep, store: StoreDep,
+    request: Request, response: Response, client: ClientDep, settings: SettingsDep, store: StoreDep,
     storage: StorageDep, celery: CeleryDep, _limited: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    top_k: Annotated[TopK | None, Query(description="labels per object (default 5)")] = None,
+    references: Annotated[References | None, Query(description="reference pictures per object (default 6)")] = None,
 ) -> Response:
-    validate = await read_submission(request, settings)
-    # decoding, storing and queueing block: one hand-off to a worker thread for all of them
-    rec, replayed = await run_in_threadpool(
-        lambda: _submit(validate(), settings, store, storage, celery, key_scope, idempotency_key))
+    validate = await read_submission(request, settings, top_k, references)
+    sub = await run_in_threadpool(validate)
+    try:
+        if sub.render is not None:  # strokes: drawn in the render process pool, never in this process
+            sub.data = await render(request.app, sub.render)
+            sub.sha256 = hashlib.sha256(sub.data).hexdigest()
+        # decoding, storing and queueing block: one hand-off to a worker thread for all of them
+        rec, replayed = await run_in_threadpool(
+            lambda: _submit(sub, settings, store, storage, celery, client, idempotency_key,
+                            request.app.state.backpressure,
+                            getattr(request.app.state, "router", None)))
+    finally:
+        sub.release()  # the decode budget, if the decode never ran (a replay, a refusal)
     response.headers["Location"] = f"/v1/jobs/{rec.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -195,3 +231,61 @@ async def get_job(
     if wait <= 0:
         return job_response(await run_in_threadpool(_current, store, job_id))
     return await _wait_until_finished(request, store, job_id, wait)
+
+
+def owner_of(client: str) -> str:
+    """What a job stores of its submitter: a hash of the client id, never the address or key."""
+    return hashlib.sha256(f"owner\x00{client}".encode()).hexdigest()[:32]
+
+
+def _owned(store, job_id: str, client: str) -> JobRecord:
+    rec = store.get(job_id) if _JOB_ID.match(job_id) else None
+    if rec is None:
+        raise ApiError(404, "job_not_found", "no such job (unknown, expired or deleted)")
+    if rec.owner and not hmac.compare_digest(rec.owner, owner_of(client)):
+        raise ApiError(403, "not_your_job", "only the client (API key or address) that submitted a job may change or delete it")
+    return rec
+
+
+def _delete_objects(storage, rec: JobRecord) -> int:
+    """Delete the job's sketch and crops (those it lists and any under its crop prefix)."""
+    keys = {k for k in [rec.sketch_key, *rec.crop_keys] if k}
+    keys.update(storage.list(f"crops/{rec.id}/"))
+    for k in keys:
+        storage.delete(k)
+    return len(keys)
+
+
+def _delete_job(store, storage, rec: JobRecord) -> None:
+    _delete_objects(storage, rec)  # S3 first: if it is down (503), the job is still there to retry
+    store.delete(rec.id)  # no record: a stage still queued or running finds nothing and stops
+    _delete_objects(storage, rec)  # what a running stage wrote in between
+
+
+async def _delete_again_later(storage, rec: JobRecord, after_s: float) -> None:
+    """One more pass after a stage that was running has surely finished writing its crops."""
+    await asyncio.sleep(after_s)
+    try:
+        n = await run_in_threadpool(_delete_objects, storage, rec)
+        if n:
+            log.info("deleted %d late object(s) of deleted job %s", n, rec.id)
+    except Exception as exc:
+        log.warning("late cleanup of deleted job %s failed: %s", rec.id, type(exc).__name__)
+
+
+_LATER: set[asyncio.Task] = set()
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response,
+               summary="Delete a job, its sketch and its crops (the submitting client only)",
+               responses={204: {"description": "Deleted: nothing of the job is left in Redis or S3"},
+                          403: {"model": ErrorBody, "description": "Another client's job"},
+                          404: {"model": ErrorBody, "description": "No such job"}})
+async def delete_job(request: Request, job_id: str, client: ClientDep, store: StoreDep,
+                     storage: StorageDep) -> Response:
+    rec = await run_in_threadpool(_owned, store, job_id, client)
+    await run_in_threadpool(_delete_job, store, storage, rec)
+    task = asyncio.create_task(_delete_again_later(storage, rec, request.app.state.settings.delete_recheck_s))
+    _LATER.add(task)
+    task.add_done_callback(_LATER.discard)
+    return Response(status_code=204)

@@ -1,4 +1,5 @@
-// Talking to the gateway (DESIGN.md §3): submit a job, poll it with backoff, track downloads.
+// Talking to the gateway (DESIGN.md §3): submit a job, wait for it with the long poll (polling with
+// backoff only when the long poll fails), track downloads.
 // Every failure becomes an ApiError with a code the UI knows how to explain.
 
 const KEY_STORAGE = "sketchref.apiKey";
@@ -80,8 +81,61 @@ export function createJob(payload, { signal } = {}) {
   });
 }
 
-export function getJob(id, { signal } = {}) {
-  return request(`/v1/jobs/${encodeURIComponent(id)}`, { headers: headers(), signal });
+/** POST /v1/guess: the top labels for a drawing, at once, without a job. */
+export function guess(payload, { signal } = {}) {
+  return request("/v1/guess", {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify({ ...payload, top_k: 3 }),
+    signal,
+  });
+}
+
+/** POST /v1/jobs/{id}/objects/{i}/label: the user's pick; answers the job, queued for new references. */
+export function pickLabel(jobId, index, label) {
+  return request(`/v1/jobs/${encodeURIComponent(jobId)}/objects/${index}/label`, {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json" }),
+    body: JSON.stringify({ label }),
+  });
+}
+
+export function getJob(id, { signal, wait = 0 } = {}) {
+  const q = wait > 0 ? `?wait=${wait}` : "";
+  return request(`/v1/jobs/${encodeURIComponent(id)}${q}`, { headers: headers(), signal });
+}
+
+const FIRST_WAIT_S = 3; // the first long poll: a usual job is done in it (one request per job)
+const LONG_WAIT_S = 25; // then: under the gateway's 30 s cap and common proxy timeouts
+
+/**
+ * Wait for a job with the gateway's long poll (`GET /v1/jobs/{id}?wait=S`, answered the moment the
+ * job finishes): one request for a job done within FIRST_WAIT_S, then longer waits. `onUpdate(job)`
+ * hears the job's state each time a wait ends unfinished (the UI tells "starting up" from "working").
+ * When a long poll fails (a network error, a 5xx, a proxy that cuts it), it falls back to `pollJob`.
+ */
+export async function waitJob(job, { onUpdate = () => {}, signal, maxWaitMs = 120000 } = {}) {
+  const started = Date.now();
+  let current = job;
+  let wait = FIRST_WAIT_S;
+  while (current.status !== "succeeded" && current.status !== "failed") {
+    if (Date.now() - started > maxWaitMs) {
+      throw new ApiError("timeout", "The server is taking too long. Try again in a moment.");
+    }
+    try {
+      current = await getJob(current.id, { signal, wait });
+    } catch (err) {
+      if (err.name === "AbortError") throw err;
+      if (err.code === "network" || err.code === "rate_limited" || err.status >= 500 || err.status === 422) {
+        onUpdate(current, err);
+        return pollJob(current, { onUpdate, signal, maxWaitMs: Math.max(1000, maxWaitMs - (Date.now() - started)) });
+      }
+      throw err;
+    }
+    if (current.status !== "succeeded" && current.status !== "failed") onUpdate(current, null);
+    wait = LONG_WAIT_S;
+  }
+  return current;
 }
 
 const sleep = (ms, signal) =>
@@ -94,7 +148,7 @@ const sleep = (ms, signal) =>
   });
 
 /**
- * Poll GET /v1/jobs/{id} until it has succeeded or failed. Delays grow from 250 ms by 1.5x up to
+ * The fallback: poll GET /v1/jobs/{id} until it has succeeded or failed. Delays grow from 250 ms by 1.5x up to
  * 2 s; a lost connection or a 429 waits longer and tries again instead of giving up.
  */
 export async function pollJob(job, { onUpdate = () => {}, signal, maxWaitMs = 120000 } = {}) {

@@ -1,6 +1,7 @@
 // sketchref phone app: draw -> submit -> watch the stages -> results. Plain ES modules, no build step.
 
-import { ApiError, createJob, pollJob } from "./api.js";
+import { ApiError, createJob, pickLabel, waitJob } from "./api.js";
+import { LiveGuesses } from "./guesses.js";
 import { ResultsView } from "./results.js";
 import { Sketchpad } from "./sketchpad.js";
 
@@ -16,13 +17,14 @@ const ui = {
   undo: $("#undo"),
   clear: $("#clear"),
   submit: $("#submit"),
+  cancel: $("#cancel"),
   edit: $("#edit"),
   fresh: $("#new"),
 };
 
 const STAGE_TEXT = {
   upload: "Sending your sketch…",
-  queued: "Waiting for a worker…",
+  queued: "Starting up, first answer in a few seconds…",
   detect: "Finding objects…",
   classify: "Naming objects…",
   recommend: "Picking reference photos…",
@@ -45,12 +47,17 @@ const view = new ResultsView({
   title: $("#results-title"),
   labelsDialog: $("#labels-dialog"),
   viewer: $("#viewer"),
+  onPick: (i, label) => pick(i, label),
 });
 
+const guesses = new LiveGuesses($("#guesses"), { getDrawing: () => (pad.isEmpty() ? null : pad.toJSON()) });
+
 const pad = new Sketchpad($("#pad"), {
+  onStart: () => guesses.cancel(),
   onChange: (why) => {
+    if (["stroke", "undo", "clear"].includes(why) && mode === "draw") guesses.changed();
     if (why === "resize" && mode === "result") view.layoutOverlay(pad);
-    if (why !== "resize" && ui.status.dataset.state === "error") {
+    if (why !== "resize" && ["error", "cancelled"].includes(ui.status.dataset.state)) {
       hideBanner("error");
       ui.status.dataset.state = "ready";
     }
@@ -86,7 +93,7 @@ function hideBanner(kind) {
 function refresh() {
   const empty = pad.isEmpty();
   const cooling = Date.now() < cooldownUntil;
-  ui.undo.disabled = mode !== "draw" || empty;
+  ui.undo.disabled = mode !== "draw" || !pad.canUndo();
   ui.clear.disabled = mode !== "draw" || empty;
   ui.submit.disabled = mode !== "draw" || empty || cooling;
   ui.submit.setAttribute("aria-busy", String(mode === "busy"));
@@ -103,6 +110,7 @@ function setMode(next) {
   body.dataset.mode = next;
   pad.locked = next !== "draw";
   ui.progress.hidden = next !== "busy";
+  ui.cancel.hidden = next !== "busy";
   ui.results.hidden = next !== "result";
   refresh();
 }
@@ -118,10 +126,12 @@ function markStep(step) {
   }
 }
 
-function showStage(job) {
+/** The job as the long poll last saw it. `waited`: a long poll has ended with the job unfinished,
+ * so a job still queued means no worker has taken it yet (a stack starting up, or a busy one). */
+function showStage(job, { waited = false } = {}) {
   if (job.status === "queued") {
     markStep("detect");
-    setStatus(STAGE_TEXT.queued, "busy");
+    setStatus(waited ? STAGE_TEXT.queued : STAGE_TEXT.detect, "busy");
   } else if (job.status === "running") {
     markStep(job.stage);
     setStatus(STAGE_TEXT[job.stage] || "Working…", "busy");
@@ -138,19 +148,21 @@ async function submit() {
   }
   pendingSend = false;
   clearInterval(resendTimer);
+  guesses.cancel();
   hideBanner();
-  controller = new AbortController();
+  const mine = new AbortController();
+  controller = mine;
   setMode("busy");
   markStep("upload");
   setStatus(STAGE_TEXT.upload, "busy");
   try {
-    const job = await createJob(pad.toJSON(), { signal: controller.signal });
+    const job = await createJob(pad.toJSON(), { signal: mine.signal });
     showStage(job);
-    const done = await pollJob(job, {
-      signal: controller.signal,
+    const done = await waitJob(job, {
+      signal: mine.signal,
       onUpdate: (j, err) => {
         if (err) setStatus(err.code === "rate_limited" ? "Busy server, retrying…" : "Reconnecting…", "busy");
-        else showStage(j);
+        else showStage(j, { waited: true });
       },
     });
     if (done.status === "failed") throw new ApiError("job_failed", done.error || "The job failed.");
@@ -160,7 +172,7 @@ async function submit() {
     setMode("draw");
     failed(err);
   } finally {
-    controller = null;
+    if (controller === mine) controller = null; // a Cancel and a new submit may have come since
   }
 }
 
@@ -175,6 +187,37 @@ function showResults(job) {
   view.layoutOverlay(pad);
   setStatus(n ? `Found ${n} ${n === 1 ? "object" : "objects"}` : "Nothing recognised", n ? "done" : "empty");
   ui.results.focus({ preventScroll: true });
+  // Back (the browser's, or a phone's back gesture) returns to the drawing instead of leaving the app.
+  if (!history.state || history.state.sketchref !== "result") history.pushState({ sketchref: "result" }, "");
+}
+
+/** The user picked the right label for object `i`: the job re-runs its recommend stage for it. */
+async function pick(i, label) {
+  const job = view.job;
+  if (!job || mode !== "result") return;
+  setStatus(`Finding photos of ${label}…`, "busy");
+  try {
+    const queued = await pickLabel(job.id, i, label);
+    const done = await waitJob(queued, {});
+    if (done.status === "failed") throw new ApiError("job_failed", done.error || "The job failed.");
+    if (mode !== "result" || view.job?.id !== job.id) return; // the user moved on
+    view.show(done);
+    view.layoutOverlay(pad);
+    setStatus(`Picked ${label}`, "done");
+  } catch (err) {
+    setStatus("Could not pick that label", "error");
+    showBanner("error", "Could not pick that label", err.message);
+  }
+}
+
+/** Stop waiting for the running job: its result is simply not shown (the server may finish it). */
+function cancel() {
+  if (mode !== "busy" || !controller) return;
+  controller.abort();
+  controller = null;
+  setMode("draw");
+  setStatus("Cancelled · your sketch is still here", "cancelled");
+  $("#pad").focus({ preventScroll: true });
 }
 
 function failed(err) {
@@ -250,6 +293,7 @@ function backToDrawing({ clear }) {
   if (controller) controller.abort();
   view.clear();
   setMode("draw");
+  if (history.state && history.state.sketchref === "result") history.back();
   pad.zoomTo(null);
   if (clear) pad.clear();
   setStatus(pad.isEmpty() ? "Draw something" : "Ready", pad.isEmpty() ? "idle" : "ready");
@@ -262,6 +306,7 @@ function backToDrawing({ clear }) {
 ui.undo.addEventListener("click", () => pad.undo());
 ui.clear.addEventListener("click", () => pad.clear());
 ui.submit.addEventListener("click", submit);
+ui.cancel.addEventListener("click", cancel);
 ui.edit.addEventListener("click", () => backToDrawing({ clear: false }));
 ui.fresh.addEventListener("click", () => backToDrawing({ clear: true }));
 
@@ -279,6 +324,10 @@ for (const d of document.querySelectorAll("dialog")) {
   // A tap on the backdrop closes the sheet.
   d.addEventListener("click", (e) => { if (e.target === d) d.close(); });
 }
+
+window.addEventListener("popstate", () => {
+  if (mode === "result") backToDrawing({ clear: false });
+});
 
 window.addEventListener("offline", () => { if (mode !== "result") offline(true); });
 window.addEventListener("online", () => {
@@ -301,4 +350,6 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
 
 refresh();
 // For tests and debugging: a read-only peek at the pad.
-window.sketchref = { pad, get mode() { return mode; } };
+window.sketchref = { pad, guesses, get mode() { return mode; } };
+// A drawing restored from an earlier visit gets its guesses too.
+if (!pad.isEmpty()) guesses.changed();

@@ -3,7 +3,8 @@
 
 import { trackDownload } from "./api.js";
 
-export const COLORS = ["#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#e03131", "#5f3dc4"];
+// Each at least 4.5:1 against white (the chip and swatch text), so the labels stay readable.
+export const COLORS = ["#c2410c", "#1d4ed8", "#15803d", "#9333ea", "#a16207", "#0e7490", "#b91c1c", "#5f3dc4"];
 
 const el = (tag, attrs = {}, ...children) => {
   const node = document.createElement(tag);
@@ -23,7 +24,25 @@ const el = (tag, attrs = {}, ...children) => {
 
 export const pretty = (label) => (label ? label.charAt(0).toUpperCase() + label.slice(1) : "Unknown");
 const pct = (score) => `${Math.round(Math.max(0, Math.min(1, Number(score) || 0)) * 100)}%`;
-const topLabel = (obj) => (obj.labels && obj.labels[0]) || { label: obj.detector_label || "", score: obj.score };
+/** The label shown for an object: the user's pick when there is one, else the classifier's first. */
+const topLabel = (obj) => {
+  if (obj.picked_label) {
+    const known = (obj.labels || []).find((l) => l.label === obj.picked_label);
+    return { label: obj.picked_label, score: known ? known.score : null, picked: true };
+  }
+  return (obj.labels && obj.labels[0]) || { label: obj.detector_label || "", score: obj.score };
+};
+const scoreText = (top) => (top.picked ? "your pick" : pct(top.score));
+// recognition's `confident` field; a server without it is taken at its word (confident).
+export const isSure = (obj) => obj.confident !== false;
+const article = (w) => (/^[aeiou]/i.test(w) ? "an" : "a");
+/** "Not sure — maybe a cup, a mug or a vase?" from an object's candidates (at most three). */
+export function notSureText(obj) {
+  const names = (obj.labels || []).slice(0, 3).map((l) => `${article(l.label)} ${l.label}`);
+  if (!names.length) return "Not sure what this is.";
+  const list = names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names[0];
+  return `Not sure — maybe ${list}?`;
+}
 const providerName = (p) => (p === "unsplash" ? "Unsplash" : p === "local" ? "sketchref gallery" : p || "the web");
 
 /** Safe http(s) or same-origin link, or null. */
@@ -60,7 +79,8 @@ function thumb(src, alt, fallbackText) {
 }
 
 export class ResultsView {
-  constructor({ overlay, list, empty, title, labelsDialog, viewer }) {
+  constructor({ overlay, list, empty, title, labelsDialog, viewer, onPick = null }) {
+    this.onPick = onPick; // (objectIndex, label) => void: the user picked the right label
     this.overlay = overlay;
     this.list = list;
     this.empty = empty;
@@ -122,11 +142,12 @@ export class ResultsView {
           class: `chip${y1 < 30 ? " inside" : ""}${x1 > w - 120 ? " right" : ""}`,
           style: `--c:${color}`,
           "data-testid": "object-box",
-          "aria-label": `${pretty(top.label)}, ${pct(top.score)} sure. Show other candidates`,
           onclick: () => this.openLabels(i),
         },
-        el("span", { class: "chip-name" }, pretty(top.label)),
-        el("span", { class: "chip-score" }, pct(top.score)),
+        el("span", { class: "chip-name" }, pretty(top.label) + (isSure(obj) || top.picked ? "" : "?")),
+        " ",
+        el("span", { class: "chip-score" }, scoreText(top)),
+        el("span", { class: "sr-only" }, " sure: show other candidates"),
       );
       box.append(chip);
       if (y2 > h + 4 || x2 > w + 4) box.classList.add("clipped");
@@ -146,24 +167,29 @@ export class ResultsView {
         class: "object-head",
         "data-testid": "object",
         "aria-haspopup": "dialog",
-        "aria-label": `${pretty(top.label)}, ${pct(top.score)} sure${others ? `. Show ${others} other candidates` : ""}`,
         onclick: () => this.openLabels(i),
       },
       el("span", { class: "swatch", "aria-hidden": "true" }, String(i + 1)),
       el("span", { class: "object-name", "data-testid": "label" }, pretty(top.label)),
-      el("span", { class: "object-score" }, pct(top.score)),
+      " ",
+      el("span", { class: "object-score" }, scoreText(top)),
+      el("span", { class: "sr-only" }, " sure. "),
       others ? el("span", { class: "object-more" }, `+${others} more`) : null,
+      others ? el("span", { class: "sr-only" }, " candidates") : null,
       el("svg", { class: "chev", viewBox: "0 0 24 24", "aria-hidden": "true" }),
     );
     head.querySelector(".chev").innerHTML = '<path d="m9 6 6 6-6 6"/>';
 
+    const sure = isSure(obj) || !!top.picked;
+    if (!sure) head.classList.add("unsure");
     const strip = el("ul", { class: "ref-strip", "aria-label": `Reference photos for ${top.label}` });
     refs.forEach((ref) => strip.append(this.refItem(ref, top.label)));
     const providers = [...new Set(refs.map((r) => r.provider))];
     return el(
       "li",
-      { class: "object-card", style: `--c:${color}` },
+      { class: `object-card${sure ? "" : " unsure"}`, style: `--c:${color}` },
       head,
+      sure ? null : el("p", { class: "not-sure", "data-testid": "not-sure" }, notSureText(obj)),
       refs.length ? strip : el("p", { class: "no-refs" }, "No reference photos for this one yet."),
       providers.includes("unsplash") ? el("p", { class: "provider-note" }, "Photos from Unsplash") : null,
     );
@@ -195,10 +221,16 @@ export class ResultsView {
     const labels = obj.labels && obj.labels.length ? obj.labels : [topLabel(obj)];
     d.style.setProperty("--c", color);
     d.querySelector("#labels-title").textContent = `Object ${i + 1}: ${pretty(labels[0].label)}`;
-    d.querySelector("#labels-sub").textContent = labels.length > 1
+    d.querySelector("#labels-sub").textContent = (labels.length > 1
       ? "The classifier's candidates, most likely first."
-      : "The classifier gave a single candidate.";
+      : "The classifier gave a single candidate.")
+      + (this.onPick ? " Not right? Pick the right one: its photos are found, and your pick is kept with"
+        + " this sketch to help improve sketchref." : "");
     const ol = d.querySelector("#candidates");
+    const pick = (label) => () => {
+      d.close();
+      this.onPick(i, label);
+    };
     ol.replaceChildren(
       ...labels.map((l, k) =>
         el(
@@ -206,6 +238,10 @@ export class ResultsView {
           { class: `candidate${k === 0 ? " best" : ""}`, "data-testid": "candidate" },
           el("span", { class: "cand-name" }, pretty(l.label)),
           el("span", { class: "cand-score" }, pct(l.score)),
+          this.onPick && obj.picked_label !== l.label
+            ? el("button", { type: "button", class: "btn btn-small cand-pick", "data-testid": "pick",
+              "aria-label": `Pick ${l.label}`, onclick: pick(l.label) }, "Pick")
+            : el("span", { class: "cand-picked" }, obj.picked_label === l.label ? "your pick" : ""),
           el("span", { class: "cand-bar", "aria-hidden": "true", style: `--w:${pct(l.score)}` }),
         ),
       ),

@@ -1,20 +1,28 @@
 // The drawing surface: pointer input (finger, pen, mouse), smoothed ink, undo, and a view transform
 // so the same strokes can be shown full-size while drawing and zoomed to their content on results.
 //
-// Strokes are kept in "drawing space": CSS pixels of the canvas at the time drawing started. That
-// space (width x height) is what is submitted to the API, so the boxes the API answers are in the
-// same coordinates and can be drawn back over the sketch through the current view.
+// Strokes are kept in "drawing space", a coordinate space of their own that the screen only views:
+// it starts as the canvas's CSS pixels at the first stroke, and when the canvas changes size (a phone
+// rotated, a window resized) the space is re-framed around the ink to cover the whole new canvas, so
+// the drawing is rescaled, never cut, and every point the finger can reach lies inside the space.
+// That space (width x height) is what is submitted to the API, so the boxes the API answers are in
+// the same coordinates and can be drawn back over the sketch through the current view. The strokes
+// (and the last cleared drawing, for Undo) are kept in localStorage: a reload or Back loses nothing.
 
 const INK = "#1f2430";
 const BASE_WIDTH = 4; // CSS px at view scale 1
 const MIN_STEP = 1.2; // drop input points closer than this (drawing space)
+const STORE_KEY = "sketchref.drawing.v1";
+const FRAME_PAD = 0.1; // room kept around the ink when the space is re-framed on a resize
 
 export class Sketchpad {
-  constructor(canvas, { onChange = () => {} } = {}) {
+  constructor(canvas, { onChange = () => {}, onStart = () => {} } = {}) {
     this.canvas = canvas;
+    this.onStart = onStart;
     this.ctx = canvas.getContext("2d");
     this.onChange = onChange;
     this.strokes = []; // [{ pts: [[x, y, pressure], ...], pen: bool }]
+    this.cleared = null; // { strokes, space } of the last Clear, until Undo restores it or ink comes
     this.current = null;
     this.activePointer = null;
     this.penSeen = false; // once a pen is used, resting palms (touch) are ignored
@@ -25,6 +33,7 @@ export class Sketchpad {
     this.cache = document.createElement("canvas");
     this.frame = 0;
     this.bind();
+    this.restore();
     this.resize(true);
     new ResizeObserver(() => this.resize()).observe(canvas);
   }
@@ -44,6 +53,7 @@ export class Sketchpad {
       c.height = Math.round(h * dpr);
     }
     if (!this.space || this.isEmpty()) this.space = { w, h };
+    else if (!this.fit) this.reframe();
     this.updateView();
     this.renderCache();
     this.draw();
@@ -60,9 +70,47 @@ export class Sketchpad {
     this.view = { s, dx: (w - bw * s) / 2 - box[0] * s, dy: (h - bh * s) / 2 - box[1] * s };
   }
 
+  /**
+   * Make the drawing space cover the whole canvas at its current size: keep the ink's scale when it
+   * fits (at most 1 drawing unit per CSS px), shrink it when it does not, centre it, and move the
+   * strokes into the new space's coordinates. Nothing is dropped and no point leaves the space.
+   */
+  reframe() {
+    const { w, h } = this.size();
+    const ink = this.inkBounds();
+    if (!ink) {
+      this.space = { w, h };
+      return;
+    }
+    const inkW = Math.max(ink[2] - ink[0], 1);
+    const inkH = Math.max(ink[3] - ink[1], 1);
+    let x0, y0, s;
+    if (inkW <= w && inkH <= h) {
+      // The ink fits at its natural size (1 unit per CSS px): keep it there, moved as little as needed.
+      // Some room is kept between the ink and the edges when there is room for it.
+      s = 1;
+      const px = Math.min(FRAME_PAD * inkW, (w - inkW) / 2);
+      const py = Math.min(FRAME_PAD * inkH, (h - inkH) / 2);
+      x0 = Math.min(Math.max(0, ink[2] + px - w), ink[0] - px);
+      y0 = Math.min(Math.max(0, ink[3] + py - h), ink[1] - py);
+    } else {
+      // Too big for the new canvas: shrink it to fit, with some room around, centred.
+      s = Math.min(w / (inkW * (1 + 2 * FRAME_PAD)), h / (inkH * (1 + 2 * FRAME_PAD)));
+      x0 = (ink[0] + ink[2]) / 2 - w / s / 2;
+      y0 = (ink[1] + ink[3]) / 2 - h / s / 2;
+    }
+    const sw = w / s, sh = h / s;
+    const move = (st) => { for (const p of st.pts) { p[0] -= x0; p[1] -= y0; } };
+    this.strokes.forEach(move);
+    if (this.current) move(this.current);
+    this.space = { w: sw, h: sh };
+    this.save();
+  }
+
   /** Zoom the view to a box of drawing space (null = the whole space). */
   zoomTo(box) {
     this.fit = box;
+    if (!box && !this.isEmpty()) this.reframe();
     this.updateView();
     this.renderCache();
     this.draw();
@@ -95,16 +143,32 @@ export class Sketchpad {
     return this.strokes.length === 0 && !this.current;
   }
 
+  canUndo() {
+    return this.strokes.length > 0 || (this.cleared !== null && this.cleared.strokes.length > 0);
+  }
+
+  /** Take back the last stroke; on an empty pad after Clear, bring the cleared drawing back. */
   undo() {
-    if (this.locked || !this.strokes.length) return;
-    this.strokes.pop();
+    if (this.locked || this.current) return;
+    if (this.strokes.length) this.strokes.pop();
+    else if (this.cleared) {
+      this.strokes = this.cleared.strokes;
+      this.space = this.cleared.space;
+      this.cleared = null;
+      this.fit = null;
+      this.reframe();
+    } else return;
+    this.updateView();
     this.renderCache();
     this.draw();
+    this.save();
     this.onChange("undo");
   }
 
+  /** Empty the pad; the drawing is kept aside so that Undo can bring it back. */
   clear() {
     if (this.locked) return;
+    if (this.strokes.length) this.cleared = { strokes: this.strokes, space: this.space };
     this.strokes = [];
     this.current = null;
     this.space = this.size();
@@ -112,16 +176,44 @@ export class Sketchpad {
     this.updateView();
     this.renderCache();
     this.draw();
+    this.save();
     this.onChange("clear");
   }
 
-  /** What POST /v1/jobs takes: {"strokes": [[[x..], [y..]], ...], "width": W, "height": H}. */
+  // ---- persistence ----------------------------------------------------------------------------
+
+  save() {
+    try {
+      localStorage.setItem(STORE_KEY, JSON.stringify({ space: this.space, strokes: this.strokes, cleared: this.cleared }));
+    } catch { /* private mode or full: the drawing still lives in memory */ }
+  }
+
+  restore() {
+    let saved = null;
+    try {
+      saved = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+    } catch {
+      saved = null;
+    }
+    const okStrokes = (list) => Array.isArray(list) && list.every((st) => st && Array.isArray(st.pts)
+      && st.pts.length > 0 && st.pts.every((p) => Array.isArray(p) && p.length >= 2 && p.every(Number.isFinite)));
+    const okSpace = (sp) => sp && Number.isFinite(sp.w) && Number.isFinite(sp.h) && sp.w > 0 && sp.h > 0;
+    if (!saved || !okStrokes(saved.strokes) || !okSpace(saved.space)) return;
+    this.strokes = saved.strokes.map((st) => ({ pts: st.pts.map((p) => [p[0], p[1], p[2] ?? 0.5]), pen: !!st.pen }));
+    this.space = saved.space;
+    if (saved.cleared && okStrokes(saved.cleared.strokes) && okSpace(saved.cleared.space)) this.cleared = saved.cleared;
+  }
+
+  /** What POST /v1/jobs takes: {"strokes": [[[x..], [y..]], ...], "width": W, "height": H}; every
+   * point lies inside [0, W] x [0, H]. */
   toJSON() {
-    const round = (v) => Math.round(v * 10) / 10;
+    const width = Math.max(1, Math.ceil(this.space.w));
+    const height = Math.max(1, Math.ceil(this.space.h));
+    const fix = (v, hi) => Math.min(hi, Math.max(0, Math.round(v * 10) / 10));
     return {
-      strokes: this.strokes.map((st) => [st.pts.map((p) => round(p[0])), st.pts.map((p) => round(p[1]))]),
-      width: Math.round(this.space.w),
-      height: Math.round(this.space.h),
+      strokes: this.strokes.map((st) => [st.pts.map((p) => fix(p[0], width)), st.pts.map((p) => fix(p[1], height))]),
+      width,
+      height,
     };
   }
 
@@ -153,6 +245,7 @@ export class Sketchpad {
     this.activePointer = e.pointerId;
     try { this.canvas.setPointerCapture(e.pointerId); } catch { /* synthetic events */ }
     this.current = { pts: [], pen: e.pointerType === "pen" };
+    this.onStart();
     this.addPoint(e);
     this.schedule();
   }
@@ -174,14 +267,19 @@ export class Sketchpad {
     if (!cancelled || st.pts.length > 1) {
       if (st.pts.length === 1) st.pts.push([st.pts[0][0] + 0.5, st.pts[0][1] + 0.5, st.pts[0][2]]); // a dot
       this.strokes.push(st);
+      this.cleared = null; // new ink: Undo now takes strokes back, not the old drawing
       this.strokeTo(this.cacheCtx(), st);
+      this.save();
     }
     this.draw();
     this.onChange("stroke");
   }
 
   addPoint(e) {
-    const [x, y] = this.toSpace(e.clientX, e.clientY);
+    // A finger dragged past the canvas's edge (pointer capture) stays on the edge of the space.
+    let [x, y] = this.toSpace(e.clientX, e.clientY);
+    x = Math.min(this.space.w, Math.max(0, x));
+    y = Math.min(this.space.h, Math.max(0, y));
     const p = e.pointerType === "pen" && e.pressure > 0 ? e.pressure : 0.5;
     const pts = this.current.pts;
     const last = pts[pts.length - 1];

@@ -1,0 +1,179 @@
+"""What a worker does before it takes its first task: ready means able to work.
+
+:func:`prepare` runs in the worker's main process before Celery starts consuming (``sketchref worker``):
+
+1. resolve the model folder from ``SKETCHREF_<KIND>_MODEL_URI`` (downloading an S3 version once),
+2. check it (:func:`services.common.model_registry.verify_model_dir`: every file against the
+   manifest's SHA-256, or ``config.json`` present) and name its version,
+3. load the model and run one warm-up inference on a small drawn sketch (the first inference of a
+   fresh process costs seconds: lazy kernels, allocator, ONNX session set-up).
+
+Under the prefork pool the children are forked afterwards and share the loaded, warmed model (copy
+on write), so the first job of a fresh worker costs what a warm one does. (torch stays
+single-threaded in the parent until then, :func:`fork_safe_torch`: forking after OpenMP ran hangs.) Only then does the worker's
+Celery node exist, so the probe k8s and compose use (``python -m services.common.probe worker``: this
+host's node answers a ping) cannot pass before the model works. A model that cannot be loaded ends
+the process with status 3 and one log line (:func:`fail`), before any message is taken.
+
+:class:`Heartbeat` publishes what the worker serves to Redis (``sketchref:workers:<node>``, expiring
+after ``ttl_s``, refreshed every ``ttl_s / 3``); the gateway's ``/v1/version`` lists it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger("sketchref.worker")
+
+WORKERS_PREFIX = "sketchref:workers:"
+EXIT_MODEL = 3  # exit status of a worker whose model cannot be loaded
+
+
+def _default_dir(kind: str) -> Path:
+    if kind == "detector":
+        from services.detector.settings import DetectorSettings
+
+        return Path(DetectorSettings().model_dir)
+    from services.classifier.settings import ClassifierSettings
+
+    return Path(ClassifierSettings().model_dir)
+
+
+def model_version(kind: str) -> str:
+    """Resolve and check the configured model folder of ``kind``; its version (raises on a bad one)."""
+    from .model_registry import KINDS, verify_model_dir
+    from .model_source import resolve_model_dir
+
+    if kind not in KINDS:  # the recommender: its "model" is its reference provider
+        return _provider()
+    return verify_model_dir(resolve_model_dir(kind, _default_dir(kind)), kind)
+
+
+def _provider() -> str:
+    try:
+        from services.recommender.providers import provider_name
+        from services.recommender.settings import get_recommender_settings
+
+        return provider_name(get_recommender_settings())
+    except ImportError:
+        return "unknown"
+
+
+def warm_sketch():
+    """A 320×240 drawing of a circle and a square: enough ink for every stage to do real work."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (320, 240), 255)
+    d = ImageDraw.Draw(img)
+    d.ellipse((30, 40, 140, 150), outline=0, width=5)
+    d.rectangle((190, 60, 290, 170), outline=0, width=5)
+    return img
+
+
+def warm_up(kind: str, model) -> None:
+    """One real inference through the stage's pure function (the recommender's provider is not called:
+    an Unsplash request per worker start would spend the rate limit)."""
+    from . import pipeline
+    from .contracts import DetectedObject
+
+    gray = warm_sketch()
+    if kind == "detector":
+        pipeline.detect(gray, model)
+    elif kind == "classifier":
+        pipeline.classify(gray, [DetectedObject(box=[30.0, 40.0, 140.0, 150.0], score=1.0, detector_label="object")],
+                          model, top_k=1)
+
+
+def fork_safe_torch() -> None:
+    """Before a prefork pool: keep torch single-threaded in this (parent) process and give each forked
+    child its thread count back. A parent whose OpenMP pool has run a parallel region leaves its
+    children hanging in their first parallel region (seen: the classifier's first task never ended);
+    a parent that never started the pool is safe to fork."""
+    import sys
+
+    if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
+        return
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    os.register_at_fork(after_in_child=lambda: torch.set_num_threads(n))
+
+
+def prepare(ctx, fork_after: bool = False) -> str:
+    """Check, load and warm up the model of ``ctx`` (a :class:`services.common.worker.Context`);
+    sets and returns ``ctx.version``. Raises whatever the loading raised. ``fork_after``: a prefork
+    pool will fork the children from this process (:func:`fork_safe_torch` first)."""
+    if fork_after and ctx.kind in ("detector", "classifier"):
+        fork_safe_torch()
+    t0 = time.perf_counter()
+    ctx.version = model_version(ctx.kind)
+    model = ctx.model()
+    t1 = time.perf_counter()
+    warm_up(ctx.kind, model)
+    log.info("%s model %s loaded in %.1f s, warmed up in %.2f s", ctx.kind, ctx.version, t1 - t0,
+             time.perf_counter() - t1)
+    return ctx.version
+
+
+def fail(kind: str, exc: BaseException) -> int:
+    """The one log line of a worker that cannot serve its model; the exit status."""
+    from .probe import _redact
+
+    uri = os.environ.get(f"SKETCHREF_{kind.upper()}_MODEL_URI") or "(the image's model)"
+    log.error("%s model cannot be loaded from %s: %s: %s; exiting before taking any task", kind, _redact(uri),
+              type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+    return EXIT_MODEL
+
+
+class Heartbeat:
+    """A daemon thread that keeps ``sketchref:workers:<node>`` alive in Redis while the worker runs."""
+
+    def __init__(self, redis_client, node: str, info: dict, ttl_s: float = 30.0):
+        self.r, self.key, self.ttl_s = redis_client, WORKERS_PREFIX + node, ttl_s
+        self.info = {**info, "node": node, "host": socket.gethostname(), "pid": os.getpid(),
+                     "started_at": time.time()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sketchref-heartbeat", daemon=True)
+
+    def beat(self) -> None:
+        self.r.set(self.key, json.dumps(self.info), ex=max(1, int(self.ttl_s)))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.ttl_s / 3):
+            try:
+                self.beat()
+            except Exception as exc:  # Redis away for a moment: the next beat tries again
+                log.warning("heartbeat failed: %s", type(exc).__name__)
+
+    def start(self) -> Heartbeat:
+        try:
+            self.beat()
+        except Exception as exc:
+            log.warning("heartbeat failed: %s", type(exc).__name__)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        try:
+            self.r.delete(self.key)
+        except Exception:
+            pass
+
+
+def serving(redis_client) -> list[dict]:
+    """Every live worker's heartbeat: kind, version, queue, node, host, pid, started_at."""
+    out = []
+    for key in redis_client.scan_iter(match=WORKERS_PREFIX + "*", count=200):
+        raw = redis_client.get(key)
+        if raw:
+            out.append(json.loads(raw))
+    return sorted(out, key=lambda d: (d.get("kind", ""), d.get("version", ""), d.get("node", "")))

@@ -1,0 +1,56 @@
+"""Backpressure against real gateways, workers and Redis: a queue without a live consumer, or one
+deeper than the limit, makes ``POST /v1/jobs`` answer 503 with Retry-After at once; with workers
+back, submissions are accepted again. Each test uses a Redis database of its own (its own queues)."""
+
+from __future__ import annotations
+
+import httpx
+import redis
+
+from services.common.processes import wait_until
+from tests.services.stack import start_gateway, start_worker
+
+STROKES = {"strokes": [[[10, 60, 110, 10], [10, 110, 10, 10]]], "width": 128, "height": 128}
+
+
+def _own_db(stack_env: dict, db: int) -> dict:
+    url = stack_env["SKETCHREF_REDIS_URL"].rsplit("/", 1)[0] + f"/{db}"
+    redis.Redis.from_url(url).flushdb()
+    return dict(stack_env, SKETCHREF_REDIS_URL=url)
+
+
+def _post(url):
+    return httpx.post(url + "/v1/jobs", json=STROKES, timeout=30)
+
+
+def test_no_live_consumer_is_503_until_workers_come(stack_env):
+    env = _own_db(stack_env, 5)
+    gw, url = start_gateway(env, SKETCHREF_REQUIRE_WORKERS="1", SKETCHREF_WORKER_GRACE_S="0",
+                            SKETCHREF_WORKER_CHECK_INTERVAL_S="0.5", SKETCHREF_WORKER_ABSENT_S="1")
+    workers = []
+    try:
+        wait_until(lambda: _post(url).status_code == 503, 30, "no_worker refusal", gw)
+        r = _post(url)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "no_worker", r.text
+        assert int(r.headers["Retry-After"]) > 0
+        assert "detect" in r.json()["error"]["message"]
+        assert redis.Redis.from_url(env["SKETCHREF_REDIS_URL"]).llen("detect") == 0  # nothing queued
+        workers = [start_worker(env, kind) for kind in ("detector", "classifier", "recommender")]
+        wait_until(lambda: _post(url).status_code == 202, 90, "accepted once workers consume", gw)
+    finally:
+        for w in workers:
+            w.stop()
+        gw.stop()
+
+
+def test_a_queue_deeper_than_the_limit_is_503(stack_env):
+    env = _own_db(stack_env, 6)
+    gw, url = start_gateway(env, SKETCHREF_MAX_QUEUE_DEPTH="3")
+    try:
+        assert [_post(url).status_code for _ in range(3)] == [202, 202, 202]  # nobody consumes
+        r = _post(url)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "queue_full", r.text
+        assert int(r.headers["Retry-After"]) > 0
+        assert redis.Redis.from_url(env["SKETCHREF_REDIS_URL"]).llen("detect") == 3
+    finally:
+        gw.stop()
