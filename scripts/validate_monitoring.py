@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -200,8 +201,17 @@ def main() -> int:
     if compose is None:
         step("docker-compose", ["missing tool: apt-get install docker-compose"])
     else:
-        r = subprocess.run([compose, "-f", "docker-compose.yml", "--profile", "observability", "config", "-q"],
-                           cwd=ROOT, capture_output=True, text=True)
+        # compose has no default credentials: give it throwaway keys (sketchref env), as make env would
+        sys.path.insert(0, str(ROOT))
+        from services.commands.env import KEYS, write_env
+
+        with tempfile.TemporaryDirectory() as tmp:
+            env_file = Path(tmp) / ".env"
+            write_env(env_file)
+            clean = {k: v for k, v in os.environ.items() if k not in KEYS}
+            r = subprocess.run([compose, "--env-file", str(env_file), "-f", "docker-compose.yml", "--profile",
+                                "observability", "config", "-q"], cwd=ROOT, capture_output=True, text=True,
+                               env=clean)
         step("docker-compose --profile observability config -q", [] if r.returncode == 0 else [r.stderr.strip()])
     print("validate_monitoring: " + ("all checks passed" if not errors else f"{len(errors)} problem(s)"))
     return 0 if not errors else 1

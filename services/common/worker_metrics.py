@@ -48,7 +48,10 @@ def setup(kind: str, port: int) -> str | None:
 
         reg = CollectorRegistry()
         MultiProcessCollector(reg)
-        start_http_server(port, addr=os.environ.get("SKETCHREF_WORKER_METRICS_ADDR", "0.0.0.0"), registry=reg)
+        # all interfaces: in a pod Prometheus scrapes the pod's IP, and the NetworkPolicy
+        # workers-metrics-ingress admits only the monitoring namespace; sketchref up binds 127.0.0.1
+        addr = os.environ.get("SKETCHREF_WORKER_METRICS_ADDR", "0.0.0.0")  # nosec B104
+        start_http_server(port, addr=addr, registry=reg)
     return folder
 
 
