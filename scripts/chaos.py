@@ -158,21 +158,26 @@ def worker_kill(up: Up, c: httpx.Client, kind: str, target: str, n: int) -> dict
     stage = STAGE_OF[kind]
     r = up.redis()
     ids = submit(c, n)
-    victims: set[str] = set()
-    deadline = time.monotonic() + 120
-    while not victims and time.monotonic() < deadline:
-        victims = held(r, stage) & set(ids)
-        # only a job still at that stage (not one whose task is finishing): it is surely cut off
-        victims = {v for v in victims if job(c, v)["stage"] == stage}
-        time.sleep(0.02)
     main = up.pid(kind)
     children = psutil.Process(main).children()
     pid = main if target == "main" or not children else children[0].pid
+
+    def at_stage(job_id: str) -> bool:  # read from Redis directly: milliseconds, not an HTTP round trip
+        raw = r.get(f"sketchref:job:{job_id}")
+        return bool(raw) and json.loads(raw)["stage"] == stage
+
+    victims: set[str] = set()
+    deadline = time.monotonic() + 120
+    while not victims and time.monotonic() < deadline:
+        victims = {v for v in held(r, stage) & set(ids) if at_stage(v)}
+        if not victims:
+            time.sleep(0.01)
     t0 = time.monotonic()
     if target == "group":
         os.killpg(main, signal.SIGKILL)  # the main process and its pool children together
     else:
         os.kill(pid, signal.SIGKILL)
+    victims = {v for v in victims if at_stage(v)}  # still there after the kill: really cut off
     recovered = {}
     while len(recovered) < len(victims) and time.monotonic() - t0 < 300:
         for v in victims - set(recovered):

@@ -83,6 +83,7 @@ class Stack:
         # a job whose message was lost (popped by a worker or a Redis killed before it was recorded as
         # unacknowledged) is sent again after this; jobs that merely wait in a queue are not
         env.setdefault("SKETCHREF_STALL_REQUEUE_S", "15")
+        env.setdefault("SKETCHREF_WORKER_METRICS_ADDR", "127.0.0.1")  # the workers' /metrics: loopback only
         return env
 
     def start(self, name: str, cmd: list[str], env: dict) -> Proc:

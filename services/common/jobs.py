@@ -294,12 +294,20 @@ class JobStore:
         if not self.lead():
             return []
         now = time.time() if now is None else now
-        quiet = self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit)
-        present = queued_messages(self.r) if quiet else set()
+        quiet = [raw.decode() if isinstance(raw, bytes) else raw
+                 for raw in self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit)]
+        recs = {job_id: self.get(job_id) for job_id in quiet}
+        present = set()
+        if quiet:
+            from .routing import queue_for
+
+            # a canary version's stage waits in its own queue (classify@v4): look there too
+            queues = {"detect", "classify", "recommend"} | {
+                queue_for(r.stage.value, r.routes) for r in recs.values() if r is not None and r.stage.value != "done"}
+            present = queued_messages(self.r, tuple(sorted(queues)))
         out = []
-        for raw in quiet:
-            job_id = raw.decode() if isinstance(raw, bytes) else raw
-            rec = self.get(job_id)
+        for job_id in quiet:
+            rec = recs[job_id]
             if rec is not None and rec.status not in TERMINAL and (rec.stage.value, job_id) in present:
                 self.r.zadd(QUIET, {job_id: now}, xx=True)  # waiting its turn: not lost
                 continue
@@ -379,8 +387,9 @@ def _message_job(message: dict) -> str | None:
 
 
 def queued_messages(r, queues: tuple[str, ...] = ("detect", "classify", "recommend")) -> set[tuple[str, str]]:
-    """``(stage, job id)`` of every message waiting in a queue (kombu keeps a queue as a Redis list
-    of its name) or delivered and not yet acknowledged (kombu's ``unacked`` hash)."""
+    """``(stage, job id)`` of every message waiting in one of ``queues`` (kombu keeps a queue as a
+    Redis list of its name; ``classify@v4`` counts as stage ``classify``) or delivered and not yet
+    acknowledged (kombu's ``unacked`` hash)."""
     out = set()
     pipe = r.pipeline(transaction=False)
     for q in queues:
@@ -391,12 +400,12 @@ def queued_messages(r, queues: tuple[str, ...] = ("detect", "classify", "recomme
         for raw in items:
             job = _message_job(json.loads(raw))
             if job:
-                out.add((q, job))
+                out.add((q.split("@", 1)[0], job))
     for raw in unacked:
         message, _exchange, routing_key = json.loads(raw)
         job = _message_job(message)
         if job:
-            out.add((routing_key, job))
+            out.add((str(routing_key).split("@", 1)[0], job))
     return out
 
 

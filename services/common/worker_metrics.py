@@ -49,7 +49,8 @@ def setup(kind: str, port: int) -> str | None:
 
         reg = CollectorRegistry()
         MultiProcessCollector(reg)
-        # loopback unless told (containers set SKETCHREF_WORKER_METRICS_ADDR=0.0.0.0, like the gateway's --host)
+        # loopback unless told: containers set SKETCHREF_WORKER_METRICS_ADDR=0.0.0.0 (Prometheus scrapes
+        # the pod's IP; the NetworkPolicy workers-metrics-ingress admits only the monitoring namespace)
         start_http_server(port, addr=os.environ.get("SKETCHREF_WORKER_METRICS_ADDR", "127.0.0.1"), registry=reg)
     return folder
 

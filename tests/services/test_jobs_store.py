@@ -201,6 +201,14 @@ def test_a_quiet_job_whose_message_waits_is_not_sent_twice(store, redis_url):
     assert store.get(waiting.id).requeues == 0 and store.get(held.id).requeues == 0
     assert store.r.zscore(QUIET, waiting.id) == pytest.approx(later)  # looked at again 30 s later
 
+    canary = _job()
+    canary.stage = Stage.classify
+    canary.routes = {"classifier": "v4"}
+    store.create(canary)
+    enqueue(app, "classify", canary.id, queue="classify@v4")  # a canary version's own queue
+    assert store.requeue_stalled(older_than=30, now=later + 60) == [(lost.id, "detect")]
+    assert store.get(canary.id).requeues == 0
+
 
 def test_a_requeued_message_goes_to_the_front_of_its_queue(redis_url):
     """A pool child died: its message is requeued where consumers take the next one from."""
