@@ -2,8 +2,9 @@
 PyPI package ``fastapi-offline`` (MIT; it ships Swagger UI, Apache-2.0, and ReDoc, MIT, unmodified) and
 are served by the gateway under ``/docs-assets/``; FastAPI's own pages would load them from a CDN.
 
-The pages have no inline script or style (a strict Content-Security-Policy can stay strict): Swagger
-UI is started by a small same-origin script. ``SKETCHREF_DOCS_ENABLED=false`` turns off ``/docs``,
+The pages have no inline script (a strict Content-Security-Policy can stay strict): Swagger UI is
+started by a small same-origin script, and the pages carry their own CSP (:data:`DOCS_CSP`) so that
+nothing is fetched from elsewhere (ReDoc would load its logo from its CDN). ``SKETCHREF_DOCS_ENABLED=false`` turns off ``/docs``,
 ``/redoc`` and ``/openapi.json`` (see :func:`docs_kwargs`).
 """
 
@@ -16,6 +17,10 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_URL = "/docs-assets"
+# Nothing of the docs pages may leave the gateway (ReDoc would fetch its logo from its CDN). Both
+# libraries inject <style> at run time and ReDoc's search runs in a blob: worker.
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'")
 
 SWAGGER_INIT = """// Starts Swagger UI on the gateway's own OpenAPI document (no inline script in /docs).
 window.addEventListener("DOMContentLoaded", () => {
@@ -82,11 +87,11 @@ def install(app: FastAPI, enabled: bool) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return HTMLResponse(_SWAGGER_HTML.format(**fill))
+        return HTMLResponse(_SWAGGER_HTML.format(**fill), headers={"Content-Security-Policy": DOCS_CSP})
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return HTMLResponse(_REDOC_HTML.format(**fill))
+        return HTMLResponse(_REDOC_HTML.format(**fill), headers={"Content-Security-Policy": DOCS_CSP})
 
     @app.get(f"{ASSETS_URL}/swagger-init.js", include_in_schema=False)
     def swagger_init() -> Response:

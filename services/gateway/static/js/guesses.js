@@ -58,7 +58,8 @@ export class LiveGuesses {
       // Guesses are a nicety: a failure (offline, an old server) leaves the line as it was.
       return;
     }
-    if (seq !== this.seq) return;
+    // A stale answer, or none (a body cut short while the page reloads): keep the line as it is.
+    if (seq !== this.seq || !answer || !Array.isArray(answer.guesses)) return;
     this.controller = null;
     this.show(answer);
   }
