@@ -87,6 +87,10 @@ def warm_up(kind: str, model) -> None:
     elif kind == "classifier":
         pipeline.classify(gray, [DetectedObject(box=[30.0, 40.0, 140.0, 150.0], score=1.0, detector_label="object")],
                           model, top_k=1)
+    else:  # the recommender: its local gallery is built (once, into S3) now, not during the first job
+        gallery = model if hasattr(model, "ensure_built") else getattr(model, "fallback", None)
+        if gallery is not None and hasattr(gallery, "ensure_built"):
+            gallery.ensure_built()
 
 
 def prepare(ctx) -> str:
