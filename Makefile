@@ -79,7 +79,7 @@ bench: setup
 	$(BIN)/python scripts/bench.py
 
 bench-throughput: setup
-	$(BIN)/python scripts/bench_throughput.py
+	$(BIN)/python scripts/bench_throughput.py $(ARGS)
 
 load: setup
 	bash scripts/load.sh

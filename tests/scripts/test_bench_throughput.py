@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 
 from services.common.settings import ROOT
 
@@ -12,6 +13,7 @@ from services.common.settings import ROOT
 def test_quick_throughput_bench_writes_its_report(tmp_path):
     spec = importlib.util.spec_from_file_location("bench_throughput", ROOT / "scripts" / "bench_throughput.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_throughput"] = mod  # its 2-process pool pickles its functions by module name
     spec.loader.exec_module(mod)
     out = tmp_path / "throughput.json"
     assert mod.main(["--quick", "--doubles", "--out", str(out)]) == 0
