@@ -336,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     for c, v in rep["services"].items():
         print(f"{'services, ' + c + ' clients':<26} {v['jobs_per_s']:7.2f} {v['p50_ms']:8.1f} {v['p95_ms']:8.1f} "
               f"{v['failed']:6d} {v['client_cpu_ms_per_job']:18.2f}")
-    rep["verdicts"] = verdicts(rep)
+    rep["busy_machine"] = bool(rep["load_average_start"]) and rep["load_average_start"][0] > (os.cpu_count() or 1)
+    rep["verdicts"] = [("BUSY MACHINE, not a valid test: " if rep["busy_machine"] else "") + v for v in verdicts(rep)]
     for line in rep["verdicts"]:
         print(line)
     print(f"load average at start {rep['load_average_start']}, at end {rep['load_average_end']} "
