@@ -17,7 +17,7 @@ export YOLO_CONFIG_DIR ?= $(CURDIR)/.cache/ultralytics
 
 APT_PACKAGES := redis-server chromium chromium-driver docker-compose fonts-dejavu-core
 
-.PHONY: setup system-packages lock demo test test-fast lint bench load clean-venv env security security-tools chaos
+.PHONY: setup system-packages lock demo test test-fast lint bench bench-throughput load clean-venv env security security-tools chaos
 
 setup: $(STAMP)
 
@@ -77,6 +77,9 @@ lint: setup
 
 bench: setup
 	$(BIN)/python scripts/bench.py
+
+bench-throughput: setup
+	$(BIN)/python scripts/bench_throughput.py $(ARGS)
 
 load: setup
 	bash scripts/load.sh

@@ -65,7 +65,8 @@ def recognizer(doubles: bool):
     return Recognizer()
 
 
-def start_stack(doubles: bool, tmp: Path) -> tuple[subprocess.Popen, int, list[str]]:
+def start_stack(doubles: bool, tmp: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen, int, list[str]]:
+    """``sketchref up --free-ports`` (plus ``extra`` arguments, e.g. ``--pool threads``), ready."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
     env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", SKETCHREF_RATE_LIMIT_PER_MINUTE="0")
@@ -74,7 +75,7 @@ def start_stack(doubles: bool, tmp: Path) -> tuple[subprocess.Popen, int, list[s
 
         env.update(DOUBLES_ENV)
     up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(port), "--free-ports",
-                           "--data-dir", str(tmp)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           "--data-dir", str(tmp), *(extra or [])], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(up.stdout), daemon=True).start()

@@ -47,6 +47,9 @@ PATH_TIERS = {
     "tests/services/test_up_supervision.py": "integration",
     "tests/gateway/test_gateway_no_torch.py": "integration",
     "tests/services/test_up.py": "integration",
+    "tests/scripts/test_bench_throughput.py": "integration",
+    # the trained models over unseen test-split scenes, batched vs one at a time
+    "tests/common/test_batched_pipeline.py": "integration",
     "tests/recommender/test_cache.py::test_single_flight_threads_file_lock": "integration",
     "tests/recommender/test_cache.py::test_single_flight_processes_file_lock": "integration",
     "tests/recommender/test_gateway_routes.py::test_references_route_imports_no_torch": "integration",

@@ -62,7 +62,20 @@ class SketchClassifier:
         return bool(labels) and labels[0][1] >= self.threshold
 
     def classify(self, gray: Image.Image, boxes: list, top_k: int = 5) -> list[list[tuple[str, float]]]:
-        probs = self.probabilities(self.tensors(gray, boxes))
+        return self._ranked(self.probabilities(self.tensors(gray, boxes)), top_k)
+
+    def classify_many(self, items) -> list[list[list[tuple[str, float]]]]:
+        """``classify`` of several sketches, ``items`` = ``[(gray, boxes, top_k), ...]``, through ONE
+        model call over all their boxes (cross-job batching: services/common/batching.py)."""
+        xs = [self.tensors(gray, boxes) for gray, boxes, _ in items]
+        probs = self.probabilities(torch.cat(xs)) if xs else torch.zeros(0, len(self.classes))
+        out, at = [], 0
+        for x, (_, _, top_k) in zip(xs, items, strict=True):
+            out.append(self._ranked(probs[at:at + len(x)], top_k))
+            at += len(x)
+        return out
+
+    def _ranked(self, probs: torch.Tensor, top_k: int) -> list[list[tuple[str, float]]]:
         k = max(1, min(top_k, len(self.classes)))
         result = []
         for row in probs:

@@ -1,20 +1,34 @@
 """The classifier worker: consumes queue ``classify``; labels every detected object.
 
-``sketchref worker classifier`` runs it: job id in, :func:`pipeline.classify` over the sketch and the
-boxes in the job record, labels into the job record, then the ``recommend`` stage is enqueued.
+``sketchref worker classifier`` runs it: job id in, the detector's clean image from the message (or
+the sketch from storage), the boxes of the job record through :func:`pipeline.classify_many` (batched
+with concurrent tasks), labels into the job record, then the ``recommend`` stage is enqueued.
 """
 
 from __future__ import annotations
 
 from services.common import pipeline
-from services.common.worker import Context, load_gray, register_stage
+from services.common.inline import clean_image, without_clean
+from services.common.worker import Context, forward, load_gray, payload, register_stage
 
-ctx = Context(kind="classifier", default_loader="services.classifier.model:load_classifier")
+
+def classify_batch(ctx: Context, jobs: list) -> list:
+    return pipeline.classify_many(jobs, ctx.model())
+
+
+ctx = Context(kind="classifier", default_loader="services.classifier.model:load_classifier",
+              batch_fn=classify_batch)
 
 
 def compute(ctx: Context, rec):
-    gray = load_gray(ctx, rec)
-    return pipeline.classify(gray, rec.objects, ctx.model(), rec.top_k), None
+    gray = None
+    if rec.image is not None:
+        gray = clean_image(payload(), rec.image.width, rec.image.height)
+    if gray is None:
+        gray = load_gray(ctx, rec)
+    objects = ctx.batched((gray, rec.objects, rec.top_k), classify_batch)
+    forward(without_clean(payload()))
+    return objects, None
 
 
 def register(app):

@@ -1,6 +1,7 @@
 """``sketchref recognize IMAGE... [--json] [--top-k K]``: the embedded mode, all stages in-process.
 
-Every input gets one entry; an unreadable input gets a message on stderr and an ``error`` entry, the
+Several inputs are recognized together: the detector's and the classifier's model calls are batched
+across them (the same batch APIs as the workers, services/common/batching.py). Every input gets one entry; an unreadable input gets a message on stderr and an ``error`` entry, the
 others are still recognized, and the exit code is 2.
 """
 
@@ -37,6 +38,24 @@ def _table(path: str, objects) -> str:
     return "\n".join(lines)
 
 
+def _recognize_all(recognizer, args) -> dict:
+    """path -> (bytes, Recognition or its exception): every readable input through one batched
+    ``recognize_many`` (the detector and classifier calls batched across inputs, 16 at a time)."""
+    read: dict = {}
+    for path in args.images:
+        try:
+            read[path] = Path(path).read_bytes()
+        except OSError as exc:
+            read[path] = exc
+    paths = [p for p, d in read.items() if isinstance(d, bytes)]
+    out: dict = {p: (b"", d) for p, d in read.items() if not isinstance(d, bytes)}
+    for i in range(0, len(paths), 16):
+        chunk = paths[i:i + 16]
+        rs = recognizer.recognize_many([read[p] for p in chunk], top_k=args.top_k, references=args.references)
+        out.update({p: (read[p], r) for p, r in zip(chunk, rs, strict=True)})
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from services.common.annotate import annotate
     from services.common.imaging import ImageError, load_image
@@ -47,10 +66,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     recognizer = Recognizer()
     entries, failed = [], False
+    results = _recognize_all(recognizer, args)
     for path in args.images:
         try:
-            data = Path(path).read_bytes()
-            result = recognizer.recognize(data, top_k=args.top_k, references=args.references)
+            data, result = results[path]
+            if isinstance(result, Exception):
+                raise result
         except (OSError, ImageError) as exc:
             failed = True
             code = getattr(exc, "code", "unreadable_file")

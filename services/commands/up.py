@@ -50,6 +50,9 @@ def add_arguments(parser) -> None:
                         help="pick free ports for Redis and every SeaweedFS server (the gateway keeps --port)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".cache" / "up")
     parser.add_argument("--concurrency", type=int, default=1, help="tasks at once per worker")
+    parser.add_argument("--batch-size", type=int, default=None, help="cross-job batch size of the detector and "
+                        "classifier (sketchref worker --batch-size)")
+    parser.add_argument("--batch-wait-ms", type=float, default=None, help="sketchref worker --batch-wait-ms")
     parser.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"],
                         help="Celery pool of each worker (default prefork: a killed task requeues at once)")
     parser.add_argument("--log-dir", type=Path, default=None, help="also write each process's log here")
@@ -123,8 +126,10 @@ class Stack:
                     self.started_at[name] = now
 
     def worker_cmd(self, kind: str) -> list[str]:
+        batch = [f"--{k.replace('_', '-')}={v}" for k in ("batch_size", "batch_wait_ms")
+                 if (v := getattr(self.args, k, None)) is not None]
         return python_command("worker", kind, "--concurrency", str(self.args.concurrency), "--pool", self.args.pool,
-                              "--metrics-port", str(self.metrics_ports[kind]))
+                              "--metrics-port", str(self.metrics_ports[kind]), *batch)
 
     def stop_all(self) -> None:
         """Gateway and workers together (10 s to finish, then SIGKILL), then S3 and Redis (3 s)."""

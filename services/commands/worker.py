@@ -25,6 +25,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("kind", choices=sorted(WORKER_QUEUES), help="which stage to run")
     parser.add_argument("--concurrency", "-c", type=int, default=1, help="tasks at once (default 1)")
     parser.add_argument("--pool", "-P", default="prefork", choices=["prefork", "solo", "threads"])
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="cross-job batch size B of the detector/classifier (default $SKETCHREF_BATCH_MAX_SIZE, 8); "
+                             "batches form with the threads pool and concurrency >= B")
+    parser.add_argument("--batch-wait-ms", type=float, default=None,
+                        help="longest wait for a batch to fill, only while tasks are on their way "
+                             "(default $SKETCHREF_BATCH_MAX_WAIT_MS, 10)")
     parser.add_argument("--loglevel", "-l", default="info")
     parser.add_argument("--log-format", default=os.environ.get("SKETCHREF_LOG_FORMAT", "json"),
                         choices=["json", "text"], help="log lines as JSON (default) or text")
@@ -59,6 +65,10 @@ def run(args) -> int:
     from services.common.routing import version_queue
 
     logs.configure(args.loglevel, args.log_format)
+    if getattr(args, "batch_size", None):
+        os.environ["SKETCHREF_BATCH_MAX_SIZE"] = str(args.batch_size)
+    if getattr(args, "batch_wait_ms", None) is not None:
+        os.environ["SKETCHREF_BATCH_MAX_WAIT_MS"] = str(args.batch_wait_ms)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_OFFLINE", "1")
     queue = WORKER_QUEUES[args.kind]

@@ -31,8 +31,52 @@ def load_sketch(source) -> Image.Image:
 def detect(gray: Image.Image, detector) -> list[DetectedObject]:
     """Boxes in input pixels, most confident first; no labels yet. ``gray`` is cleaned first unless
     it already is (:func:`load_sketch` output)."""
-    return [DetectedObject(box=list(box), score=score, detector_label=label)
-            for box, score, label in detector.detect(clean_sketch(gray))]
+    return _objects(detector.detect(clean_sketch(gray)))
+
+
+def detect_many(grays: list[Image.Image], detector) -> list[list[DetectedObject] | Exception]:
+    """:func:`detect` of several sketches through one batched model call where the detector has one
+    (``detect_many``); each sketch's result, or its own exception (one bad input fails alone)."""
+    from .batching import run_isolated
+
+    def many(cleans):
+        return [_objects(found) for found in detector.detect_many(cleans)]
+
+    def one(clean):
+        return _objects(detector.detect(clean))
+
+    cleans = run_isolated(grays, lambda gs: [clean_sketch(g) for g in gs], clean_sketch)
+    ok = [i for i, c in enumerate(cleans) if not isinstance(c, Exception)]
+    found = run_isolated([cleans[i] for i in ok], many if hasattr(detector, "detect_many") else
+                         (lambda cs: [one(c) for c in cs]), one)
+    out: list = list(cleans)
+    for i, f in zip(ok, found, strict=True):
+        out[i] = f
+    return out
+
+
+def _objects(found) -> list[DetectedObject]:
+    return [DetectedObject(box=list(box), score=score, detector_label=label) for box, score, label in found]
+
+
+def classify_many(jobs: list[tuple[Image.Image, list[DetectedObject], int]], classifier
+                  ) -> list[list[DetectedObject] | Exception]:
+    """:func:`classify` of several sketches ``[(gray, objects, top_k), ...]``: all their boxes through
+    one model call where the classifier has ``classify_many``; each job's objects, or its exception."""
+    from .batching import run_isolated
+
+    def one(job):
+        return classify(*job[:2], classifier, job[2])
+
+    if not hasattr(classifier, "classify_many"):
+        return run_isolated(jobs, lambda js: [one(j) for j in js], one)
+
+    def many(js):
+        cleans = [clean_sketch(g) for g, _, _ in js]
+        ranked = classifier.classify_many([(c, [o.box for o in objs], k) for c, (_, objs, k) in zip(cleans, js, strict=True)])
+        return [_labelled(c, objs, classifier, r) for c, (_, objs, _), r in zip(cleans, js, ranked, strict=True)]
+
+    return run_isolated(jobs, many, one)
 
 
 def classify(gray: Image.Image, objects: list[DetectedObject], classifier, top_k: int = 5) -> list[DetectedObject]:
@@ -41,7 +85,10 @@ def classify(gray: Image.Image, objects: list[DetectedObject], classifier, top_k
     threshold, chosen on val) and the input looks like a sketch (a photo's objects are never
     confident: see :meth:`SketchStats.looks_like_photo`)."""
     clean = clean_sketch(gray)
-    ranked = classifier.classify(clean, [o.box for o in objects], top_k=top_k)
+    return _labelled(clean, objects, classifier, classifier.classify(clean, [o.box for o in objects], top_k=top_k))
+
+
+def _labelled(clean: Image.Image, objects: list[DetectedObject], classifier, ranked) -> list[DetectedObject]:
     stats = clean.info.get(STATS_KEY)
     sketch = not (stats is not None and stats.looks_like_photo())
     sure = getattr(classifier, "confident", lambda labels: bool(labels) and labels[0][1] >= 0.5)
@@ -126,6 +173,42 @@ class Recognizer:
 
             recommender = load_recommender()
         self.detector, self.classifier, self.recommender = detector, classifier, recommender
+
+    def recognize_many(self, sources: list[bytes], top_k: int = 5, references: int = 6
+                       ) -> list[Recognition | Exception]:
+        """:meth:`recognize` over several sketches with the detector and the classifier batched across
+        them (the same batch APIs the workers use); an unreadable input is its own exception."""
+        from .batching import run_isolated
+
+        t0 = time.perf_counter()
+
+        def decode(src):
+            gray = clean_sketch(load_image(src, flatten=False))
+            return gray, image_info(src, gray)
+
+        decoded = run_isolated(sources, lambda ss: [decode(x) for x in ss], decode)
+        ok = [i for i, d in enumerate(decoded) if not isinstance(d, Exception)]
+        grays = [decoded[i][0] for i in ok]
+        t1 = time.perf_counter()
+        found = detect_many(grays, self.detector)
+        t2 = time.perf_counter()
+        labelled = classify_many([(g, f, top_k) for g, f in zip(grays, found, strict=True)
+                                  if not isinstance(f, Exception)], self.classifier)
+        t3 = time.perf_counter()
+        n = max(1, len(sources))
+        ms = lambda a, b: round((b - a) * 1000 / n, 2)  # noqa: E731 - per image, shared batches
+        out: list = list(decoded)
+        it = iter(labelled)
+        for i, g, f in zip(ok, grays, found, strict=True):
+            objects = f if isinstance(f, Exception) else next(it)
+            if not isinstance(objects, Exception):
+                t = time.perf_counter()
+                objects = recommend(objects, self.recommender, references, g)
+                objects = Recognition(decoded[i][1], objects, Timings(
+                    detect=ms(t1, t2), classify=ms(t2, t3), recommend=round((time.perf_counter() - t) * 1000, 2),
+                    total=round(ms(t0, t3) + (time.perf_counter() - t) * 1000, 2)))
+            out[i] = objects
+        return out
 
     def recognize(self, source: bytes, top_k: int = 5, references: int = 6) -> Recognition:
         t0 = time.perf_counter()

@@ -150,11 +150,13 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
     return app
 
 
-def enqueue(app, stage: str, job_id: str, queue: str | None = None) -> None:
-    """Send the task of ``stage`` for ``job_id``: the message is only the job id. ``queue``: a model
-    version's own queue (``classify@v4``, see :mod:`services.common.routing`); default the stage's."""
+def enqueue(app, stage: str, job_id: str, queue: str | None = None, inline: dict | None = None) -> None:
+    """Send the task of ``stage`` for ``job_id``: the message is the job id, plus optionally a small
+    inline payload (:mod:`services.common.inline`). ``queue``: a model version's own queue
+    (``classify@v4``, see :mod:`services.common.routing`); default the stage's."""
     queue = queue or stage
-    app.send_task(TASK_NAMES[stage], args=[job_id], queue=queue, routing_key=queue)
+    app.send_task(TASK_NAMES[stage], args=[job_id] if not inline else [job_id, inline], queue=queue,
+                  routing_key=queue)
 
 
 def queue_depths(redis_client) -> dict[str, int]:

@@ -91,8 +91,10 @@ def warm_up(kind: str, model) -> None:
     elif kind == "classifier":
         pipeline.classify(gray, [DetectedObject(box=[30.0, 40.0, 140.0, 150.0], score=1.0, detector_label="object")],
                           model, top_k=1)
-    elif kind == "recommender":
+    elif kind == "recommender":  # the local gallery is built (once, into S3) now, not during the first job
         local = getattr(model, "fallback", None) if getattr(model, "name", "") == "unsplash" else model
+        if local is not None and hasattr(local, "ensure_built"):
+            local.ensure_built()
         if local is not None and hasattr(local, "recommend"):
             local.recommend("circle", 1, gray.crop((30, 40, 140, 150)))
 

@@ -15,6 +15,12 @@ recommender's crop uploads). It runs after the result is stored and the next sta
 job is marked succeeded, so the client is already answered), and before the task returns (so before
 the message is acknowledged): nobody waits for it, and a crash during it is a redelivery like any other.
 
+Decode once (:mod:`services.common.inline`): a message may carry a small payload besides the job id
+(the upload, the detector's clean image); :func:`load_gray` uses it instead of S3 when it is the job's,
+and a stage hands the next one its payload with :func:`forward`. Cross-job batching
+(:mod:`services.common.batching`): a stage's model call goes through ``ctx.batched``; with the
+threads pool, the calls of concurrent tasks become one batched call.
+
 Errors: transient ones (Redis/S3 connections) retry with backoff; anything else, or retries
 exhausted, marks the job ``failed`` with a short reason (no stack trace, no secrets).
 """
@@ -26,6 +32,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from .contracts import JobStatus
@@ -34,6 +41,18 @@ from .queue import NEXT_STAGE, TASK_NAMES, TRANSIENT_ERRORS, enqueue, retry_opti
 from .routing import queue_for
 
 log = logging.getLogger("sketchref.worker")
+_PAYLOAD_IN: ContextVar[dict | None] = ContextVar("sketchref_payload_in", default=None)
+_PAYLOAD_OUT: ContextVar[dict | None] = ContextVar("sketchref_payload_out", default=None)
+
+
+def payload() -> dict | None:
+    """The inline payload of the message being run (None: read S3)."""
+    return _PAYLOAD_IN.get()
+
+
+def forward(next_payload: dict | None) -> None:
+    """What the next stage's message carries besides the job id (set by ``compute``)."""
+    _PAYLOAD_OUT.set(next_payload)
 
 
 def resolve(path: str) -> Callable:
@@ -54,6 +73,25 @@ class Context:
     _app: object | None = None
     extra: dict = field(default_factory=dict)
     version: str = ""  # the served model's version, set by serving.prepare
+    # items -> one result or exception per item (pipeline.detect_many/classify_many); None: no batching
+    batch_fn: Callable | None = None
+    _batcher: object | None = None
+
+    def batcher(self):
+        if self._batcher is None and self.batch_fn is not None:
+            from .batching import MicroBatcher, get_batch_settings
+
+            bs = get_batch_settings()
+            fn = self.batch_fn
+            self._batcher = MicroBatcher(lambda items: fn(self, items), bs.max_size, bs.max_wait_ms)
+        return self._batcher
+
+    def batched(self, item, fn: Callable):
+        """The model call of one job, ``fn(ctx, [item])[0]``; batched with those of concurrent tasks of
+        this worker (``fn`` becomes the context's ``batch_fn`` if it has none yet)."""
+        if self.batch_fn is None:
+            self.batch_fn = fn
+        return self.batcher().submit(item)
 
     def loader_path(self) -> str:
         # SKETCHREF_<KIND>_LOADER="module:function" swaps the model (test doubles); default: the real one
@@ -98,11 +136,15 @@ class PermanentError(Exception):
 
 
 def load_gray(ctx: Context, rec: JobRecord):
+    """The job's sketch, decoded (greyscale on white): from the message's inline upload when it is the
+    job's (same SHA-256), else from S3."""
     from .imaging import ImageError, load_image
+    from .inline import upload_bytes
     from .storage import NotFound
 
     try:
-        return load_image(ctx.storage().get(rec.sketch_key))
+        data = upload_bytes(payload(), rec.image.sha256 if rec.image else "")
+        return load_image(data if data is not None else ctx.storage().get(rec.sketch_key))
     except NotFound as exc:
         raise PermanentError("the sketch is missing from storage") from exc
     except ImageError as exc:
@@ -140,7 +182,7 @@ def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute,
     after = store.complete_stage(job_id, stage, nxt, objects, elapsed * 1000, crop_keys,
                                  models={ctx.kind: ctx.version or "unknown"})
     if after is not None and nxt is not None and after.stage.value == nxt and after.status not in TERMINAL:
-        enqueue(app, nxt, job_id, queue_for(nxt, after.routes))
+        enqueue(app, nxt, job_id, queue_for(nxt, after.routes), _PAYLOAD_OUT.get())
     if finish is not None:
         finish()
     outcome = "done" if after is not None else "skipped"
@@ -192,12 +234,20 @@ def register_stage(app, ctx: Context, stage: str, compute: Compute, on_redeliver
                 log.exception("could not mark job %s failed", job_id)
 
     @app.task(name=TASK_NAMES[stage], bind=True, base=StageTask, **retry_options())
-    def stage_task(self, job_id: str) -> str:
+    def stage_task(self, job_id: str, inline: dict | None = None) -> str:
+        tokens = _PAYLOAD_IN.set(inline if isinstance(inline, dict) else None), _PAYLOAD_OUT.set(None)
+        batcher = ctx.batcher()
         try:
-            return run_stage(ctx, app, stage, job_id, compute, on_redelivery)
+            if batcher is None:
+                return run_stage(ctx, app, stage, job_id, compute, on_redelivery)
+            with batcher.arriving():
+                return run_stage(ctx, app, stage, job_id, compute, on_redelivery)
         except PermanentError as exc:
             ctx.store().fail(job_id, f"{stage} failed: {exc}")
             return "failed"
+        finally:
+            _PAYLOAD_IN.reset(tokens[0])
+            _PAYLOAD_OUT.reset(tokens[1])
 
     os.register_at_fork(after_in_child=ctx.after_fork)
     return stage_task

@@ -53,8 +53,9 @@ class Detector:
         names = dict(getattr(self.model, "names", None) or {})
         self.names = names if len(names) > 1 else {}
 
-    def _predict(self, gray: Image.Image, pad: float) -> list[Detection]:
-        """One pass. ``pad`` > 1 first centres the sketch on a white canvas ``pad`` times larger."""
+    def _input(self, gray: Image.Image, pad: float) -> tuple[np.ndarray, float, int, int]:
+        """The model's input for one pass. ``pad`` > 1 first centres the sketch on a white canvas
+        ``pad`` times larger. Also the scale and offsets that map its boxes back."""
         ox = oy = 0
         if pad > 1:
             canvas = Image.new("L", (round(gray.width * pad), round(gray.height * pad)), 255)
@@ -64,9 +65,14 @@ class Detector:
         else:
             gray_in = gray
         small, s = downscale(gray_in, self.imgsz)
-        rgb = np.repeat(np.asarray(small)[:, :, None], 3, axis=2)
-        res = self.model.predict(rgb, imgsz=self.imgsz, conf=self.conf, iou=self.iou, agnostic_nms=True,
-                                 max_det=self.max_objects, device=self.device, verbose=False)[0]
+        return np.repeat(np.asarray(small)[:, :, None], 3, axis=2), s, ox, oy
+
+    def _run(self, rgbs: list[np.ndarray]):
+        return self.model.predict(rgbs if len(rgbs) > 1 else rgbs[0], imgsz=self.imgsz, conf=self.conf,
+                                  iou=self.iou, agnostic_nms=True, max_det=self.max_objects, device=self.device,
+                                  verbose=False)
+
+    def _boxes(self, res, gray: Image.Image, s: float, ox: int, oy: int) -> list[Detection]:
         out: list[Detection] = []
         b = res.boxes
         for (x1, y1, x2, y2), score, c in zip(b.xyxy.tolist(), b.conf.tolist(), b.cls.tolist(), strict=True):
@@ -76,6 +82,55 @@ class Detector:
             out.append((tuple(round(v, 1) for v in box), round(float(score), 4), label))
         out.sort(key=lambda d: -d[1])
         return out
+
+    def _predict(self, gray: Image.Image, pad: float) -> list[Detection]:
+        rgb, s, ox, oy = self._input(gray, pad)
+        return self._boxes(self._run([rgb])[0], gray, s, ox, oy)
+
+    def batchable(self) -> bool:
+        """Can one call take several images? PyTorch yes; an ONNX file only if exported with a dynamic
+        batch axis (the shipped one has a fixed batch of 1)."""
+        if self.runtime == "torch":
+            return True
+        try:
+            import onnxruntime as ort
+
+            sess = ort.InferenceSession(str(self.weights), providers=["CPUExecutionProvider"])
+            return not isinstance(sess.get_inputs()[0].shape[0], int)
+        except Exception:  # noqa: BLE001 - unknown: one at a time
+            return False
+
+    def _passes(self, grays: list[Image.Image], pad: float) -> list[list[Detection]]:
+        """One pass over several sketches: one model call per distinct input shape (images of one shape
+        are letterboxed exactly as alone, so batched boxes equal one-at-a-time boxes)."""
+        inputs = [self._input(g, pad) for g in grays]
+        if not getattr(self, "_batchable", None):
+            self._batchable = (self.batchable(),)
+        out: list[list[Detection]] = [[] for _ in grays]
+        groups: dict[tuple, list[int]] = {}
+        for i, (rgb, *_rest) in enumerate(inputs):
+            groups.setdefault(rgb.shape if self._batchable[0] else (i,), []).append(i)
+        for idx in groups.values():
+            results = self._run([inputs[i][0] for i in idx])
+            for i, res in zip(idx, results, strict=True):
+                _, s, ox, oy = inputs[i]
+                out[i] = self._boxes(res, grays[i], s, ox, oy)
+        return out
+
+    def detect_many(self, grays: list[Image.Image]) -> list[list[Detection]]:
+        """:meth:`detect` of several sketches, each pass batched across them (cross-job batching)."""
+        grays = [g.convert("L") for g in grays]
+        per_pad = [self._passes(grays, pad) for pad in self.pads]
+        return [self._choose([p[i] for p in per_pad]) for i in range(len(grays))]
+
+    def _choose(self, passes: list[list[Detection]]) -> list[Detection]:
+        best: list[Detection] = []
+        best_mean = None
+        for found in passes:
+            mean = sum(d[1] for d in found) / len(found) if found else 0.0
+            if best_mean is None or mean > best_mean + self.pad_margin:
+                best, best_mean = found, mean
+        return best
 
     def detect(self, gray: Image.Image) -> list[Detection]:
         """Boxes in input pixels, most confident first.
@@ -88,14 +143,7 @@ class Detector:
         and single drawings.)
         """
         gray = gray.convert("L")
-        best: list[Detection] = []
-        best_mean = None
-        for pad in self.pads:
-            found = self._predict(gray, pad)
-            mean = sum(d[1] for d in found) / len(found) if found else 0.0
-            if best_mean is None or mean > best_mean + self.pad_margin:
-                best, best_mean = found, mean
-        return best
+        return self._choose([self._predict(gray, pad) for pad in self.pads])
 
 
 def load_detector(settings: DetectorSettings | None = None) -> Detector:

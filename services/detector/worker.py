@@ -1,20 +1,32 @@
 """The detector worker: consumes queue ``detect``; finds the objects.
 
-``sketchref worker detector`` runs it. The task is thin: job id in, :func:`pipeline.detect` on the
-sketch read from storage, objects (boxes, scores) into the job record, then the ``classify`` stage is
-enqueued. The crops of the boxes are stored when the job has succeeded (:mod:`services.common.crops`).
+``sketchref worker detector`` runs it. The task is thin: job id in, the sketch (inline in the message
+or from storage) decoded and cleaned once, its model call batched with those of concurrent tasks
+(:func:`pipeline.detect_many`), objects (boxes, scores) into the job record, then the ``classify``
+stage is enqueued carrying the clean image inline (:mod:`services.common.inline`). The crops of the
+boxes are stored when the job has succeeded (:mod:`services.common.crops`).
 """
 
 from __future__ import annotations
 
 from services.common import pipeline
-from services.common.worker import Context, load_gray, register_stage
+from services.common.inline import with_clean
+from services.common.preprocess import clean_sketch
+from services.common.worker import Context, forward, load_gray, payload, register_stage
 
-ctx = Context(kind="detector", default_loader="services.detector.model:load_detector")
+
+def detect_batch(ctx: Context, cleans: list) -> list:
+    return pipeline.detect_many(cleans, ctx.model())
+
+
+ctx = Context(kind="detector", default_loader="services.detector.model:load_detector", batch_fn=detect_batch)
 
 
 def compute(ctx: Context, rec):
-    return pipeline.detect(load_gray(ctx, rec), ctx.model()), None
+    clean = clean_sketch(load_gray(ctx, rec))
+    objects = ctx.batched(clean, detect_batch)
+    forward(with_clean(payload(), clean))
+    return objects, None
 
 
 def register(app):

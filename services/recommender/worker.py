@@ -12,6 +12,8 @@ from services.common import pipeline
 from services.common.crops import crop_keys, missing_crops, store_crops
 from services.common.worker import Context, load_gray, register_stage
 
+# load_gray reads the upload inline in the message when it came (services/common/inline.py)
+
 ctx = Context(kind="recommender", default_loader="services.recommender.providers:load_recommender")
 
 

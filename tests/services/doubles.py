@@ -49,12 +49,22 @@ class BandDetector:
         return boxes
 
 
+POISON_WIDTH = 77  # a box exactly this wide makes the classifier raise (a poisoned job in a batch)
+
+
 class PositionClassifier:
     def classify(self, gray, boxes, top_k=5):
         delay = float(os.environ.get("SKETCHREF_TEST_CLASSIFY_DELAY", "0"))
         if delay:
             time.sleep(delay)
+        if any(round(b[2] - b[0]) == POISON_WIDTH for b in boxes):
+            raise ValueError("poisoned sketch")
         return [[(f"thing{int(b[0]) // 50}", 0.8), ("other", 0.1)][:top_k] for b in boxes]
+
+    def classify_many(self, items):
+        """One call for several sketches (cross-job batching); a poisoned one breaks the whole call."""
+        self.batches = [*getattr(self, "batches", []), len(items)]
+        return [self.classify(gray, boxes, top_k) for gray, boxes, top_k in items]
 
 
 class EchoRecommender:

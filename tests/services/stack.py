@@ -104,12 +104,12 @@ def flush_redis(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).flushdb()
 
 
-def start_worker(env: dict, kind: str, doubles: bool = True, **extra_env) -> Proc:
+def start_worker(env: dict, kind: str, doubles: bool = True, args: tuple[str, ...] = (), **extra_env) -> Proc:
     e = dict(env)
     if doubles:
         e.update(DOUBLES_ENV)
     e.update(extra_env)
-    p = Proc(kind, python_command("worker", kind, "--loglevel", "warning"), env=e, cwd=ROOT, echo=False)
+    p = Proc(kind, python_command("worker", kind, "--loglevel", "warning", *args), env=e, cwd=ROOT, echo=False)
     return p
 
 

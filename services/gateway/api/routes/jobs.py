@@ -22,6 +22,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from services.common.contracts import ErrorBody, ImageInfo, Job
+from services.common.inline import upload_payload
 from services.common.jobs import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue
 from services.common.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
@@ -149,7 +150,8 @@ def _submit(sub: Submission, settings, store, storage, celery, client: str, idem
             _release_quietly(store, key_hash, job_id)
         raise  # RedisError: 503 queue_unavailable (errors.py)
     try:
-        enqueue(celery, "detect", job_id, queue_for("detect", rec.routes))
+        # the upload also travels inline when small (decode once: services/common/inline.py)
+        enqueue(celery, "detect", job_id, queue_for("detect", rec.routes), upload_payload(sub.data))
     except Exception as exc:
         log.error("enqueueing job %s failed: %s", job_id, type(exc).__name__)
         try:
