@@ -61,6 +61,7 @@ PATH_TIERS = {
     "tests/classifier/test_lora_clip.py": "e2e",
     "tests/training/classifier/test_adapt_cli.py": "e2e",
     "tests/training/classifier/test_ablation.py": "e2e",
+    "tests/training/classifier/test_protocol_v2_cli.py": "e2e",
 }
 
 SERVER_FIXTURES = frozenset({
