@@ -62,6 +62,8 @@ PATH_TIERS = {
     "tests/training/classifier/test_adapt_cli.py": "e2e",
     "tests/training/classifier/test_ablation.py": "e2e",
     "tests/training/classifier/test_protocol_v2_cli.py": "e2e",
+    # a local HTTP mirror (loopback server in a thread)
+    "tests/training/test_data_fetch.py": "integration",
 }
 
 SERVER_FIXTURES = frozenset({

@@ -28,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from . import text_backbone as _text_backbone  # noqa: F401  (registers the minilm-text proxy backbone)
 from .adapt import AdaptConfig, Data, build, predict_top5, train
 
 SEEDS = (0, 1, 2, 3, 4)
@@ -35,9 +36,12 @@ LOSSES = ("ce", "logit-adjusted", "qmw-source", "qmw-source-norm", "qmw")
 QMW_FORMS = ("qmw-source", "qmw-source-norm", "qmw")
 # per backbone: the main placement and the placements compared against it
 PLACEMENTS = {"doodlenet": ("dense", ("conv-early", "conv-late")),
-              "clip": ("attn-qkvo", ("attn-vo", "mlp"))}
+              "clip": ("attn-qkvo", ("attn-vo", "mlp")),
+              "minilm-text": ("attn", ("mlp",))}
 ALL_PLACEMENTS = {"doodlenet": ("conv-early", "conv-late", "conv-all", "dense", "all"),
-                  "clip": ("attn-qkvo", "attn-vo", "mlp")}
+                  "clip": ("attn-qkvo", "attn-vo", "mlp"),
+                  "minilm-text": ("attn", "mlp")}
+PROXY = ("minilm-text",)  # backbones that only stand in for the source's claim (see text_backbone)
 SIZES = {  # max epochs, patience, random renders per drawing (re-drawn per seed), file formats
     "here": {"max_epochs": 30, "patience": 5, "renders": 0, "formats": "raw"},
     "full": {"max_epochs": 60, "patience": 8, "renders": 2, "formats": "raw,simplified"},
@@ -86,6 +90,10 @@ def grid(size: str = "here", backbone: str = "doodlenet", seeds=SEEDS) -> list[A
         ("budget", [{"placement": main, "loss": "ce", "mode": "lora", "budget": "head"}]),
         ("qmw-alpha", [{"placement": main, "loss": "qmw", "alpha": a} for a in (0.1, 0.5)]),
     ]
+    if backbone in PROXY:  # the placement question only, plus the head-only reference
+        groups = [("placement", [{"placement": p, "loss": loss} for p in ALL_PLACEMENTS[backbone]
+                                 for loss in ("ce", "logit-adjusted")]),
+                  ("what-trains", [{"placement": main, "loss": "ce", "mode": "head"}])]
     if size == "full":
         groups = [("loss", [{"placement": p, "loss": loss, "setting": s} for s in ("natural", "longtail")
                             for p in ALL_PLACEMENTS[backbone] for loss in (*LOSSES, "focal")]),

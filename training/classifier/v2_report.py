@@ -250,6 +250,7 @@ def write(out: str | Path, size: str = "here", backbone: str = "doodlenet", seed
         f"machine's load does not inflate it) → ≈ {total * per_arm / 3600:.1f} h CPU for this grid, "
         f"≈ {len(P.grid('full', backbone, seeds)) * per_arm * 4 / 3600:.0f} h CPU for the full protocol "
         "(~4× per arm for 2 renders and 2× epochs, natural data 2× larger; a GPU divides it by ~10).",
+        *timing_lines(out, size),
         "", "Commands:", "", "```",
         f"sketchref ablation classifier --protocol v2 --size {size}" + (f" --backbone {backbone}" if backbone != "doodlenet" else ""),
         f"sketchref ablation classifier --protocol v2 --size {size} --report-only   # this report, from arms/ alone",
@@ -275,17 +276,36 @@ def write(out: str | Path, size: str = "here", backbone: str = "doodlenet", seed
     (out / "conclusion.md").write_text("\n".join(head + conclusion(rows, backbone)) + "\n")
 
 
+def timing_lines(out: Path, size: str) -> list[str]:
+    """The upper bound measured by ``scripts/time_protocol_v2_arm.py`` (``timing.json``), if present."""
+    f = out / "timing.json"
+    if size != "here" or not f.exists():
+        return []
+    t = json.loads(f.read_text())
+    per = ", ".join(f"{k} {v:.1f} s" for k, v in t["cpu_seconds_per_epoch"].items())
+    return [f"- Timing before launch (`scripts/time_protocol_v2_arm.py`, process CPU time, 1 thread, machine load "
+            f"{t['load_average'][0]:.0f} on {t['cpus']} cores): per epoch {per}; the {t['here_arms']} arms at their "
+            f"maximum {t['max_epochs']} epochs are ≤ {t['here_upper_bound_cpu_hours']:.1f} h CPU (early stopping "
+            "only shortens it)."]
+
+
 def conclusion(rows: list[dict], backbone: str) -> list[str]:
     by = {r["label"]: r for r in rows}
     main = P.PLACEMENTS[backbone][0]
     lines = ["## The source's three claims", "",
              "1. **\"LoRA on the MLP (not attention) is the best placement.\"** The claim is about a pretrained "
-             "CLIP image transformer. " + ("DoodleNet has no attention, so here only conv-vs-dense placements are "
-                                           "measured (not the claim):" if backbone == "doodlenet" else "Measured:")]
+             "CLIP image transformer. " + {
+                 "doodlenet": "DoodleNet has no attention, so here only conv-vs-dense placements are measured "
+                              "(not the claim):",
+                 "minilm-text": "**PROXY, not the claim:** attention vs MLP LoRA on the MiniLM *text* tower "
+                                "(the prompt side), DoodleNet's image features frozen:"}.get(backbone, "Measured:")]
     for fam_row in [r for r in rows if r["family"] == "placement"]:
         lines.append(f"   - {fam_row['label']}: {verdict(fam_row)}")
-    lines += ["   - Attention vs MLP on CLIP: **untested here** (no CLIP weights, no GPU); the same protocol runs with "
-              "`--backbone clip --model <hub id or folder>` (tested end to end on a tiny random CLIP only).", "",
+    if backbone != "clip":
+        lines.append("   - Attention vs MLP on CLIP: **untested here** (no CLIP weights, no GPU); the same protocol "
+                     "runs with `--backbone clip --model <hub id or folder>` (tested end to end on a tiny random "
+                     "CLIP only).")
+    lines += ["",
               "2. **\"QMW beats CE and logit adjustment.\"**"]
     for label in ("qmw vs ce", "qmw vs logit-adjusted", "qmw-source vs ce", "qmw-source-norm vs ce",
                   "qmw-source vs qmw-source-norm (loss scale)", "logit-adjusted vs ce"):
