@@ -25,14 +25,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=0, help="stop after this many arms (0: all)")
     p.add_argument("--dry-run", action="store_true", help="print the grid and what is done, train nothing")
     p.add_argument("--report-only", action="store_true", help="rebuild the report from the finished arms")
-    p.add_argument("v1_options", nargs=argparse.REMAINDER, help="--protocol v1: the grid's own options")
+    p.add_argument("--v1-args", default="", help="--protocol v1: the grid's own options, quoted as one string")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.protocol == "v1":
+        import shlex
+
         from training.classifier.ablation import main
 
-        return main(args.v1_options)
+        return main(shlex.split(args.v1_args))
     from training.classifier import protocol_v2, v2_report
 
     suffix = "-tiny" if args.tiny else ("" if args.backbone == "doodlenet" else f"-{args.backbone}")

@@ -82,6 +82,14 @@ def _evaluate(model, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> tupl
             "n": len(y)}, top5.numpy()
 
 
+RUNTIME_ONLY = ("threads", "progress")  # settings that do not change what is trained
+
+
+def same_config(a: dict, b: dict, ignore: tuple[str, ...] = RUNTIME_ONLY) -> bool:
+    """Whether two resolved configs train the same thing (runtime-only settings aside)."""
+    return {k: v for k, v in a.items() if k not in ignore} == {k: v for k, v in b.items() if k not in ignore}
+
+
 def predict_top5(model, x: torch.Tensor, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Compact predictions: top-5 class ids (int16) and their softmax probabilities (float16)."""
     model.eval()
@@ -210,7 +218,7 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
     state = {"epoch": 0, "history": [], "best": -1.0, "best_state": None, "best_epoch": 0}
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # tensors and plain types only
-        if ck["config"] == asdict(cfg):
+        if same_config(ck["config"], asdict(cfg)):
             model.load_state_dict(ck["model"], strict=False)
             opt.load_state_dict(ck["opt"])
             sched.load_state_dict(ck["sched"])

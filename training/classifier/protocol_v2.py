@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import text_backbone as _text_backbone  # noqa: F401  (registers the minilm-text proxy backbone)
-from .adapt import AdaptConfig, Data, build, predict_top5, train
+from .adapt import RUNTIME_ONLY, AdaptConfig, Data, build, predict_top5, same_config, train
 
 SEEDS = (0, 1, 2, 3, 4)
 LOSSES = ("ce", "logit-adjusted", "qmw-source", "qmw-source-norm", "qmw")
@@ -122,7 +122,7 @@ def _done(arm_dir: Path, cfg: AdaptConfig) -> bool:
     if not (mfile.exists() and (arm_dir / "predictions.npz").exists()):
         return False
     saved = json.loads(mfile.read_text()).get("config", {})
-    return {k: v for k, v in saved.items() if k != "out"} == {k: v for k, v in asdict(cfg).items() if k != "out"}
+    return same_config(saved, asdict(cfg), ("out", *RUNTIME_ONLY))
 
 
 def _starting_points(cfg: AdaptConfig, data: Data, model, out: Path) -> None:

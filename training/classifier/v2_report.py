@@ -259,7 +259,8 @@ def write(out: str | Path, size: str = "here", backbone: str = "doodlenet", seed
         "```", ""]
     if not cells and not refs:
         (out / "README.md").write_text("\n".join(head + proto + ["No arm has finished yet."]) + "\n")
-        (out / "conclusion.md").write_text("\n".join(head + ["No arm has finished yet."]) + "\n")
+        (out / "conclusion.md").write_text("\n".join(head + ["No arm has finished yet.", ""]
+                                                      + conclusion([], backbone)) + "\n")
         return
     st = Stats(cells, refs, n_boot)
     table, rows = build_tables(st, backbone)
