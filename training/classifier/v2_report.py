@@ -272,7 +272,10 @@ def write(out: str | Path, size: str = "here", backbone: str = "doodlenet", seed
     if V1_README.exists() and out.resolve() != V1_README.parent.resolve():
         appendix = ["## Appendix: protocol v1 (1 epoch, fixed subsample; superseded)", "",
                     "Copied from `reports/classifier/README.md`, which is unchanged.", ""]
-        appendix += [("#" + ln if ln.startswith("#") else ln) for ln in V1_README.read_text().splitlines()]
+        v1 = V1_README.read_text().splitlines()
+        while v1 and (v1[0].startswith(">") or not v1[0].strip()):  # its pointer to this report
+            v1 = v1[1:]
+        appendix += [("#" + ln if ln.startswith("#") else ln) for ln in v1]
     (out / "README.md").write_text("\n".join(head + proto + body + appendix) + "\n")
     (out / "conclusion.md").write_text("\n".join(head + conclusion(rows, backbone)) + "\n")
 
