@@ -21,6 +21,8 @@ COMMANDS = {
     "gallery": "manage the local reference gallery",
     "env": "write a local .env with random keys for docker-compose",
     "models": "model registry: list | publish | promote | rollback | sync",
+    "ablation": "research ablations: classifier --protocol v2 (resumable)",
+    "data": "data sets: fetch quickdraw --per-class N (Google's simplified drawings, train split)",
 }
 
 

@@ -64,6 +64,9 @@ PATH_TIERS = {
     "tests/classifier/test_lora_clip.py": "e2e",
     "tests/training/classifier/test_adapt_cli.py": "e2e",
     "tests/training/classifier/test_ablation.py": "e2e",
+    "tests/training/classifier/test_protocol_v2_cli.py": "e2e",
+    # a local HTTP mirror (loopback server in a thread)
+    "tests/training/test_data_fetch.py": "integration",
 }
 
 SERVER_FIXTURES = frozenset({

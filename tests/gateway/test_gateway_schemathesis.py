@@ -54,7 +54,6 @@ def run_schemathesis(base: str, out: Path, max_examples: int = 30, seed: int = 7
 
 def test_schemathesis_finds_nothing(stack, tmp_path):
     rc, report, output = run_schemathesis(stack, tmp_path / "report.json")
-    print(output)
     assert rc == 0, output
     import re
 

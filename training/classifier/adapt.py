@@ -30,7 +30,10 @@ from training.cli_args import add_dataclass_arguments
 from training.data.quickdraw import class_names
 
 from . import adapt_data as D
+from .budget import capped_lora_config
 from .losses import build_loss
+
+MODES = ("lora+head", "head", "lora")
 
 
 @dataclass
@@ -57,6 +60,13 @@ class AdaptConfig:
     threads: int = 0  # torch threads; 0: leave as is
     tiny: bool = False
     progress: bool = True
+    # protocol v2 (defaults keep the v1 behaviour)
+    mode: str = "lora+head"  # what trains: lora+head | head (no LoRA) | lora (head frozen at its init)
+    patience: int = 0  # early stopping: stop after this many epochs without a better val top-1; 0: never
+    loss_alpha: float = 0.25  # the QMW quantile α
+    longtail_seed: int = -1  # >= 0: the long-tailed subsample is re-drawn with this seed; -1: fixed
+    lora_budget: int = 0  # LoRA parameter budget; 0: the backbone's reference
+    cap_rank: bool = False  # cap each layer's rank at its maximum useful rank (training.classifier.budget)
 
 
 def _evaluate(model, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> tuple[dict, np.ndarray]:
@@ -70,6 +80,23 @@ def _evaluate(model, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> tupl
     return {"top1": hit.mean().item(), "top5": (top5 == y[:, None]).any(1).float().mean().item(),
             "macro": per_class.mean().item(), "worst10": per_class.sort().values[:10].mean().item(),
             "n": len(y)}, top5.numpy()
+
+
+RUNTIME_ONLY = ("threads", "progress")  # settings that do not change what is trained
+
+
+def same_config(a: dict, b: dict, ignore: tuple[str, ...] = RUNTIME_ONLY) -> bool:
+    """Whether two resolved configs train the same thing (runtime-only settings aside)."""
+    return {k: v for k, v in a.items() if k not in ignore} == {k: v for k, v in b.items() if k not in ignore}
+
+
+def predict_top5(model, x: torch.Tensor, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Compact predictions: top-5 class ids (int16) and their softmax probabilities (float16)."""
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    p, idx = logits.softmax(-1).topk(5, 1)
+    return idx.numpy().astype(np.int16), p.numpy().astype(np.float16)
 
 
 class Data:
@@ -88,7 +115,8 @@ class Data:
         x, y, keys = D.inputs(train, 0 if cfg.tiny else cfg.renders, cfg.render_seed, index, norm)
         self.longtail = None
         if cfg.longtail:
-            keep, self.longtail = D.longtail(train, cfg.longtail, classes)
+            keep, self.longtail = D.longtail(train, cfg.longtail, classes,
+                                             None if cfg.longtail_seed < 0 else cfg.longtail_seed)
             mask = np.isin(keys, list(keep))
             x, y = x[mask], y[mask]
         self.x = backbone.prepare(x)
@@ -149,34 +177,48 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
     backbone, model, classes = build(cfg)
     if data is None:
         data = Data(cfg, backbone, model, classes)
+    if cfg.mode not in MODES:
+        raise ValueError(f"unknown mode {cfg.mode!r}; choose from {', '.join(MODES)}")
     root = backbone.lora_root(model)
-    lcfg = lora.lora_config(root, backbone.name, cfg.placement, cfg.rank)
-    budget = lora.budget(root, backbone.name)  # before injection wraps the layers
-    lora.inject(root, lcfg)
+    budget = cfg.lora_budget or lora.budget(root, backbone.name)  # before injection wraps the layers
+    plan = None
+    if cfg.cap_rank and not cfg.rank:
+        lcfg, plan = capped_lora_config(root, backbone.name, cfg.placement, budget)
+    else:
+        lcfg = lora.lora_config(root, backbone.name, cfg.placement, cfg.rank, target_budget=budget)
+    for p in root.parameters():
+        p.requires_grad_(False)
+    if cfg.mode != "head":
+        lora.inject(root, lcfg)
     adapter_params = lora.lora_parameters(root)
     head_params = backbone.trainable_head(model)
     for p in head_params:
-        p.requires_grad_(True)
-    counts = {"lora": lora.count(root), "head": sum(p.numel() for p in head_params), "rank": lcfg.r,
-              "budget": budget}
-    print(f"[{cfg.placement}] LoRA rank {lcfg.r}: {counts['lora']} trainable adapter parameters "
-          f"(budget {counts['budget']}), head {counts['head']}", flush=True)
+        p.requires_grad_(cfg.mode != "lora")
+    if cfg.mode == "lora":
+        head_params = []
+    counts = {"lora": lora.count(root), "head": sum(p.numel() for p in head_params),
+              "rank": lcfg.r if cfg.mode != "head" else 0, "budget": budget, "mode": cfg.mode,
+              "rank_caps": plan.caps if plan else {}}
+    counts["trainable"] = counts["lora"] + counts["head"]
+    print(f"[{cfg.placement} {cfg.mode}] LoRA rank {counts['rank']}"
+          f"{' ' + str(plan.caps) if plan and plan.caps else ''}: {counts['lora']:,} adapter parameters "
+          f"(budget {budget:,}), head {counts['head']:,}; trainable {counts['trainable']:,}", flush=True)
     prefix, suffix = backbone.split(model, cfg.placement)
     x_train = _prefixed(data, cfg.placement, prefix)
-    opt = torch.optim.AdamW([{"params": adapter_params, "lr": cfg.lr},
-                             {"params": head_params, "lr": cfg.head_lr}], weight_decay=cfg.weight_decay)
+    groups = [{"params": ps, "lr": lr} for ps, lr in ((adapter_params, cfg.lr), (head_params, cfg.head_lr)) if ps]
+    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     n = len(data.x)
     steps = max(1, math.ceil(n / cfg.batch))
-    epochs = 1 if cfg.tiny else cfg.epochs
+    epochs = 1 if cfg.tiny and not cfg.patience else cfg.epochs  # tiny smoke runs: 1 epoch unless early stopping
     sched = _schedule(opt, epochs * steps)
-    loss_fn = build_loss(cfg.loss, data.counts)
+    loss_fn = build_loss(cfg.loss, data.counts, **({"alpha": cfg.loss_alpha} if cfg.loss.startswith("qmw") else {}))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
-    state = {"epoch": 0, "history": [], "best": -1.0, "best_state": None}
+    state = {"epoch": 0, "history": [], "best": -1.0, "best_state": None, "best_epoch": 0}
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # tensors and plain types only
-        if ck["config"] == asdict(cfg):
+        if same_config(ck["config"], asdict(cfg)):
             model.load_state_dict(ck["model"], strict=False)
             opt.load_state_dict(ck["opt"])
             sched.load_state_dict(ck["sched"])
@@ -187,6 +229,8 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
     t0 = time.time()
     T = cfg.temperature
     for epoch in range(state["epoch"], epochs):
+        if cfg.patience and state["epoch"] - state.get("best_epoch", state["epoch"]) >= cfg.patience:
+            break  # early stopping (also when a resumed run had already stopped)
         g.manual_seed(cfg.seed * 1000 + epoch)
         perm = torch.randperm(n, generator=g)
         model.train()
@@ -207,6 +251,7 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
         state["history"].append({"epoch": epoch + 1, "loss": total / steps, **val})
         if val["top1"] > state["best"]:
             state["best"] = val["top1"]
+            state["best_epoch"] = epoch + 1
             state["best_state"] = {k: v.detach().clone() for k, v in model.named_parameters()
                                    if id(v) in trainable}
         state["epoch"] = epoch + 1
@@ -220,11 +265,15 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
     model.load_state_dict(state["best_state"], strict=False)
     val, _ = _evaluate(model, *data.val)
     test, test_top5 = _evaluate(model, *data.test)  # once, after selection
+    compact = {f"{split}_{k}": v for split, xy in (("val", data.val), ("test", data.test))
+               for k, v in zip(("top5", "p5"), predict_top5(model, xy[0]), strict=True)}
     metrics = {"val": val, "test": test, "params": counts, "best_epoch": max(
         state["history"], key=lambda h: h["top1"])["epoch"], "history": state["history"],
         "train_samples": n, "train_drawings": data.train_keys, "longtail": data.longtail,
-        "seconds": round(time.time() - t0, 1)}
-    lora.save_adapter(root, lcfg, out)
+        "seconds": round(time.time() - t0, 1), "epochs_run": state["epoch"],
+        "max_epochs": epochs, "patience": cfg.patience}
+    if cfg.mode != "head":
+        lora.save_adapter(root, lcfg, out)
     torch.save({k: v.detach().clone() for k, v in model.head_state_dict().items()}, out / "head.pt")
     (out / "classes.txt").write_text("\n".join(classes) + "\n")
     (out / "config.json").write_text(json.dumps({
@@ -234,6 +283,8 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     np.savez_compressed(out / "predictions.npz", test_top5=test_top5, test_y=data.test[1].numpy(),
                         counts=data.counts)
+    np.savez_compressed(out / "compact.npz", **compact, val_y=data.val[1].numpy().astype(np.int16),
+                        test_y=data.test[1].numpy().astype(np.int16), counts=data.counts.astype(np.int32))
     return metrics
 
 

@@ -44,8 +44,13 @@ def _h(key: str) -> str:
     return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
 
 
-def longtail(by_format: dict[str, list[Drawing]], ir: float, classes: list[str]) -> tuple[set, dict]:
-    """The key_ids of a long-tailed subsample (the same drawings in every format) and its stats."""
+def longtail(by_format: dict[str, list[Drawing]], ir: float, classes: list[str],
+             seed: int | None = None) -> tuple[set, dict]:
+    """The key_ids of a long-tailed subsample (the same drawings in every format) and its stats.
+
+    Which drawings of a class are kept is a hash order of their key_ids: fixed when ``seed`` is None,
+    re-drawn per ``seed`` otherwise (the class sizes, set by the profile, are the same for every seed).
+    """
     keys = defaultdict(set)
     for lst in by_format.values():
         for d in lst:
@@ -63,11 +68,11 @@ def longtail(by_format: dict[str, list[Drawing]], ir: float, classes: list[str])
     keep: set = set()
     sizes = {}
     for w, n in zip(ranked, profile(n_max), strict=True):
-        chosen = sorted(keys[w], key=_h)[:n]
+        chosen = sorted(keys[w], key=_h if seed is None else (lambda k: _h(f"{seed}:{k}")))[:n]
         sizes[w] = len(chosen)
         keep.update(chosen)
     vals = list(sizes.values())
-    stats = {"ir_nominal": ir, "ir_effective": max(vals) / max(min(vals), 1), "drawings": len(keep),
+    stats = {"ir_nominal": ir, "seed": seed, "ir_effective": max(vals) / max(min(vals), 1), "drawings": len(keep),
              "head": max(vals), "tail": min(vals)}
     return keep, stats
 

@@ -3,7 +3,7 @@
 Each loss is a plain :class:`torch.nn.Module` called as ``loss(z, y)`` with integer targets ``y`` and
 returns the batch mean. Class-aware losses take the training set's per-class sample counts ``n``
 (``(C,)``; counts below 1 are treated as 1). :func:`build_loss` makes one by name:
-``ce``, ``focal``, ``logit-adjusted``, ``balanced-softmax``, ``qmw-source``, ``qmw``.
+``ce``, ``focal``, ``logit-adjusted``, ``balanced-softmax``, ``qmw-source``, ``qmw-source-norm``, ``qmw``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from numpy.typing import ArrayLike
 from torch import nn
 
-LOSSES = ("ce", "focal", "logit-adjusted", "balanced-softmax", "qmw-source", "qmw")
+LOSSES = ("ce", "focal", "logit-adjusted", "balanced-softmax", "qmw-source", "qmw-source-norm", "qmw")
 
 
 def _counts(n: ArrayLike) -> torch.Tensor:
@@ -96,6 +96,19 @@ class QMWSource(nn.Module):
         return (self.weights(z, y) * F.cross_entropy(z, y, reduction="none")).mean()
 
 
+class QMWSourceNormalised(QMWSource):
+    """:class:`QMWSource`'s weights divided by their batch mean (no gradient): ``ω_i / (1/N Σ_j ω_j)``.
+
+    The control that separates the source formula's *which samples* from its *loss scale*: the raw
+    weights average ~``log(n + 1)`` (~2.5 here), which also re-weights CE against the distillation
+    term; normalised, only the relative weighting is left.
+    """
+
+    def weights(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        w = super().weights(z, y)
+        return w / w.mean()
+
+
 class QMW(nn.Module):
     """Quantile-Margin Weighted loss as the source's prose intends: hard and rare samples weigh more.
 
@@ -138,6 +151,8 @@ def build_loss(name: str, counts: ArrayLike | None = None, **kw: float) -> nn.Mo
         return LogitAdjustedLoss(counts, tau=kw.get("tau", 1.0))
     if name == "qmw-source":
         return QMWSource(counts, **kw)
+    if name == "qmw-source-norm":
+        return QMWSourceNormalised(counts, **kw)
     if name == "qmw":
         return QMW(counts, **kw)
     raise AssertionError(name)  # every name in LOSSES is handled above

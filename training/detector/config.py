@@ -23,6 +23,7 @@ class DetectorTrainConfig:
     loss: str = "bce"  # bce | focal (class head)
     focal_gamma: float = 1.5
     focal_alpha: float | None = 0.25  # None (CLI: --focal-alpha none): no alpha balancing
+    cls_gain: float = 0.5  # ultralytics' class-loss gain (its ``cls``; 0.5 is its default)
     scenes: str = "basic"  # basic | hard (SceneConfig.hard(): touching, tiny/huge, strays, multi-part...) | issue5
     hard_scenes: int = 0  # extra train scenes of SceneConfig.hard() mixed in (val gets 1/7)
     style_scenes: int = 0  # extra scenes of every style family in turn (training.data.styles, train looks)

@@ -86,7 +86,7 @@ def train(cfg: DetectorTrainConfig) -> Path:
         time=cfg.hours, project=str(out.resolve()), name="train", exist_ok=True, device="cpu",
         workers=0, amp=False, plots=False, verbose=False, single_cls=cfg.labels != "words",
         hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, deterministic=False, patience=100, optimizer=cfg.optimizer,
-        lr0=cfg.lr0, warmup_epochs=cfg.warmup_epochs, mosaic=cfg.mosaic, **trainer_kwargs,
+        lr0=cfg.lr0, warmup_epochs=cfg.warmup_epochs, mosaic=cfg.mosaic, cls=cfg.cls_gain, **trainer_kwargs,
     )
     best = out / "train" / "weights" / "best.pt"
     metrics = {k: float(v) for k, v in getattr(results, "results_dict", {}).items()}

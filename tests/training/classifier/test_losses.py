@@ -101,3 +101,17 @@ def test_gradients_flow_only_through_ce(make):
 def test_unknown_loss():
     with pytest.raises(ValueError):
         build_loss("nope")
+
+
+def test_qmw_source_norm_is_the_source_weights_over_their_mean():
+    import torch
+
+    from training.classifier.losses import QMWSource, build_loss
+
+    torch.manual_seed(0)
+    z, y = torch.randn(64, 5), torch.randint(0, 5, (64,))
+    counts = [100, 50, 10, 3, 1]
+    raw = QMWSource(counts).weights(z, y)
+    norm = build_loss("qmw-source-norm", counts).weights(z, y)
+    assert torch.allclose(norm, raw / raw.mean()) and abs(norm.mean().item() - 1) < 1e-5
+    assert raw.mean().item() > 1.5  # the source's weights carry a loss scale the normalised form removes

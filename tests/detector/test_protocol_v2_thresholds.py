@@ -1,0 +1,38 @@
+"""Detector protocol v2 pieces on hand-made scenes: the val threshold, per-object hits, the tuning grid."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from training.detector.protocol_v2 import object_hits, run_name, tuning_grid, val_threshold
+
+
+def _case():
+    scene = SimpleNamespace(boxes=[[0, 0, 10, 10], [20, 20, 30, 30]], words=["cat", "dog"])
+    pred = (np.array([[0, 0, 10, 10], [40, 40, 50, 50], [20, 20, 30, 30]], float), np.array([0.9, 0.6, 0.3]),
+            ["cat", "cat", "dog"])
+    return [pred], [scene]
+
+
+def test_val_threshold_maximises_class_aware_f1():
+    preds, scenes = _case()
+    # by score: TP (P 1, R .5, F1 .667), FP (.5, .5, .5), TP (.667, 1, .8) -> the lowest score
+    assert val_threshold(preds, scenes) == pytest.approx(0.3)
+    wrong = [(preds[0][0], preds[0][1], ["dog", "cat", "cat"])]  # right boxes, wrong classes: no TP at all
+    hits, _ = object_hits(wrong, scenes, 0.0, ["cat", "dog"])
+    assert not hits.any()
+
+
+def test_object_hits_at_a_threshold():
+    preds, scenes = _case()
+    hits, y = object_hits(preds, scenes, 0.5, ["cat", "dog"])
+    assert hits.tolist() == [True, False] and y.tolist() == [0, 1]
+    hits, _ = object_hits(preds, scenes, 0.3, ["cat", "dog"])
+    assert hits.tolist() == [True, True]
+
+
+def test_tuning_grid_names_are_unique():
+    grid = tuning_grid()
+    assert len(grid) == 21 and {g["loss"] for g in grid} == {"bce", "focal"}
+    assert len({run_name(g, 0) for g in grid}) == 21

@@ -1,0 +1,42 @@
+"""Protocol v2's grid and rank budgets (no training): arms, names, controls, capped ranks."""
+
+import pytest
+
+from services.classifier.doodlenet import DoodleNet
+from services.classifier.lora import placement_pattern
+from training.classifier import protocol_v2 as P
+from training.classifier.budget import max_useful_rank, plan_ranks
+
+
+def test_here_grid_has_every_control_for_five_seeds():
+    arms = P.grid("here")
+    assert len({a.name for a in arms}) == len(arms)
+    cells = {a.cell for a in arms}
+    assert len(arms) == 5 * len(cells)
+    assert {a.seed for a in arms} == set(P.SEEDS)
+    assert {a.mode for a in arms} == {"head", "lora", "lora+head"}
+    assert {a.loss for a in arms} >= set(P.LOSSES)
+    assert any(a.distill == 0 for a in arms) and any(a.budget == "head" for a in arms)
+    assert all(a.setting == "longtail" for a in arms)
+    # seed-major within a group: the first 5 arms are the loss group's seed 0
+    assert [a.seed for a in arms[:5]] == [0] * 5 and {a.loss for a in arms[:5]} == set(P.LOSSES)
+
+
+def test_full_grid_is_a_superset_with_both_settings_and_a_rank_sweep():
+    full = P.grid("full")
+    assert {a.setting for a in full} == {"natural", "longtail"}
+    assert {a.placement for a in full} == set(P.ALL_PLACEMENTS["doodlenet"])
+    assert {a.budget for a in full} >= {"x0.25", "x4", "x16"}
+
+
+def test_ranks_are_capped_at_the_layers_maximum_useful_rank():
+    tower = DoodleNet()
+    assert max_useful_rank(tower.convs[0]) == 9  # 1 input channel × 3×3
+    assert max_useful_rank(tower.dense) == 512
+    plan = plan_ranks(tower, placement_pattern("doodlenet", "conv-early"), 8704)
+    assert plan.caps == {"convs.0": 9} and plan.rank > 9
+    assert abs(plan.params - 8704) <= 200  # the capped count meets the budget, not the uncapped one
+    dense = plan_ranks(tower, placement_pattern("doodlenet", "dense"), 8704)
+    assert (dense.rank, dense.caps, dense.params) == (8, {}, 8704)
+    with pytest.raises(ValueError):
+        plan_ranks(tower, r"nothing", 100)
