@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from services.common import pipeline
 from services.common.inline import clean_image, without_clean
+from services.common.preprocess import clean_sketch
 from services.common.worker import Context, forward, load_gray, payload, register_stage
 
 
@@ -25,7 +26,7 @@ def compute(ctx: Context, rec):
     if rec.image is not None:
         gray = clean_image(payload(), rec.image.width, rec.image.height)
     if gray is None:
-        gray = load_gray(ctx, rec)
+        gray = clean_sketch(load_gray(ctx, rec, flatten=False))
     objects = ctx.batched((gray, rec.objects, rec.top_k), classify_batch)
     forward(without_clean(payload()))
     return objects, None

@@ -135,16 +135,17 @@ class PermanentError(Exception):
     """A failure that retrying cannot fix; the job is failed at once."""
 
 
-def load_gray(ctx: Context, rec: JobRecord):
-    """The job's sketch, decoded (greyscale on white): from the message's inline upload when it is the
-    job's (same SHA-256), else from S3."""
+def load_gray(ctx: Context, rec: JobRecord, flatten: bool = True):
+    """The job's sketch, decoded (greyscale on white; ``flatten=False``: in its own mode, colour and
+    alpha kept for :func:`services.common.preprocess.clean_sketch`): from the message's inline upload
+    when it is the job's (same SHA-256), else from S3."""
     from .imaging import ImageError, load_image
     from .inline import upload_bytes
     from .storage import NotFound
 
     try:
         data = upload_bytes(payload(), rec.image.sha256 if rec.image else "")
-        return load_image(data if data is not None else ctx.storage().get(rec.sketch_key))
+        return load_image(data if data is not None else ctx.storage().get(rec.sketch_key), flatten=flatten)
     except NotFound as exc:
         raise PermanentError("the sketch is missing from storage") from exc
     except ImageError as exc:

@@ -23,7 +23,7 @@ ctx = Context(kind="detector", default_loader="services.detector.model:load_dete
 
 
 def compute(ctx: Context, rec):
-    clean = clean_sketch(load_gray(ctx, rec))
+    clean = clean_sketch(load_gray(ctx, rec, flatten=False))  # colour reaches the normalisation
     objects = ctx.batched(clean, detect_batch)
     forward(with_clean(payload(), clean))
     return objects, None
