@@ -15,7 +15,7 @@ export YOLO_OFFLINE ?= 1
 export YOLO_AUTOINSTALL ?= false
 export YOLO_CONFIG_DIR ?= $(CURDIR)/.cache/ultralytics
 
-APT_PACKAGES := redis-server chromium chromium-driver docker-compose fonts-dejavu-core
+APT_PACKAGES := redis-server chromium chromium-driver docker-compose fonts-dejavu-core prometheus
 
 .PHONY: setup system-packages lock demo test test-fast lint bench bench-throughput load clean-venv env security security-tools chaos
 
