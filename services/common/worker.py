@@ -184,7 +184,7 @@ def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute,
                                  models={ctx.kind: ctx.version or "unknown"})
     if after is not None and nxt is not None and after.stage.value == nxt and after.status not in TERMINAL:
         enqueue(app, nxt, job_id, queue_for(nxt, after.routes), _PAYLOAD_OUT.get())
-    if finish is not None:
+    if finish is not None and after is not None:  # a job deleted meanwhile gets no crops
         finish()
     outcome = "done" if after is not None else "skipped"
     _stage_done(ctx, stage, job_id, outcome, t0, elapsed)
