@@ -76,9 +76,10 @@ class GatewaySettings(CommonSettings):
     max_queue_depth: int = 500
     require_workers: bool = True
     worker_check_interval_s: float = 5.0
-    worker_ping_timeout_s: float = 1.0
-    worker_absent_s: float = 15.0
-    worker_grace_s: float = 30.0
+    worker_ping_timeout_s: float = 2.0
+    # generous: a worker's main process on a saturated machine may miss a few pings
+    worker_absent_s: float = 60.0
+    worker_grace_s: float = 60.0
 
     def api_key_list(self) -> list[bytes]:
         if self.api_keys is None:
