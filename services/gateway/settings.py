@@ -78,9 +78,10 @@ class GatewaySettings(CommonSettings):
     max_queue_depth: int = 500
     require_workers: bool = True
     worker_check_interval_s: float = 5.0
-    worker_ping_timeout_s: float = 1.0
-    worker_absent_s: float = 15.0
-    worker_grace_s: float = 30.0
+    worker_ping_timeout_s: float = 2.0
+    # generous: a worker's main process on a saturated machine may miss a few pings
+    worker_absent_s: float = 60.0
+    worker_grace_s: float = 60.0
     # /docs (Swagger UI), /redoc and /openapi.json, served offline; false turns all three off.
     docs_enabled: bool = True
 
