@@ -68,9 +68,11 @@ class Stats:
             order = present[np.argsort(mean[present], kind="stable")]
             self.rare = order[: max(1, len(order) // 3)]
         else:
-            self.rare = present
+            self.rare = None  # no trained arm: no training counts to rank classes by
         self.metrics = {"top-1": (1, np.full(len(self.y), 1 / len(self.y))), "top-5": (5, np.full(len(self.y), 1 / len(self.y))),
-                        "macro": (1, item_weights(self.y)), "rarest ⅓ macro": (1, item_weights(self.y, self.rare))}
+                        "macro": (1, item_weights(self.y))}
+        if self.rare is not None:
+            self.metrics["rarest ⅓ macro"] = (1, item_weights(self.y, self.rare))
 
     def hits(self, cell: str, seeds=None, k: int = 1, split: str = "test") -> np.ndarray:
         if cell in self.refs:
@@ -147,8 +149,8 @@ def _cell_row(st: Stats, cell: str) -> str:
 
 
 def _ref_row(st: Stats, name: str, label: str) -> str:
-    return "| " + " | ".join([label, "–", "–", "–", "–", "0", "–", "–", "–"]
-                             + [_fmt(st.interval(name, m)) for m in st.metrics]) + " |"
+    cols = [_fmt(st.interval(name, m)) for m in st.metrics] + ["–"] * (4 - len(st.metrics))
+    return "| " + " | ".join([label, "–", "–", "–", "–", "0", "–", "–", "–", *cols]) + " |"
 
 
 def build_tables(st: Stats, backbone: str) -> tuple[list[str], list[dict]]:
@@ -214,6 +216,12 @@ def write(out: str | Path, size: str = "here", backbone: str = "doodlenet", seed
     secs = [s["metrics"].get("cpu_seconds", s["metrics"]["wall_seconds"]) for c in cells.values()
             for s in c.seeds.values()]
     per_arm = float(np.mean(secs)) if secs else float("nan")
+    basis = "measured CPU time per finished arm"
+    tfile = out / "timing.json"
+    if not secs and tfile.exists():
+        t = json.loads(tfile.read_text())
+        per_arm = t["here_upper_bound_cpu_hours"] * 3600 / t["here_arms"]
+        basis = "no arm finished yet; upper bound per arm from the timing run below"
     sz = P.SIZES[size]
     partial = finished < total
     renders_txt = f", plus {sz['renders']} random renders per seed" if sz["renders"] else ""
@@ -246,7 +254,7 @@ def write(out: str | Path, size: str = "here", backbone: str = "doodlenet", seed
         "Comparisons are paired by seed on the same test drawings; p-values are two-sided bootstrap p-values, "
         "Holm-corrected over every comparison × both metrics in the table; McNemar (exact) per seed on top-1 is "
         "shown as a count of seeds with p < 0.05. The rarest third of classes is by mean training count.",
-        f"- Size: {total} arms; measured CPU time per finished arm: {per_arm:.0f} s (process time, so the shared "
+        f"- Size: {total} arms; {basis}: {per_arm:.0f} s CPU (process time, so the shared "
         f"machine's load does not inflate it) → ≈ {total * per_arm / 3600:.1f} h CPU for this grid, "
         f"≈ {len(P.grid('full', backbone, seeds)) * per_arm * 4 / 3600:.0f} h CPU for the full protocol "
         "(~4× per arm for 2 renders and 2× epochs, natural data 2× larger; a GPU divides it by ~10).",
@@ -271,7 +279,7 @@ def write(out: str | Path, size: str = "here", backbone: str = "doodlenet", seed
     appendix = []
     if V1_README.exists() and out.resolve() != V1_README.parent.resolve():
         appendix = ["## Appendix: protocol v1 (1 epoch, fixed subsample; superseded)", "",
-                    "Copied from `reports/classifier/README.md`, which is unchanged.", ""]
+                    "Copied from `reports/classifier/README.md` (the v1 run's own report, kept as its record).", ""]
         v1 = V1_README.read_text().splitlines()
         while v1 and (v1[0].startswith(">") or not v1[0].strip()):  # its pointer to this report
             v1 = v1[1:]
@@ -315,8 +323,13 @@ def conclusion(rows: list[dict], backbone: str) -> list[str]:
                   "qmw-source vs qmw-source-norm (loss scale)", "logit-adjusted vs ce"):
         lines.append(f"   - {label}: {verdict(by.get(label))}; rarest ⅓: "
                      f"{verdict(by.get(label), 'rare') if label in by else '–'}")
-    lines += ["", "3. **\"Focal loss helps the bottom classes\" (detector).** Not part of this classifier run: the "
-              "detector's val-tuned, 5-seed protocol is in `reports/detector/README.md`.", "",
+    if backbone == "doodlenet":
+        lines.append("   - Proxy for attention vs MLP: LoRA on the MiniLM text tower (prompt side), "
+                     "`sketchref ablation classifier --protocol v2 --backbone minilm-text` → "
+                     "`reports/classifier/v2-minilm-text/` (a proxy, not the claim; see that report for what ran).")
+    lines += ["", "3. **\"Focal loss helps the bottom classes\" (detector).** Not part of this classifier run. The "
+              "val-tuned, val-thresholded 5-seed protocol is code (`python -m training.detector.protocol_v2`, "
+              "`reports/detector/README.md`) that has not been run here: **untested** beyond v1's 2 seeds.", "",
               "## Controls", ""]
     for r in rows:
         if r["family"] in ("what trains", "distillation", "starting points"):
