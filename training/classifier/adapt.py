@@ -201,7 +201,7 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
               "rank_caps": plan.caps if plan else {}}
     counts["trainable"] = counts["lora"] + counts["head"]
     print(f"[{cfg.placement} {cfg.mode}] LoRA rank {counts['rank']}"
-          f"{' ' + str(plan.caps) if plan and plan.caps else ''}: {counts['lora']:,} adapter parameters "
+          f"{' ' + str(plan.caps) if plan and plan.caps else ''}: {counts['lora']:,} trainable adapter parameters "
           f"(budget {budget:,}), head {counts['head']:,}; trainable {counts['trainable']:,}", flush=True)
     prefix, suffix = backbone.split(model, cfg.placement)
     x_train = _prefixed(data, cfg.placement, prefix)

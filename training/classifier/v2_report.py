@@ -228,7 +228,8 @@ def write(out: str | Path, size: str = "here", backbone: str = "doodlenet", seed
     head = [f"# Classifier ablation, protocol v2 ({size}, {backbone})", ""]
     if partial:
         head += [f"**PARTIAL: {finished} of {total} arms finished.** Tables below cover only those; a comparison "
-                 "appears once both of its cells have at least one common seed, and its seed count is shown.", ""]
+                 "appears once both of its cells have at least one common seed, and its seed count is shown. With 1 "
+                 "seed an interval holds test-sampling variance only (no seed variance): read those as provisional.", ""]
     proto = [
         "## Protocol", "",
         f"- Setting: long-tailed (CIFAR-LT profile, nominal imbalance ratio 100), the subsample **re-drawn per seed**; "
@@ -317,16 +318,16 @@ def conclusion(rows: list[dict], backbone: str) -> list[str]:
         lines.append("   - Attention vs MLP on CLIP: **untested here** (no CLIP weights, no GPU); the same protocol "
                      "runs with `--backbone clip --model <hub id or folder>` (tested end to end on a tiny random "
                      "CLIP only).")
+    if backbone == "doodlenet":
+        lines.append("   - Proxy for attention vs MLP: LoRA on the MiniLM text tower (prompt side), "
+                     "`sketchref ablation classifier --protocol v2 --backbone minilm-text` → "
+                     "`reports/classifier/v2-minilm-text/` (a proxy, not the claim; see that report for what ran).")
     lines += ["",
               "2. **\"QMW beats CE and logit adjustment.\"**"]
     for label in ("qmw vs ce", "qmw vs logit-adjusted", "qmw-source vs ce", "qmw-source-norm vs ce",
                   "qmw-source vs qmw-source-norm (loss scale)", "logit-adjusted vs ce"):
         lines.append(f"   - {label}: {verdict(by.get(label))}; rarest ⅓: "
                      f"{verdict(by.get(label), 'rare') if label in by else '–'}")
-    if backbone == "doodlenet":
-        lines.append("   - Proxy for attention vs MLP: LoRA on the MiniLM text tower (prompt side), "
-                     "`sketchref ablation classifier --protocol v2 --backbone minilm-text` → "
-                     "`reports/classifier/v2-minilm-text/` (a proxy, not the claim; see that report for what ran).")
     lines += ["", "3. **\"Focal loss helps the bottom classes\" (detector).** Not part of this classifier run. The "
               "val-tuned, val-thresholded 5-seed protocol is code (`python -m training.detector.protocol_v2`, "
               "`reports/detector/README.md`) that has not been run here: **untested** beyond v1's 2 seeds.", "",

@@ -48,3 +48,12 @@ def test_clip_backbone_runs_the_same_protocol(tmp_path, capsys):
     assert m["config"]["backbone"] == "clip" and m["params"]["lora"] > 0
     readme = (out / "README.md").read_text()
     assert "protocol v2 (tiny, clip)" in readme and "| attn-qkvo | lora+head |" in readme
+
+
+def test_minilm_text_proxy_runs_the_placement_grid(tmp_path):
+    out = tmp_path / "report"
+    assert main(["ablation", "classifier", "--protocol", "v2", "--tiny", "--backbone", "minilm-text",
+                 "--out", str(out), "--runs", str(tmp_path / "runs"), "--limit", "1", "--seeds", "0"]) == 0
+    m = json.loads((out / "arms" / "longtail-attn-lorahead-ce-s0" / "metrics.json").read_text())
+    assert m["config"]["backbone"] == "minilm-text" and m["params"]["lora"] == 73728
+    assert "PROXY, not the claim" in (out / "conclusion.md").read_text()
