@@ -55,7 +55,7 @@ class GuessModel:
     def guess_strokes(self, strokes, width: int, height: int, stroke_width: float, top_k: int):
         from services.common.rendering import render_strokes
 
-        im = render_strokes([[xs.tolist(), ys.tolist()] for xs, ys in strokes], size=(width, height),
+        im = render_strokes([[list(st[0]), list(st[1])] for st in strokes], size=(width, height),
                             stroke_width=stroke_width, margin=None)
         return self.guess_image(im, top_k)
 

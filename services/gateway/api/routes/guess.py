@@ -13,12 +13,13 @@ no worker, queue or storage is involved, so a guess costs a few milliseconds of 
 
 from __future__ import annotations
 
-import json
 import time
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
+
+from services.common.requests import StrokesBody
 
 from ...deps import ApiKeyDep, SettingsDep
 from ...errors import ApiError
@@ -26,6 +27,9 @@ from ...intake import parse_strokes, read_capped
 
 router = APIRouter(tags=["guess"])
 MAX_TOP_K = 10
+# A guess is drawn in the gateway's own process (a job's sketch is drawn in the render pool): a real
+# drawing has a few thousand points; more is refused rather than allowed to hold the process.
+MAX_GUESS_POINTS = 20_000
 
 
 class Guess(BaseModel):
@@ -45,19 +49,16 @@ def _guess(body: bytes, settings) -> dict:
     from ...guess import get_guess_model
 
     t0 = time.perf_counter()
-    try:
-        obj = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from exc
-    strokes, w, h, sw = parse_strokes(obj, settings)
-    top_k = obj.get("top_k", 3) if isinstance(obj, dict) else 3
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
-        raise ApiError(422, "invalid_request", f"top_k must be an integer from 1 to {MAX_TOP_K}")
+    obj = parse_strokes(body, settings)  # the jobs' strokes model and limits (422/413 as for POST /v1/jobs)
+    points = sum(len(st[0]) for st in obj.strokes)
+    if points > MAX_GUESS_POINTS:  # drawn in this process: keep a guess's drawing time small
+        raise ApiError(413, "too_many_points", f"a live guess takes at most {MAX_GUESS_POINTS} points")
+    top_k = min(obj.top_k if obj.top_k is not None else 3, MAX_TOP_K)  # at most MAX_TOP_K guesses
     try:
         model = get_guess_model()
     except (OSError, ImportError, KeyError, ValueError) as exc:
         raise ApiError(503, "guess_unavailable", "live guesses are not available on this server") from exc
-    ranked = model.guess_strokes(strokes, w, h, sw, top_k)
+    ranked = model.guess_strokes(obj.strokes, obj.width, obj.height, obj.resolved_stroke_width(), top_k)
     top_ok = bool(ranked) and ranked[0][1] >= model.threshold
     return {
         "guesses": [{"label": lab, "score": round(p, 4), "confident": p >= model.threshold} for lab, p in ranked],
@@ -68,13 +69,8 @@ def _guess(body: bytes, settings) -> dict:
 
 
 @router.post("/guess", response_model=GuessAnswer, summary="Guess what is being drawn (no job)",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
-                 "type": "object", "required": ["strokes", "width", "height"], "properties": {
-                     "strokes": {"type": "array", "description": "[[[x..],[y..]], ...] in canvas pixels",
-                                 "items": {"type": "array", "items": {"type": "array",
-                                                                      "items": {"type": "number"}}}},
-                     "width": {"type": "integer"}, "height": {"type": "integer"},
-                     "stroke_width": {"type": "number"}, "top_k": {"type": "integer", "default": 3}}}}}}})
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": StrokesBody.model_json_schema()}}}})
 async def guess(request: Request, key_scope: ApiKeyDep, settings: SettingsDep) -> dict:
     body = await read_capped(request, settings.max_upload_bytes)
     if not body:
