@@ -14,23 +14,15 @@ again). Google publishes no checksums, so the SHA-256 guards what was written, n
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import httpx
 
 from services.common.assets import public_url
+from services.common.model_registry import sha256_file
 
 from .quickdraw import split_of
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fetch_word(word: str, per_class: int, out: Path, client: httpx.Client) -> dict:
@@ -51,7 +43,7 @@ def fetch_word(word: str, per_class: int, out: Path, client: httpx.Client) -> di
                 break
     final = out / f"{word}.ndjson"
     part.replace(final)
-    return {"drawings": kept, "bytes": final.stat().st_size, "sha256": _sha256(final), "url": url,
+    return {"drawings": kept, "bytes": final.stat().st_size, "sha256": sha256_file(final), "url": url,
             "per_class": per_class}
 
 
@@ -65,7 +57,7 @@ def fetch_quickdraw(words: list[str], per_class: int, out: str | Path, progress:
     todo = []
     for w in words:
         entry, f = manifest.get(w), out / f"{w}.ndjson"
-        if entry and entry.get("per_class") == per_class and f.exists() and _sha256(f) == entry["sha256"]:
+        if entry and entry.get("per_class") == per_class and f.exists() and sha256_file(f) == entry["sha256"]:
             continue
         todo.append(w)
     from tqdm import tqdm
