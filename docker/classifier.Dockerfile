@@ -65,4 +65,5 @@ HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 \
   CMD ["python", "-m", "services.common.probe", "worker"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["sketchref"]
-CMD ["worker", "classifier"]
+# threads, 8 at once: batches across jobs (docs/operators.md "Throughput"); the watchdog enforces time limits
+CMD ["worker", "classifier", "--pool", "threads", "--concurrency", "8"]

@@ -36,4 +36,5 @@ HEALTHCHECK --interval=30s --timeout=15s --start-period=30s --retries=3 \
   CMD ["python", "-m", "services.common.probe", "worker"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["sketchref"]
-CMD ["worker", "recommender"]
+# threads, 8 at once: batches across jobs (docs/operators.md "Throughput"); the watchdog enforces time limits
+CMD ["worker", "recommender", "--pool", "threads", "--concurrency", "8"]

@@ -65,11 +65,13 @@ def recognizer(doubles: bool):
     return Recognizer()
 
 
-def start_stack(doubles: bool, tmp: Path, extra: list[str] | None = None) -> tuple[subprocess.Popen, int, list[str]]:
-    """``sketchref up --free-ports`` (plus ``extra`` arguments, e.g. ``--pool threads``), ready."""
+def start_stack(doubles: bool, tmp: Path, extra: list[str] | None = None, settings: dict[str, str] | None = None
+                ) -> tuple[subprocess.Popen, int, list[str]]:
+    """``sketchref up --free-ports`` (plus ``extra`` arguments, e.g. ``--pool threads``), ready.
+    ``settings``: ``SKETCHREF_*`` variables for the stack (the caller's own are not passed on)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
-    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", SKETCHREF_RATE_LIMIT_PER_MINUTE="0")
+    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", SKETCHREF_RATE_LIMIT_PER_MINUTE="0", **(settings or {}))
     if doubles:
         from tests.services.doubles import DOUBLES_ENV
 

@@ -158,7 +158,8 @@ def start_stack(args, tmp: Path):
 
     # the stack inherits these (bench_services.start_stack copies the environment but SKETCHREF_*)
     return _start(args.doubles, tmp, ["--pool", args.pool, "--concurrency", str(args.concurrency),
-                                      "--batch-size", str(args.batch), "--batch-wait-ms", str(args.wait_ms)])
+                                      "--batch-size", str(args.batch), "--batch-wait-ms", str(args.wait_ms)],
+                  dict(kv.split("=", 1) for kv in args.setting))
 
 
 def workers_ready(base: str, timeout: float = 600) -> None:
@@ -270,6 +271,7 @@ def run(args) -> dict:
         report = {
             "scenes": n, "rounds": args.rounds, "models": "doubles" if args.doubles else "trained",
             "stack": {"pool": args.pool, "concurrency": args.concurrency, "batch_max_size": args.batch,
+                      "settings": dict(kv.split("=", 1) for kv in args.setting),
                       "batch_max_wait_ms": args.wait_ms, "ready_s": round(ready_s, 1),
                       "workers_ready_s": round(workers_s, 1)},
             "in_process": {"1": {"images_per_s": round(one_ips, 2),
@@ -323,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=8, help="tasks at once per worker (threads: = batch size)")
     ap.add_argument("--batch", type=int, default=8, help="SKETCHREF_BATCH_MAX_SIZE")
     ap.add_argument("--wait-ms", type=float, default=10.0, help="SKETCHREF_BATCH_MAX_WAIT_MS")
+    ap.add_argument("--setting", action="append", default=[], metavar="SKETCHREF_X=V",
+                    help="a setting for the stack's processes (repeatable), e.g. SKETCHREF_DETECTOR_THREADS=1")
     ap.add_argument("--doubles", action="store_true", help="model stand-ins instead of the trained models")
     ap.add_argument("--quick", action="store_true", help="smoke test: 6 scenes, 1 round, 1 and 4 clients")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "throughput.json")

@@ -33,6 +33,7 @@ class SketchClassifier:
                  batch_size: int = 64, prepare=None, widen: float = 0.10, temperature: float = 1.0,
                  threshold: float = 0.5):
         self.temperature, self.threshold = float(temperature), float(threshold)
+        self.threads = 0  # torch intra-op threads it was loaded for (0: torch's default)
         self.model = model.to(device).eval()
         self.widen = widen
         self.prepare = prepare
@@ -92,6 +93,9 @@ def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassif
     model_dir = resolve_model_dir("classifier", Path(s.model_dir))
     cfg = json.loads((model_dir / "config.json").read_text())
     clf = load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
+    if s.threads > 0:  # process-wide; a prefork child sets it again (serving.warm_child)
+        clf.threads = s.threads
+        torch.set_num_threads(s.threads)
     if cfg.get("calibration"):  # the shipped folder's calibration wins over its adapter's
         cal = calibration(cfg)
         clf.temperature, clf.threshold = cal["temperature"], cal["threshold"]

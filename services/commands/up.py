@@ -49,12 +49,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--free-ports", action="store_true",
                         help="pick free ports for Redis and every SeaweedFS server (the gateway keeps --port)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".cache" / "up")
-    parser.add_argument("--concurrency", type=int, default=1, help="tasks at once per worker")
+    # threads, 8 at once: cross-job batching in one process (docs/operators.md "Throughput", measured by
+    # make bench-throughput); a stuck task is ended by the watchdog (services/common/watchdog.py)
+    parser.add_argument("--concurrency", type=int, default=8, help="tasks at once per worker (default 8)")
     parser.add_argument("--batch-size", type=int, default=None, help="cross-job batch size of the detector and "
                         "classifier (sketchref worker --batch-size)")
     parser.add_argument("--batch-wait-ms", type=float, default=None, help="sketchref worker --batch-wait-ms")
-    parser.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"],
-                        help="Celery pool of each worker (default prefork: a killed task requeues at once)")
+    parser.add_argument("--pool", default="threads", choices=["prefork", "solo", "threads"],
+                        help="Celery pool of each worker (default threads: batches across jobs; prefork: one "
+                             "process per task, a killed pool child's task requeues at once)")
     parser.add_argument("--log-dir", type=Path, default=None, help="also write each process's log here")
     parser.add_argument("--prometheus", action="store_true",
                         help="also run Prometheus (apt-get install prometheus) on the written scrape config")
@@ -83,9 +86,6 @@ class Stack:
         # the local S3 server accepts only these (weed_env); set your own to change them
         env.setdefault("SKETCHREF_S3_ACCESS_KEY", "sketchref-local")
         env.setdefault("SKETCHREF_S3_SECRET_KEY", "sketchref-local")
-        # a job whose message was lost (popped by a worker or a Redis killed before it was recorded as
-        # unacknowledged) is sent again after this; jobs that merely wait in a queue are not
-        env.setdefault("SKETCHREF_STALL_REQUEUE_S", "15")
         env.setdefault("SKETCHREF_WORKER_METRICS_ADDR", "127.0.0.1")  # the workers' /metrics: loopback only
         return env
 

@@ -70,6 +70,8 @@ def run(args) -> int:
     if getattr(args, "batch_wait_ms", None) is not None:
         os.environ["SKETCHREF_BATCH_MAX_WAIT_MS"] = str(args.batch_wait_ms)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.kind == "detector":  # a worker shares its cores: no spin-waiting threads (detector/settings.py)
+        os.environ.setdefault("SKETCHREF_DETECTOR_SPIN", "false")
     os.environ.setdefault("YOLO_OFFLINE", "1")
     queue = WORKER_QUEUES[args.kind]
     if args.model_version:
@@ -89,23 +91,42 @@ def run(args) -> int:
         worker_metrics.cleanup(folder)
 
 
+def _watchdog(ctx):
+    from services.common.queue import QUEUES, TASK_NAMES, QueueSettings, time_limits
+    from services.common.watchdog import Watchdog
+
+    limits = time_limits(QueueSettings())
+    return Watchdog({q: limits[TASK_NAMES[q]]["time_limit"] for q in QUEUES},
+                    lambda job_id, stage, limit: ctx.store().fail(job_id, f"{stage} exceeded its time limit of {limit:.0f} s"))
+
+
 def _consume(args, module, queue: str, version: str) -> int:
     import redis
     from celery.signals import worker_process_init, worker_process_shutdown
 
     from services.common import serving, worker_metrics
-    from services.common.queue import make_celery
+    from services.common.queue import NEXT_STAGE, WORKER_QUEUES, make_celery, warm_publisher
     from services.common.settings import get_settings
 
     app = make_celery()
     module.register(app)
+    nxt = NEXT_STAGE[WORKER_QUEUES[args.kind]]
+    publishes_to = [nxt] if nxt else []  # warmed too: a first publish costs tens of ms (queue.py)
+
+    def warm_child() -> None:
+        serving.warm_child(module.ctx)
+        warm_publisher(app, publishes_to)
+
     if args.pool == "prefork":
         # each pool child runs one more warm-up inference before it is sent any task (its own threads,
         # allocator and kernels); Celery waits for a child's start-up at most this long
         app.conf.worker_proc_alive_timeout = 120.0
-        worker_process_init.connect(lambda **_: serving.warm_child(module.ctx), weak=False)
+        worker_process_init.connect(lambda **_: warm_child(), weak=False)
     else:
         serving.warm_clients(module.ctx)
+        warm_publisher(app, publishes_to)
+        if args.pool == "threads":  # Celery's time limits need prefork; the watchdog enforces them here
+            module.ctx.watchdog = _watchdog(module.ctx).start()
     worker_process_shutdown.connect(lambda pid=None, **_: worker_metrics.process_exited(pid or os.getpid()),
                                     weak=False)
     worker_metrics.serving(args.kind, version, queue)

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -67,14 +68,20 @@ def _provider() -> str:
         return "unknown"
 
 
+WARM_BOXES = ((40.0, 60.0, 190.0, 210.0), (290.0, 70.0, 460.0, 240.0), (150.0, 300.0, 360.0, 470.0))
+
+
 def warm_sketch():
-    """A 320×240 drawing of a circle and a square: enough ink for every stage to do real work."""
+    """A 512×512 drawing of a circle, a square and a triangle, like a real sketch: the warm-up runs the
+    shapes a first job brings (the detector's letterboxed input, a batch of three crops), so the
+    first job finds its buffers allocated."""
     from PIL import Image, ImageDraw
 
-    img = Image.new("L", (320, 240), 255)
+    img = Image.new("L", (512, 512), 255)
     d = ImageDraw.Draw(img)
-    d.ellipse((30, 40, 140, 150), outline=0, width=5)
-    d.rectangle((190, 60, 290, 170), outline=0, width=5)
+    d.ellipse(WARM_BOXES[0], outline=0, width=6)
+    d.rectangle(WARM_BOXES[1], outline=0, width=6)
+    d.polygon([(150, 470), (255, 300), (360, 470)], outline=0, width=6)
     return img
 
 
@@ -86,17 +93,19 @@ def warm_up(kind: str, model) -> None:
     from .contracts import DetectedObject
 
     gray = warm_sketch()
-    if kind == "detector":
-        pipeline.detect(gray, model)
+    if kind == "detector":  # the workers' own (batched) calls, twice: the first builds the runtime's
+        for _ in range(2):  # session, which the detector may then rebuild with its options (model.py)
+            pipeline.detect_many([gray], model)
     elif kind == "classifier":
-        pipeline.classify(gray, [DetectedObject(box=[30.0, 40.0, 140.0, 150.0], score=1.0, detector_label="object")],
-                          model, top_k=1)
+        boxes = [DetectedObject(box=list(b), score=1.0, detector_label="object") for b in WARM_BOXES]
+        pipeline.classify_many([(gray, boxes, 5)], model)
     elif kind == "recommender":  # the local gallery is built (once, into S3) now, not during the first job
         local = getattr(model, "fallback", None) if getattr(model, "name", "") == "unsplash" else model
         if local is not None and hasattr(local, "ensure_built"):
             local.ensure_built()
         if local is not None and hasattr(local, "recommend"):
-            local.recommend("circle", 1, gray.crop((30, 40, 140, 150)))
+            for label, box in zip(("circle", "square", "triangle"), WARM_BOXES, strict=True):
+                local.recommend(label, 3, gray.crop(tuple(int(v) for v in box)))
 
 
 def fork_safe_torch() -> None:
@@ -104,8 +113,6 @@ def fork_safe_torch() -> None:
     child its thread count back. A parent whose OpenMP pool has run a parallel region leaves its
     children hanging in their first parallel region (seen: the classifier's first task never ended);
     a parent that never started the pool is safe to fork."""
-    import sys
-
     if "torch" not in sys.modules and importlib.util.find_spec("torch") is None:
         return
     import torch
@@ -126,9 +133,13 @@ def warm_clients(ctx) -> None:
 
 
 def warm_child(ctx) -> None:
-    """In a freshly forked pool child, before it is sent a task: clients, then one inference."""
+    """In a freshly forked pool child, before it is sent a task: clients, then one inference (on the
+    child's model thread, where its tasks' model calls run)."""
     warm_clients(ctx)
-    warm_up(ctx.kind, ctx.model())
+    model = ctx.model()
+    if getattr(model, "threads", 0) and "torch" in sys.modules:  # the model's own thread count, not the
+        sys.modules["torch"].set_num_threads(model.threads)  # one fork_safe_torch gave back to the child
+    ctx.on_model_thread(warm_up, ctx.kind, model)
 
 
 def prepare(ctx, fork_after: bool = False) -> str:
@@ -141,7 +152,10 @@ def prepare(ctx, fork_after: bool = False) -> str:
     ctx.version = model_version(ctx.kind)
     model = ctx.model()
     t1 = time.perf_counter()
-    warm_up(ctx.kind, model)
+    if fork_after:  # no thread may start before the fork; each child warms its own (warm_child)
+        warm_up(ctx.kind, model)
+    else:
+        ctx.on_model_thread(warm_up, ctx.kind, model)
     log.info("%s model %s loaded in %.1f s, warmed up in %.2f s", ctx.kind, ctx.version, t1 - t0,
              time.perf_counter() - t1)
     return ctx.version

@@ -30,8 +30,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -39,6 +41,7 @@ from .contracts import JobStatus
 from .jobs import TERMINAL, JobRecord, JobStore
 from .queue import NEXT_STAGE, TASK_NAMES, TRANSIENT_ERRORS, enqueue, retry_options
 from .routing import queue_for
+from .watchdog import Watchdog
 
 log = logging.getLogger("sketchref.worker")
 _PAYLOAD_IN: ContextVar[dict | None] = ContextVar("sketchref_payload_in", default=None)
@@ -76,14 +79,30 @@ class Context:
     # items -> one result or exception per item (pipeline.detect_many/classify_many); None: no batching
     batch_fn: Callable | None = None
     _batcher: object | None = None
+    _model_thread: ThreadPoolExecutor | None = None
+    watchdog: Watchdog | None = None  # the threads pool's hard time limits (watchdog.py)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_model_thread(self, fn: Callable, *args):
+        """``fn(*args)``, run on this process's one inference thread. Every model call of a worker
+        (warm-up and batches) runs there: torch's OpenMP team and the allocator's arena belong to the
+        calling thread, so a model first called from a fresh thread pays for them again (measured:
+        a threads-pool worker's first job ran detection ~25 ms slower on a task thread that had
+        never run the model). A hand-off costs tens of microseconds."""
+        with self._lock:
+            if self._model_thread is None:
+                self._model_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{self.kind}-model")
+        return self._model_thread.submit(fn, *args).result()
 
     def batcher(self):
-        if self._batcher is None and self.batch_fn is not None:
-            from .batching import MicroBatcher, get_batch_settings
+        with self._lock:
+            if self._batcher is None and self.batch_fn is not None:
+                from .batching import MicroBatcher, get_batch_settings
 
-            bs = get_batch_settings()
-            fn = self.batch_fn
-            self._batcher = MicroBatcher(lambda items: fn(self, items), bs.max_size, bs.max_wait_ms)
+                bs = get_batch_settings()
+                fn = self.batch_fn
+                self._batcher = MicroBatcher(lambda items: self.on_model_thread(fn, self, items),
+                                             bs.max_size, bs.max_wait_ms)
         return self._batcher
 
     def batched(self, item, fn: Callable):
@@ -127,8 +146,11 @@ class Context:
         self._model = self._store = self._storage = None
 
     def after_fork(self) -> None:
-        """In a freshly forked pool child: forget the clients (not fork-safe); keep the warmed model."""
+        """In a freshly forked pool child: forget the clients and threads (not fork-safe); keep the
+        warmed model."""
         self._store = self._storage = None
+        self._model_thread = self._batcher = None
+        self._lock = threading.Lock()
 
 
 class PermanentError(Exception):
@@ -238,6 +260,7 @@ def register_stage(app, ctx: Context, stage: str, compute: Compute, on_redeliver
     def stage_task(self, job_id: str, inline: dict | None = None) -> str:
         tokens = _PAYLOAD_IN.set(inline if isinstance(inline, dict) else None), _PAYLOAD_OUT.set(None)
         batcher = ctx.batcher()
+        watched = ctx.watchdog.started(job_id, stage) if ctx.watchdog is not None else None
         try:
             if batcher is None:
                 return run_stage(ctx, app, stage, job_id, compute, on_redelivery)
@@ -247,6 +270,8 @@ def register_stage(app, ctx: Context, stage: str, compute: Compute, on_redeliver
             ctx.store().fail(job_id, f"{stage} failed: {exc}")
             return "failed"
         finally:
+            if watched is not None and ctx.watchdog is not None:
+                ctx.watchdog.finished(watched)
             _PAYLOAD_IN.reset(tokens[0])
             _PAYLOAD_OUT.reset(tokens[1])
 

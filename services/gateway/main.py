@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from services.common.jobs import JobStore
 from services.common.routing import RouteCache
 
-from . import errors, guess, openapi
+from . import errors, guess, openapi, warmup
 from .admission import DecodeBudget
 from .api.main import api_router
 from .api.routes import docs
@@ -69,7 +69,8 @@ async def lifespan(app: FastAPI):
         except Exception as exc:
             log.warning("could not create the S3 bucket yet: %s", type(exc).__name__)
     warm_render_pool(app)
-    tasks = [asyncio.create_task(_sweeper(app)), asyncio.create_task(watch_workers(app))]
+    tasks = [asyncio.create_task(_sweeper(app)), asyncio.create_task(watch_workers(app)),
+             asyncio.create_task(warmup.warm(app))]  # the first submission's one-time costs, now
     try:
         yield
     finally:

@@ -33,7 +33,7 @@ class GatewaySettings(CommonSettings):
     sweep_interval_s: float = 5.0
     # An unfinished job unchanged this long has its current stage sent again (a message lost with a
     # killed worker), at most stall_max_requeues times; 0 turns it off. Stages are idempotent.
-    stall_requeue_s: float = 60.0
+    stall_requeue_s: float = 15.0
     stall_max_requeues: int = 3
     # Seconds the canary routes (Redis, written by `sketchref models promote|rollback`) are cached.
     route_cache_s: float = 2.0

@@ -19,7 +19,8 @@ ctx = Context(kind="recommender", default_loader="services.recommender.providers
 
 def compute(ctx: Context, rec):
     gray = load_gray(ctx, rec)
-    objects = pipeline.recommend(rec.objects, ctx.model(), rec.references, gray)
+    # on the model thread, like the other stages' model calls (the crop embedder; see Context)
+    objects = ctx.on_model_thread(pipeline.recommend, rec.objects, ctx.model(), rec.references, gray)
     keys = crop_keys(rec.id, len(objects))
     items = list(zip(keys, [o.box for o in objects], strict=True))
     return objects, keys, lambda: store_crops(ctx.storage(), gray, items)

@@ -48,7 +48,12 @@ def test_onnx_runtime_matches_pytorch_and_is_benchmarked(focal_run, tmp_path):
     ds = load_drawings("raw", split="test", words=["cat", "sun"])
     image = compose_scene(ds, random.Random(0), SceneConfig(min_objects=2, max_objects=2), canvas=(256, 256)).image
     a = Detector(weights, imgsz=64, conf=0.0, max_objects=5).detect(image)
-    b = Detector(onnx, imgsz=64, conf=0.0, max_objects=5).detect(image)
+    ort_det = Detector(onnx, imgsz=64, conf=0.0, max_objects=5, threads=1)
+    b = ort_det.detect(image)
+    assert ort_det.detect(image) == b  # the second call runs on our rebuilt session: same boxes
+    opts = ort_det.model.predictor.model.backend.session.get_session_options()
+    assert opts.intra_op_num_threads == 1
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"  # no spin-waiting
     assert len(a) == len(b) > 0
     np.testing.assert_allclose([d[1] for d in a], [d[1] for d in b], atol=2e-3)
     np.testing.assert_allclose([d[0] for d in a], [d[0] for d in b], atol=2.0)
