@@ -13,8 +13,9 @@ Starts ``sketchref up --free-ports`` (its own data dir) and runs, in turn:
    whole group killed the message comes back only through its lapsed lease (redelivery).
 3. **Redis frozen, then S3 frozen** (SIGSTOP for a few seconds, then SIGCONT): status and latency of a
    ``POST /v1/jobs``, and latency of ``/readyz``; then that the stack works again.
-4. **gateway memory with hostile images**: scripts/hostile_bench.py's ``main(argv)`` when that script
-   is in this tree (the gateway hardening adds it); otherwise the row says it was not run.
+4. **hostile uploads and strokes** (scripts/hostile_bench.py against this stack): the gateway's RSS
+   growth under 8 concurrent 4000² RGBA PNGs, and the slowest ``/healthz`` answer while 3 requests of
+   100k-point strokes are checked and drawn.
 
 The gateway's peak RSS over the whole run is reported too. Timings depend on the machine: note in
 the JSON whether it was busy (``--note``).
@@ -228,9 +229,13 @@ def hostile(up: Up) -> dict:
     spec = importlib.util.spec_from_file_location("hostile_bench", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    code = mod.main(["--url", up.url])
-    return {"scenario": "gateway memory, hostile images", "hostile_bench_exit": code,
-            "see": "the JSON scripts/hostile_bench.py writes"}
+    rep = mod.main(["--url", up.url, "--pid", str(up.pid("gateway"))])
+    u, s, x = rep["uploads"], rep["strokes"], rep["strokes_issue_case"]
+    return {"scenario": "hostile uploads and strokes", "pngs": f"{u['uploads']} x {u['png_bytes'] // 1024} KB "
+            f"{u['side']}^2 RGBA", "gateway_rss_growth_mb": u["peak_growth_mb"],
+            "upload_answers": sorted(set(u["statuses"])), "strokes": f"{s['requests']} x {s['points']} points",
+            "healthz_max_s": max(s["healthz_max_s"], x["healthz_max_s"]),
+            "strokes_answers": sorted({a[0] if isinstance(a, (list, tuple)) else a for a in s["answers"] + x["answers"]})}
 
 
 class PeakRss(threading.Thread):
