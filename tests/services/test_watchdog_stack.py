@@ -2,7 +2,7 @@
 says so, the worker exits (its supervisor restarts it) and the next worker serves the next job.
 
 Real Redis, SeaweedFS, uvicorn and Celery workers (model doubles; the detector's double sleeps for
-``SKETCHREF_TEST_DETECT_DELAY`` seconds)."""
+``SKETCHREF_TEST_DETECT_DELAY`` seconds, 6 here: three times the 2 s limit)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _worker(env: dict, kind: str, **extra) -> Proc:
 
 def test_a_stuck_task_fails_its_job_and_ends_the_worker(stack_env, gateway):
     flush_redis(stack_env["SKETCHREF_REDIS_URL"])
-    stuck = _worker(stack_env, "detector", SKETCHREF_TEST_DETECT_DELAY="60",
+    stuck = _worker(stack_env, "detector", SKETCHREF_TEST_DETECT_DELAY="6",  # also slows its warm-up (2 calls)
                     SKETCHREF_QUEUE_TIME_LIMIT_S='{"detect": 2}')
     others = [_worker(stack_env, k) for k in ("classifier", "recommender")]
     fresh = None
