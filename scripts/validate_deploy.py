@@ -25,9 +25,12 @@ import jsonschema
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from services.common.queue import WORKER_QUEUES  # noqa: E402 - the repository root is on the path now
+
 SCHEMA = ROOT / "k8s" / "schemas" / "keda-scaledobject-v1alpha1.json"
 EXTERNAL_SECRETS = {"sketchref-secrets"}
-QUEUES = {"detector": "detect", "classifier": "classify", "recommender": "recommend"}
+QUEUES = WORKER_QUEUES  # worker kind -> its queue, from the pipeline table (services/common/queue.py)
 
 
 def _pod_spec(obj: dict) -> dict | None:

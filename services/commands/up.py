@@ -34,9 +34,10 @@ from services.common.processes import (
     weed_command,
     weed_env,
 )
+from services.common.queue import WORKER_QUEUES
 from services.common.settings import ROOT
 
-WORKERS = ("detector", "classifier", "recommender")
+WORKERS = tuple(WORKER_QUEUES)  # one per stage, in pipeline order (services/common/queue.py)
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
 HEALTHY_AFTER_S = 60.0  # a child that ran this long restarts at once next time (back-off reset)

@@ -33,11 +33,17 @@ from .settings import CommonSettings, get_settings
 
 log = logging.getLogger("sketchref.queue")
 
-QUEUES = ("detect", "classify", "recommend")
+# The pipeline, in order: (stage, the worker kind that runs it). A stage's queue is named after it.
+# Everything else is derived from this one table: the queues, the task names, each stage's next,
+# which worker consumes which queue, the workers `sketchref up` starts, what
+# scripts/validate_deploy.py expects of the manifests; tests check the job contract's Stage enum
+# (services/common/contracts.py) against it.
+PIPELINE: tuple[tuple[str, str], ...] = (("detect", "detector"), ("classify", "classifier"),
+                                         ("recommend", "recommender"))
+QUEUES = tuple(stage for stage, _ in PIPELINE)
 TASK_NAMES = {q: f"sketchref.{q}" for q in QUEUES}
-NEXT_STAGE = {"detect": "classify", "classify": "recommend", "recommend": None}
-# Which worker kind consumes which queue.
-WORKER_QUEUES = {"detector": "detect", "classifier": "classify", "recommender": "recommend"}
+NEXT_STAGE: dict[str, str | None] = {q: QUEUES[i + 1] if i + 1 < len(QUEUES) else None for i, q in enumerate(QUEUES)}
+WORKER_QUEUES = {kind: stage for stage, kind in PIPELINE}  # which worker kind consumes which queue
 
 
 class QueueSettings(BaseSettings):
