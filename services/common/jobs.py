@@ -103,11 +103,10 @@ def finished_job_json(message: bytes) -> bytes | None:
 
 
 class JobStore:
-    def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S, leader_ttl_s: float | None = None):
+    def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S, leader_ttl_s: float = 15.0):
         self.r = redis_client
         self.ttl_s = int(ttl_s)
-        self.leader_ttl_s = float(leader_ttl_s if leader_ttl_s is not None
-                                  else os.environ.get("SKETCHREF_SWEEP_LEADER_TTL_S", 15))
+        self.leader_ttl_s = float(leader_ttl_s)  # the gateway's SKETCHREF_SWEEP_LEADER_TTL_S
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def lead(self) -> bool:

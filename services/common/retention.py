@@ -22,19 +22,15 @@ import threading
 import time
 from collections.abc import Iterator
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from .jobs import PREFIX, job_key
+from .settings import CommonSettings
 
 log = logging.getLogger("sketchref.retention")
 PREFIXES = ("sketches/", "crops/")
 ROUND = PREFIX + "retention:round"
 
 
-class RetentionSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SKETCHREF_", extra="ignore")
-
-    job_ttl_s: int = 24 * 3600  # the same setting as the gateway's: how long a job lives
+class RetentionSettings(CommonSettings):  # job_ttl_s: the common setting, how long a job lives
     retention_orphan_grace_s: int = 3600
     retention_interval_s: float = 600.0
 

@@ -37,6 +37,8 @@ class CommonSettings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key: SecretStr | None = None
     s3_secret_key: SecretStr | None = None
+    # How long a job record (and, through retention, its sketch and crops) is kept after its last change.
+    job_ttl_s: int = 24 * 3600
 
 
 @lru_cache

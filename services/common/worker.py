@@ -130,8 +130,7 @@ class Context:
             from .settings import get_settings
 
             s = get_settings()
-            ttl = int(os.environ.get("SKETCHREF_JOB_TTL_S", 24 * 3600))
-            self._store = JobStore(redis.Redis.from_url(s.redis_url, socket_timeout=10), ttl_s=ttl)
+            self._store = JobStore(redis.Redis.from_url(s.redis_url, socket_timeout=10), ttl_s=s.job_ttl_s)
         return self._store
 
     def storage(self):

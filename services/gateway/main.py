@@ -99,7 +99,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # one attempt, short timeouts: a frozen Redis is a 503 within a second or two, not a hang
     app.state.store = JobStore(redis.Redis.from_url(
         s.redis_url, socket_timeout=s.redis_timeout_s, socket_connect_timeout=s.redis_timeout_s,
-        retry=Retry(NoBackoff(), 0)), ttl_s=s.job_ttl_s)
+        retry=Retry(NoBackoff(), 0)), ttl_s=s.job_ttl_s, leader_ttl_s=s.sweep_leader_ttl_s)
     # async client for the long poll's subscriptions (GET /v1/jobs/{id}?wait=)
     app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=s.redis_timeout_s)
     app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)

@@ -19,7 +19,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 class GatewaySettings(CommonSettings):
     # Comma-separated API keys; when set, /v1/* needs "Authorization: Bearer <key>" (or X-API-Key).
     api_keys: SecretStr | None = None
-    job_ttl_s: int = 24 * 3600
     # Comma-separated addresses (or "*") whose X-Forwarded-For/-Proto are believed: the ingress or
     # proxy in front. Empty (default): nobody's, so the client address is the connection's.
     forwarded_allow_ips: str = ""
@@ -31,6 +30,8 @@ class GatewaySettings(CommonSettings):
     # A job not finished this many seconds after submission is marked failed.
     job_deadline_s: float = 300.0
     sweep_interval_s: float = 5.0
+    # The sweeper's leader lock (one gateway replica sweeps); renewed every sweep, taken over when it lapses.
+    sweep_leader_ttl_s: float = 15.0
     # An unfinished job unchanged this long has its current stage sent again (a message lost with a
     # killed worker), at most stall_max_requeues times; 0 turns it off. Stages are idempotent.
     stall_requeue_s: float = 15.0
