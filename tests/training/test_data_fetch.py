@@ -58,3 +58,52 @@ def test_fetch_keeps_train_split_only_and_resumes(mirror, tmp_path, capsys):
     assert len(requests) == 3 and json.loads((out / "manifest.json").read_text())["cat"]["drawings"] == 3
     assert main(["data", "fetch", "quickdraw", "--per-class", "3", "--words", "not-a-word", "--out", str(out)]) == 2
     capsys.readouterr()
+
+
+def _key_in(split: str, start: int) -> str:
+    k = start
+    while split_of(str(k)) != split:
+        k += 1
+    return str(k)
+
+
+@pytest.fixture
+def fetched(tmp_path):
+    """A fetched folder: two new train drawings of cat, one val drawing (never read) and one drawing
+    already in the shared files (read once)."""
+    shared = next(read_ndjson(get_settings().shared_dir / "data" / "quickdraw" / "simplified" / "cat.ndjson"))
+    new = [_key_in("train", 9_000_000_000_000_000), _key_in("train", 9_100_000_000_000_000)]
+    held_out = _key_in("val", 9_200_000_000_000_000)
+    lines = [{"word": "cat", "key_id": k, "drawing": [[[0, 10, 20], [0, 10, 0]]], "recognized": True}
+             for k in [*new, held_out, shared.key_id]]
+    folder = tmp_path / "fetched"
+    folder.mkdir()
+    (folder / "cat.ndjson").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return folder, new, held_out
+
+
+def test_trainers_read_fetched_train_drawings_only(fetched, monkeypatch, tmp_path):
+    from training.classifier.adapt_data import load_split
+    from training.data.quickdraw import load_drawings
+
+    folder, new, held_out = fetched
+    base = load_drawings("simplified", split="train", words=["cat"])
+    more = load_drawings("simplified", split="train", words=["cat"], fetched=folder)
+    assert [d.key_id for d in more] == [d.key_id for d in base] + new  # no duplicate, no held-out drawing
+    assert held_out not in {d.key_id for d in load_drawings("simplified", words=["cat"], fetched=folder)}
+    assert load_drawings("simplified", split="val", words=["cat"], fetched=folder) == \
+        load_drawings("simplified", split="val", words=["cat"])
+    assert len(load_drawings("simplified", split="train", words=["cat"], per_class=len(base) + 1,
+                             fetched=folder)) == len(base) + 1
+    split = load_split("train", ("raw", "simplified"), ["cat"], fetched=folder)
+    assert {d.key_id for d in split["simplified"]} >= set(new) and not {d.key_id for d in split["raw"]} & set(new)
+
+    # the detector's trainer hands its --fetched-data to the loader
+    import training.detector.train as det_train
+    from training.detector.config import DetectorTrainConfig
+
+    seen = []
+    real = det_train.load_drawings
+    monkeypatch.setattr(det_train, "load_drawings", lambda *a, **k: seen.append(k.get("fetched")) or real(*a, **k))
+    det_train.build_dataset(DetectorTrainConfig(tiny=True, fetched_data=str(folder)).resolved(), tmp_path / "data")
+    assert seen and set(seen) == {str(folder)}

@@ -46,6 +46,7 @@ class AdaptConfig:
     loss: str = "ce"
     seed: int = 0
     formats: str = "raw,simplified"
+    fetched_data: str = ""  # a `sketchref data fetch quickdraw` folder: more simplified train drawings
     renders: int = 1  # random renderings per train drawing, besides the reference one
     render_seed: int = 0  # renderings are the same across --seed values
     longtail: float = 0.0  # imbalance ratio of a long-tailed subsample; 0: natural distribution
@@ -107,7 +108,7 @@ class Data:
         words = classes[:12] if cfg.tiny else None
         per = 3 if cfg.tiny else None
         formats = tuple(f for f in cfg.formats.split(",") if f)
-        train = D.load_split("train", formats, words, per)
+        train = D.load_split("train", formats, words, per, fetched=cfg.fetched_data or None)
         held = [D.load_split(s, formats, words, per) for s in ("val", "test")]
         self.train_keys = D.check_no_leak([d for lst in train.values() for d in lst],
                                           *[lst for h in held for lst in h.values()])

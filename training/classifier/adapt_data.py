@@ -26,8 +26,12 @@ from training.data.quickdraw import Drawing, load_drawings
 from .renders import normalized_batch
 
 
-def load_split(split: str, formats: tuple[str, ...], words=None, per_class=None) -> dict[str, list[Drawing]]:
-    return {f: load_drawings(f, split=split, words=words, per_class=per_class) for f in formats}
+def load_split(split: str, formats: tuple[str, ...], words=None, per_class=None, fetched=None
+               ) -> dict[str, list[Drawing]]:
+    """Each format's drawings of ``split``; ``fetched`` (a ``sketchref data fetch quickdraw`` folder,
+    Google's simplified drawings) adds train drawings to the ``simplified`` format."""
+    return {f: load_drawings(f, split=split, words=words, per_class=per_class,
+                             fetched=fetched if f == "simplified" else None) for f in formats}
 
 
 def check_no_leak(train: list[Drawing], *held_out: list[Drawing]) -> int:

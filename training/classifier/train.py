@@ -36,6 +36,7 @@ class ClassifierTrainConfig:
     out: str = "models/classifier"
     seed: int = 0
     renders: int = 3  # random renderings per train drawing (plus the reference one)
+    fetched_data: str | None = None  # a `sketchref data fetch quickdraw` folder: more train drawings
     epochs: int = 10
     batch: int = 256
     lr: float = 3e-4
@@ -68,7 +69,8 @@ def train(cfg: ClassifierTrainConfig) -> dict:
     text = encode_labels(classes)
     model, _ = get_backbone("doodlenet").build(classes, text_features=text)  # projections from its head
     index = {c: i for i, c in enumerate(classes)}
-    train_d = load_drawings("raw", split="train", words=words, per_class=4 if cfg.tiny else None)
+    train_d = load_drawings("raw", split="train", words=words, per_class=4 if cfg.tiny else None,
+                            fetched=cfg.fetched_data)
     val_d = load_drawings("raw", split="val", words=words, per_class=2 if cfg.tiny else None)
     renders = 1 if cfg.tiny else cfg.renders
     xs = [normalized_batch(train_d, "reference")] + [

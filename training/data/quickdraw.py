@@ -74,31 +74,53 @@ def load_drawings(
     words: list[str] | None = None,
     per_class: int | None = None,
     recognized_only: bool = False,
+    fetched: str | Path | None = None,
 ) -> list[Drawing]:
     """All drawings of a format (``raw`` or ``simplified``), optionally one split / some classes.
 
     Reads ``<shared>/data/quickdraw/<fmt>/<word>.ndjson``; for a missing class file, falls back to
     the public file (through :func:`asset_path`), which is large: pass ``per_class`` then.
+
+    ``fetched``: a folder written by ``sketchref data fetch quickdraw`` (Google's simplified drawings,
+    train split only). For the train split (or all splits), its drawings of each word are added after
+    the shared ones, skipping key_ids already read; anything not in the train split is ignored, so
+    held-out drawings can never enter training this way. ``per_class`` caps the total.
     """
     words = words or class_names()
     out: list[Drawing] = []
     for word in words:
-        local = _fmt_dir(fmt) / f"{word}.ndjson"
-        if not local.exists():
-            if fmt == "simplified" and word == "zigzag" and (_fmt_dir(fmt)).exists():
-                continue  # the shared simplified set has no zigzag
-            local = asset_path(f"data/quickdraw/{fmt}/{word}.ndjson")
-        n = 0
-        for d in read_ndjson(local):
-            if split is not None and d.split != split:
-                continue
-            if recognized_only and not d.recognized:
-                continue
-            out.append(d)
-            n += 1
-            if per_class is not None and n >= per_class:
-                break
+        before = len(out)
+        _read_word(out, fmt, word, split, per_class, recognized_only)
+        extra = Path(fetched) / f"{word}.ndjson" if fetched is not None and split in (None, "train") else None
+        if extra is not None and extra.exists():
+            seen = {d.key_id for d in out[before:]}
+            for d in read_ndjson(extra):
+                if per_class is not None and len(out) - before >= per_class:
+                    break
+                if d.split != "train" or d.key_id in seen or (recognized_only and not d.recognized):
+                    continue
+                seen.add(d.key_id)
+                out.append(d)
     return out
+
+
+def _read_word(out: list[Drawing], fmt: str, word: str, split: str | None, per_class: int | None,
+               recognized_only: bool) -> None:
+    local = _fmt_dir(fmt) / f"{word}.ndjson"
+    if not local.exists():
+        if fmt == "simplified" and word == "zigzag" and (_fmt_dir(fmt)).exists():
+            return  # the shared simplified set has no zigzag
+        local = asset_path(f"data/quickdraw/{fmt}/{word}.ndjson")
+    n = 0
+    for d in read_ndjson(local):
+        if split is not None and d.split != split:
+            continue
+        if recognized_only and not d.recognized:
+            continue
+        out.append(d)
+        n += 1
+        if per_class is not None and n >= per_class:
+            break
 
 
 def load_bitmaps(word: str, limit: int | None = None) -> np.ndarray:

@@ -32,6 +32,7 @@ class DetectorTrainConfig:
     num_words: int = 0  # words: only this many classes, at evenly spaced ranks of train-split frequency
     # (a long tail from the most to the least drawn class); 0: all 345
     data_format: str = "raw"
+    fetched_data: str | None = None  # a `sketchref data fetch quickdraw` folder: more train drawings
     out: str = "runs/detector"
     tiny: bool = False  # seconds-long run for tests: few scenes, imgsz 64, one epoch
     extra: dict = field(default_factory=dict)

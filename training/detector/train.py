@@ -46,7 +46,8 @@ def build_dataset(cfg: DetectorTrainConfig, root: Path) -> Path:
     names = (subset or class_names()) if cfg.labels == "words" else ["object"]
     class_ids = {w: i for i, w in enumerate(names)} if cfg.labels == "words" else None
     for split, n, seed in (("train", cfg.train_scenes, cfg.seed), ("val", cfg.val_scenes, cfg.seed + 1000)):
-        drawings = load_drawings(cfg.data_format, split=split, words=words, per_class=per_class)
+        drawings = load_drawings(cfg.data_format, split=split, words=words, per_class=per_class,
+                                 fetched=cfg.fetched_data)  # used for the train split only
         write_yolo_split(root, split, drawings, n, seed, cfg.imgsz, scene_cfg, class_ids)
         for extra, extra_cfg, offset, prefix in ((cfg.large_scenes, SceneConfig.large(), 7, "large"),
                                                  (cfg.hard_scenes, SceneConfig.hard(), 11, "hard"),
