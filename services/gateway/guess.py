@@ -85,9 +85,11 @@ def get_guess_model(model_dir: Path | str = MODEL_DIR) -> GuessModel:
         return _load(str(model_dir))
 
 
-def warm_in_background(model_dir: Path | str = MODEL_DIR) -> None:
+def warm_in_background(model_dir: Path | str = MODEL_DIR) -> threading.Thread:
     """Load the model (and the preprocessing's imports) in a thread at start-up, so the first person
-    to draw does not wait for it. A missing model only means no guesses (the route answers 503)."""
+    to draw does not wait for it. A missing model only means no guesses (the route answers 503).
+    Join the thread before the process exits: one still inside ONNX Runtime's session constructor at
+    interpreter exit aborts the process ("terminate called without an active exception")."""
 
     def run() -> None:
         try:
@@ -97,4 +99,6 @@ def warm_in_background(model_dir: Path | str = MODEL_DIR) -> None:
         except Exception:  # noqa: BLE001 - reported by the route when a guess is asked for
             pass
 
-    threading.Thread(target=run, name="guess-warm", daemon=True).start()
+    thread = threading.Thread(target=run, name="guess-warm", daemon=True)
+    thread.start()
+    return thread

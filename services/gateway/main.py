@@ -69,6 +69,7 @@ async def lifespan(app: FastAPI):
         except Exception as exc:
             log.warning("could not create the S3 bucket yet: %s", type(exc).__name__)
     warm_render_pool(app)
+    guess_warm = guess.warm_in_background()  # here, not in create_app: only a serving app loads it
     tasks = [asyncio.create_task(_sweeper(app)), asyncio.create_task(watch_workers(app)),
              asyncio.create_task(warmup.warm(app))]  # the first submission's one-time costs, now
     try:
@@ -79,6 +80,7 @@ async def lifespan(app: FastAPI):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         close_render_pool(app)
+        await asyncio.to_thread(guess_warm.join, 10.0)
         app.state.store.r.close()
         await app.state.aredis.aclose()
 
@@ -138,7 +140,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(api_router)
     openapi.install(app)
     docs.install(app, s.docs_enabled)
-    guess.warm_in_background()
     if s.static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles
 
