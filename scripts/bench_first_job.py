@@ -3,7 +3,7 @@
     python scripts/bench_first_job.py --starts 3 --warm 15       # the figure (quiet machine)
     python scripts/bench_first_job.py --starts 1 --warm 3        # tiny: shows it works
 
-Each start launches a fresh ``sketchref up --free-ports`` (real models, prefork pool), waits until
+Each start launches a fresh ``sketchref up --free-ports`` (real models, its default pool), waits until
 all three workers have announced themselves (they do so only after their model is loaded, checked
 and warmed up: services/common/serving.py), sends ``examples/three_objects.png`` once (the first job),
 then ``--warm`` more times one after the other. It reports each job's stage times (``timings_ms``,

@@ -5,7 +5,7 @@
 # Prints throughput and p50/p95 job latency. Exit status non-zero when any job failed.
 #   scripts/load.sh                          # 60 s, 10 users
 #   LOAD_USERS=20 LOAD_TIME=30s scripts/load.sh
-#   LOAD_UP_ARGS="--pool threads --concurrency 8" scripts/load.sh   # the stack's worker flags
+#   LOAD_UP_ARGS="--pool prefork --concurrency 1" scripts/load.sh   # the stack's worker flags
 #   LOAD_URL=http://127.0.0.1:8000 scripts/load.sh   # against a stack that is already running
 # Traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -43,9 +43,11 @@ else
   URL=http://127.0.0.1:$PORT
   echo "load: starting sketchref up on $URL (logs: $OUT/logs, $OUT/up.log)"
   DATA=$(mktemp -d)
-  # every simulated user comes from 127.0.0.1: the per-client rate limit would throttle them as one
+  # every simulated user comes from 127.0.0.1: the per-client rate limit would throttle them as one.
+  # LOAD_UP_ARGS: extra `sketchref up` flags, e.g. "--pool prefork --concurrency 1" (no comment line may
+  # sit inside the continued command below: it would end it, and the setting would not reach `up`)
+  # shellcheck disable=SC2086
   SKETCHREF_RATE_LIMIT_PER_MINUTE=${SKETCHREF_RATE_LIMIT_PER_MINUTE:-0} \
-  # shellcheck disable=SC2086  # LOAD_UP_ARGS: extra `sketchref up` flags, e.g. "--pool threads --concurrency 8"
   "$BIN/sketchref" up --port "$PORT" --free-ports --data-dir "$DATA" --log-dir "$OUT/logs" ${LOAD_UP_ARGS:-} > "$OUT/up.log" 2>&1 &
   UP_PID=$!
 fi
