@@ -70,8 +70,6 @@ def run(args) -> int:
     if getattr(args, "batch_wait_ms", None) is not None:
         os.environ["SKETCHREF_BATCH_MAX_WAIT_MS"] = str(args.batch_wait_ms)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if args.kind == "detector":  # a worker shares its cores: no spin-waiting threads (detector/settings.py)
-        os.environ.setdefault("SKETCHREF_DETECTOR_SPIN", "false")
     os.environ.setdefault("YOLO_OFFLINE", "1")
     queue = WORKER_QUEUES[args.kind]
     if args.model_version:

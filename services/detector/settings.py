@@ -28,10 +28,8 @@ class DetectorSettings(BaseSettings):
     # torch: <weights> (best.pt) through PyTorch; onnx: best.onnx beside it through ONNX Runtime (CPU),
     # falling back to torch when no .onnx file is there. `make bench` measures both.
     runtime: str = "onnx"  # measured faster on this CPU (reports/detector/README.md)
-    # ONNX Runtime: intra-op threads (0: one per core) and whether idle threads spin-wait for work.
-    # Spinning is fastest for a process alone on the machine (the CLI), but costs ~3x the CPU of a
-    # detection (model.py), taken from whatever shares the cores: `sketchref worker detector` turns
-    # it off unless this is set.
+    # ONNX Runtime: intra-op threads (0: one per core) and whether they spin-wait for work while a
+    # run lasts (they always stop once it returns: spinning on cost ~3x a detection's CPU; model.py).
     threads: int = 0
     spin: bool = True
 

@@ -53,7 +53,8 @@ def test_onnx_runtime_matches_pytorch_and_is_benchmarked(focal_run, tmp_path):
     assert ort_det.detect(image) == b  # the second call runs on our rebuilt session: same boxes
     opts = ort_det.model.predictor.model.backend.session.get_session_options()
     assert opts.intra_op_num_threads == 1
-    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"  # no spin-waiting
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "1"  # spins within a run
+    assert opts.get_session_config_entry("session.force_spinning_stop") == "1"  # not after it
     assert len(a) == len(b) > 0
     np.testing.assert_allclose([d[1] for d in a], [d[1] for d in b], atol=2e-3)
     np.testing.assert_allclose([d[0] for d in a], [d[0] for d in b], atol=2.0)
