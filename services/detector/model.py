@@ -39,7 +39,7 @@ def downscale(gray: Image.Image, max_side: int) -> tuple[Image.Image, float]:
 class Detector:
     def __init__(self, weights: str | Path, imgsz: int = 320, conf: float = 0.35, iou: float = 0.5,
                  max_objects: int = 30, device: str = "cpu", pads: tuple[float, ...] = (1.0,),
-                 pad_margin: float = 0.0, threads: int = 0, spin: bool = False):
+                 pad_margin: float = 0.0, threads: int = 0, spin: bool = True):
         configure_ultralytics()
         from ultralytics import YOLO
 
