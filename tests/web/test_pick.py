@@ -96,14 +96,13 @@ def test_a_pick_without_photos_shows_the_next_guess(app_url, phone):
     candidate that has some, the API says whose (``references_label``) and the app says so."""
     page = phone
     words = _gallery_words()
-    jobs = []
-    page.on("response", lambda r: jobs.append(r.json()) if "/v1/jobs/" in r.url and r.request.method == "GET"
-            and r.ok and r.json().get("status") == "succeeded" else None)
     page.goto(app_url + "/")
     draw_drawing(page, held_out_drawing("cat"))
-    page.get_by_test_id("submit").click()
+    with page.expect_response(lambda r: r.url.endswith("/v1/jobs") and r.request.method == "POST") as posted:
+        page.get_by_test_id("submit").click()
+    job_url = f"{app_url}/v1/jobs/{posted.value.json()['id']}"
     page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
-    obj = jobs[-1]["objects"][0]
+    obj = httpx.get(job_url, timeout=30).json()["objects"][0]
     top = obj["labels"][0]["label"]
     assert top in words and obj["references_label"] == top  # a cat, with photos of cats
     assert page.get_by_test_id("refs-note").count() == 0
@@ -114,7 +113,7 @@ def test_a_pick_without_photos_shows_the_next_guess(app_url, phone):
     page.get_by_role("button", name=f"Pick {without[0]}", exact=True).click()
     page.wait_for_function("() => document.querySelector('[data-testid=status]').innerText.startsWith('Picked')",
                            timeout=WAIT_MS)
-    after = jobs[-1]["objects"][0]
+    after = httpx.get(job_url, timeout=30).json()["objects"][0]
     tried = list(dict.fromkeys([without[0]] + [c["label"] for c in obj["labels"][:3]]))
     expected = next(w for w in tried if w in words)
     assert after["picked_label"] == without[0] and after["references_label"] == expected
