@@ -2,8 +2,8 @@
 submitted to the real gateway and workers, with labels, boxes and gallery references shown.
 
 Screenshots land in ``$SKETCHREF_ARTIFACTS_DIR`` (default ``out/artifacts/``); with
-``SKETCHREF_DOCS_SCREENSHOTS=1`` the drawing and result screens are also written to
-``docs/screenshots/`` for the README.
+``SKETCHREF_DOCS_SCREENSHOTS=1`` the drawing (with live guesses) and reference screens are also
+written to ``docs/screenshots/`` for the README (the result screen by ``test_honest.py``).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
         "() => [...document.querySelectorAll('[data-testid=reference] img')].every(i => i.complete)",
         timeout=WAIT_MS)
     page.wait_for_timeout(500)
-    shot(page, "03-result", docs="result.png")
+    shot(page, "03-result")  # the README's result screen: test_honest.py (an object "not sure")
 
     statuses = page.evaluate("window.__statuses")
     assert any("Sending" in s or "Finding" in s or "Naming" in s or "Picking" in s or "Waiting" in s

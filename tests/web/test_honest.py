@@ -10,7 +10,10 @@ two cases are given here as data; the end-to-end result screen is in ``test_app.
 
 from __future__ import annotations
 
+import httpx
+
 from tests.web.a11y import check_screen
+from tests.web.phone import Finger, canvas_box, fit_strokes, held_out_drawing
 
 OBJECTS = [
     {"box": [10, 10, 120, 120], "score": 0.9, "detector_label": "object", "confident": False,
@@ -107,4 +110,46 @@ def test_photos_of_another_candidate_say_so_and_credit_the_photo(app_url, phone)
     assert caption.inner_text() == "COCO image 370 from COCO 2017 · licence: see its page"
     assert page.locator("#viewer-open").get_attribute("href") == COCO["source_url"]
     assert page.locator("#viewer-open").inner_text() == "Photo's page"
+    assert not page.errors, page.errors
+
+
+def _drawing(word: str, key_id: str):
+    from training.data.quickdraw import _fmt_dir, read_ndjson
+
+    return next(d for d in read_ndjson(_fmt_dir("raw") / f"{word}.ndjson") if str(d.key_id) == key_id)
+
+
+def test_a_real_job_with_a_not_sure_object(app_url, phone):
+    """A scene drawn by touch: a held-out cat, and a held-out cello the classifier hesitates over
+    (cello, violin or guitar). Each card says "not sure" exactly when the job's object is
+    ``confident: false``, in the words of its candidates. (``SKETCHREF_DOCS_SCREENSHOTS=1`` writes
+    this result to ``docs/screenshots/result.png``.)"""
+    from tests.web.test_app import shot
+
+    page = phone
+    page.goto(app_url + "/")
+    x, y, w, h = canvas_box(page)
+    finger = Finger(page)
+    finger.draw(fit_strokes(held_out_drawing("cat").strokes, (x, y, w, h * 0.45), 0.12))
+    finger.draw(fit_strokes(_drawing("cello", "5438765713588224").strokes, (x, y + h * 0.45, w, h * 0.55), 0.12))
+    with page.expect_response(lambda r: r.url.endswith("/v1/jobs") and r.request.method == "POST") as posted:
+        page.get_by_test_id("submit").click()
+    page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=60_000)
+    job = httpx.get(f"{app_url}/v1/jobs/{posted.value.json()['id']}", timeout=30).json()
+    objects = job["objects"]
+    assert len(objects) == 2, [o["labels"][:3] for o in objects]
+    assert [o["confident"] for o in objects].count(False) >= 1, [o["labels"][:3] for o in objects]
+    cards = page.locator(".object-card")
+    for i, o in enumerate(objects):
+        note = cards.nth(i).get_by_test_id("not-sure")
+        if o["confident"]:
+            assert note.count() == 0
+        else:
+            names = [c["label"] for c in o["labels"][:3]]
+            assert note.inner_text().startswith("Not sure — maybe") and all(n in note.inner_text() for n in names)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=reference] img')].every(i => i.complete)", timeout=60_000)
+    page.wait_for_timeout(500)
+    shot(page, "06-result-not-sure", docs="result.png")
+    assert check_screen(page)["axe"] == []
     assert not page.errors, page.errors
