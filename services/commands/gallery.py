@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = sub.add_parser("add", help="index a folder of labelled images")
     add.add_argument("dir", nargs="?", type=Path, help="folder (or one image) to add")
     add.add_argument("--labels", type=Path, help="JSON {path: [labels]} or CSV lines 'path,label[,label...]'")
-    add.add_argument("--credit", default="", help="author/credit shown with these images")
-    add.add_argument("--source-url", default="", help="where these images come from")
+    add.add_argument("--credit", default="", help="credit shown with these images (a folder named coco* or "
+                     "open-images is credited per photo instead; see services/recommender/credits.py)")
+    add.add_argument("--source-url", default="", help="the page these images come from")
     add.add_argument("--default", action="store_true", help="build the default gallery from the shared photos")
     ls = sub.add_parser("list", help="labels in the gallery (or the images of one label)")
     ls.add_argument("--label", help="list the images for this label, best first")
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, OSError) as exc:
             print(f"sketchref gallery add: {exc}", file=sys.stderr)
             return 2
-        print(f"added {summary['added']}, already there {summary['unchanged']}, without a Quick, Draw! label "
+        print(f"added {summary['added']}, already there {summary['unchanged']} (credit updated: "
+              f"{summary['recredited']}), without a Quick, Draw! label "
               f"{summary['unlabelled']}, unreadable {summary['failed']}; gallery: {len(gallery.entries())} images")
         return 0
     if args.label:

@@ -33,8 +33,11 @@ def _table(path: str, objects) -> str:
         name = top.label if top and o.confident else "?"
         if top and not o.confident:  # "not sure": the candidates are only guesses
             also = "Not sure — maybe: " + ", ".join(lab.label for lab in o.labels[:3])
+        refs = str(len(o.references))
+        if o.references_label and top and o.references_label != (o.picked_label or top.label):
+            refs += f" (no photos of {o.picked_label or top.label}: of {o.references_label})"
         lines.append(f"  {i:>2}  {box:<24} {name:<22} "
-                     f"{top.score if top else 0:>6.2f}  {also:<40} {len(o.references)}")
+                     f"{top.score if top else 0:>6.2f}  {also:<40} {refs}")
     return "\n".join(lines)
 
 

@@ -37,7 +37,12 @@ class Reference(BaseModel):
     thumb_url: str
     author: str = ""
     author_url: str = ""
-    source_url: str = ""
+    source_url: str = Field("", description="the photo's own page (Unsplash, a COCO explore page, ...)")
+    # Added in round 3 (local photos: the most specific credit the source gives; "" when it gives none).
+    collection: str = Field("", description="the set the photo comes from, e.g. 'COCO 2017'")
+    title: str = Field("", description="the photo within its set, e.g. 'COCO image 370'")
+    license: str = Field("", description="the photo's licence, e.g. 'Apache-2.0'; '' when unknown")
+    license_url: str = ""
     # Unsplash only: the photo's download-tracking endpoint, triggered server-side when a user picks it.
     download_location: str | None = None
 
@@ -53,6 +58,10 @@ class DetectedObject(BaseModel):
     picked_label: str | None = Field(default=None, description=(
         "the label the user picked for this object (POST /v1/jobs/{id}/objects/{i}/label); "
         "its references follow the pick"))
+    references_label: str | None = Field(default=None, description=(
+        "the label the references show: the object's label (its pick, else its top label), or, when "
+        "there are no photos of that, the next candidate that has some (the app says so: 'No photos "
+        "of a face — here is the next guess, owl'); null when no candidate has photos"))
 
 
 class ImageInfo(BaseModel):

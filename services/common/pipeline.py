@@ -132,11 +132,13 @@ def resolve_parts(boxes: list, label_scores: list[float]) -> set[int]:
 
 def recommend(objects: list[DetectedObject], recommender, n: int = 6, gray: Image.Image | None = None
               ) -> list[DetectedObject]:
-    """Fill ``references`` of every object from its top label; when a provider has nothing for it
-    (a small local gallery), from the next candidates (up to the third). Empty when nothing matches."""
+    """Fill ``references`` of every object from its label (the user's pick, else the top label); when
+    a provider has nothing for it (a small local gallery), from the next candidates (up to the third).
+    ``references_label`` says which label the photos show (None: no candidate has any), so a photo
+    of another candidate is never passed off as the object's."""
     out = []
     for o in objects:
-        refs = []
+        refs, shown = [], None
         if n > 0:
             crop = gray.crop(tuple(int(v) for v in o.box)) if gray is not None else None
             # a label the user picked comes first (its references follow the pick)
@@ -144,8 +146,9 @@ def recommend(objects: list[DetectedObject], recommender, n: int = 6, gray: Imag
             for name in dict.fromkeys(names):
                 refs = recommender.recommend(name, n=n, crop=crop)
                 if refs:
+                    shown = name
                     break
-        out.append(o.model_copy(update={"references": refs}))
+        out.append(o.model_copy(update={"references": refs, "references_label": shown}))
     return out
 
 

@@ -90,11 +90,10 @@ async def client_id(request: Request, key_scope: ApiKeyDep) -> str:
 ClientDep = Annotated[str, Depends(client_id)]
 
 
-async def rate_limit_jobs(request: Request, response: Response, client: ClientDep) -> None:
-    """Count this submission against the caller's limit; 429 ``rate_limited`` with ``Retry-After``
+async def _rate_limit(request: Request, response: Response, client: str, limiter, what: str) -> None:
+    """Count this request against the caller's limit; 429 ``rate_limited`` with ``Retry-After``
     when it is over. Runs before the body is read, so a refused request costs no parsing and makes
     no job. Redis being down is a 503 ``queue_unavailable`` at once."""
-    limiter = request.app.state.limiter
     if not limiter.enabled:
         return
     try:
@@ -105,11 +104,23 @@ async def rate_limit_jobs(request: Request, response: Response, client: ClientDe
                        headers={"Retry-After": str(request.app.state.settings.outage_retry_after_s)}) from exc
     if not d.allowed:
         raise ApiError(429, "rate_limited",
-                       f"too many sketches: at most {d.limit} a minute; try again in {d.retry_after_s} s",
+                       f"too many {what}: at most {d.limit} a minute; try again in {d.retry_after_s} s",
                        headers={"Retry-After": str(d.retry_after_s), "RateLimit-Limit": str(d.limit),
                                 "RateLimit-Remaining": "0"})
     response.headers["RateLimit-Limit"] = str(d.limit)
     response.headers["RateLimit-Remaining"] = str(d.remaining)
 
 
+async def rate_limit_jobs(request: Request, response: Response, client: ClientDep) -> None:
+    """Submissions and label picks (each queues work): ``rate_limit_per_minute`` per client."""
+    await _rate_limit(request, response, client, request.app.state.limiter, "sketches")
+
+
+async def rate_limit_guesses(request: Request, response: Response, client: ClientDep) -> None:
+    """Live guesses (one per stroke while drawing): ``guess_rate_limit_per_minute`` per client, a
+    limit of their own so that drawing never uses up the submissions' allowance."""
+    await _rate_limit(request, response, client, request.app.state.guess_limiter, "guesses")
+
+
 RateLimitDep = Annotated[None, Depends(rate_limit_jobs)]
+GuessRateLimitDep = Annotated[None, Depends(rate_limit_guesses)]

@@ -8,6 +8,11 @@ preprocessing path, exactly as a job's object does: the strokes are rasterised b
 :func:`services.common.preprocess.normalize_sketch`. For a drawing of one object the guess is
 therefore the job classifier's answer on (nearly) the same crop.
 
+Both steps hold the GIL for most of their time, so :func:`sketch_input` runs them in the gateway's
+render process pool (:mod:`.rendering`, the pool that draws a job's strokes): the gateway's own
+process only parses the request and runs the model (onnxruntime releases the GIL), and its event
+loop keeps answering while a drawing is rendered.
+
 A guess is ``confident`` when its top score reaches the threshold chosen on the val split and saved
 in ``models/guess/config.json`` (the "not sure" line of the app).
 """
@@ -42,22 +47,23 @@ class GuessModel:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def guess_image(self, gray, top_k: int) -> list[tuple[str, float]]:
-        from services.common.preprocess import normalize_sketch
-
-        x = normalize_sketch(gray, norm=self.norm)
+    def rank(self, x: np.ndarray, top_k: int) -> list[tuple[str, float]]:
+        """The ``top_k`` (label, probability) for one ``(28, 28)`` input; [] for a blank one."""
         if not x.any():
             return []
         p = self.probabilities(x[None])[0]
         idx = np.argsort(-p)[:top_k]
         return [(self.classes[i], float(p[i])) for i in idx]
 
-    def guess_strokes(self, strokes, width: int, height: int, stroke_width: float, top_k: int):
-        from services.common.rendering import render_strokes
 
-        im = render_strokes([[list(st[0]), list(st[1])] for st in strokes], size=(width, height),
-                            stroke_width=stroke_width, margin=None)
-        return self.guess_image(im, top_k)
+def sketch_input(strokes: list, width: int, height: int, stroke_width: float, norm) -> np.ndarray:
+    """Validated strokes -> the ``(28, 28)`` the model sees, through the one rendering and
+    preprocessing path (picklable: it runs in the render process pool)."""
+    from services.common.preprocess import normalize_sketch
+    from services.common.rendering import render_strokes
+
+    im = render_strokes(strokes, size=(width, height), stroke_width=stroke_width, margin=None)
+    return normalize_sketch(im, norm=norm)
 
 
 _lock = threading.Lock()

@@ -105,6 +105,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # async client for the long poll's subscriptions (GET /v1/jobs/{id}?wait=)
     app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=s.redis_timeout_s)
     app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)
+    app.state.guess_limiter = RateLimiter(app.state.store.r, s.guess_rate_limit_per_minute,
+                                          s.guess_rate_limit_burst, scope="guess")
     if s.s3_endpoint_url:
         app.state.storage = S3Storage.from_settings(s, connect_timeout=s.s3_connect_timeout_s,
                                                     read_timeout=s.s3_read_timeout_s, total_attempts=1)

@@ -1,4 +1,5 @@
-"""Per-client rate limit on job submissions, counted in Redis so every gateway replica shares it.
+"""Per-client rate limits on the POSTs (job submissions and label picks; live guesses on a limiter of
+their own, ``scope="guess"``), counted in Redis so every gateway replica shares them.
 
 The algorithm is GCRA (the "generic cell rate algorithm", a sliding-window limiter that keeps one
 number per client): a client may send ``per_minute`` requests a minute on average, and at most

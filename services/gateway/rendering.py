@@ -2,10 +2,12 @@
 
 Pillow holds the GIL while it draws a line, so a costly drawing rendered in a thread would stop the
 whole gateway (``/healthz`` included) for its duration. The pool's processes are started with
-``spawn`` (no copy of the gateway's threads or sockets) at a lower CPU priority, import only :mod:`services.common.rendering`
-and Pillow, and end with the gateway, even a killed one (``PR_SET_PDEATHSIG``). The drawing itself is the project's
-one rasteriser, :func:`services.common.rendering.render_strokes` (via ``intake.render_png``); the
-cost of a drawing is capped before it gets here (``services.common.requests.check_strokes``).
+``spawn`` (no copy of the gateway's threads or sockets) at a lower CPU priority, import only the
+project's rendering and preprocessing (Pillow, numpy, scipy), and end with the gateway, even a
+killed one (``PR_SET_PDEATHSIG``). The drawing itself is the project's one rasteriser,
+:func:`services.common.rendering.render_strokes`: a job's sketch PNG (``intake.render_png``) and a
+live guess's model input (``guess.sketch_input``, which also runs the one preprocessing) are both
+made here. The cost of a drawing is capped before it gets here (``services.common.requests.check_strokes``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import logging
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from .errors import ApiError
 from .intake import render_png
 
 log = logging.getLogger("sketchref.gateway")
 _lock = threading.Lock()
+T = TypeVar("T")
 
 
 def _child_setup(parent_pid: int) -> None:
@@ -57,6 +62,7 @@ def render_pool(app) -> ProcessPoolExecutor:
 
 
 def _warm() -> int:
+    import services.common.preprocess  # noqa: F401  (scipy: loaded before the first live guess)
     import services.common.rendering  # noqa: F401  (Pillow, numpy: loaded before the first sketch)
 
     return multiprocessing.current_process().pid
@@ -78,12 +84,12 @@ def close_render_pool(app) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def render(app, args: tuple) -> bytes:
-    """The PNG of ``render_png(*args)``, drawn in the pool; 503 when the pool broke (a process died:
-    the next request gets a fresh pool)."""
+async def in_pool(app, fn: Callable[..., T], *args) -> T:
+    """``fn(*args)`` run in the pool (``fn`` and its arguments picklable); 503 when the pool broke (a
+    process died: the next request gets a fresh pool)."""
     pool = render_pool(app)
     try:
-        return await asyncio.get_running_loop().run_in_executor(pool, render_png, *args)
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
     except BrokenProcessPool as exc:
         log.error("a render process died; starting a new pool")
         with _lock:
@@ -92,3 +98,8 @@ async def render(app, args: tuple) -> bytes:
         pool.shutdown(wait=False, cancel_futures=True)
         raise ApiError(503, "render_unavailable", "the sketch could not be drawn; try again",
                        headers={"Retry-After": "1"}) from exc
+
+
+async def render(app, args: tuple) -> bytes:
+    """The PNG of ``render_png(*args)``, drawn in the pool."""
+    return await in_pool(app, render_png, *args)

@@ -43,6 +43,10 @@ class GatewaySettings(CommonSettings):
     # after being idle (default: a minute's worth).
     rate_limit_per_minute: int = 60
     rate_limit_burst: int | None = None
+    # The same for POST /v1/guess (the app asks once per stroke, debounced: a fast drawer makes ~1 a
+    # second), its own allowance; 0 turns it off.
+    guess_rate_limit_per_minute: int = 240
+    guess_rate_limit_burst: int | None = 60
     max_upload_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 16_000_000
     # Refused by the header, before decoding: longer side over max_aspect_ratio x the shorter; a PNG

@@ -5,7 +5,8 @@ Storage layout (under ``SKETCHREF_GALLERY_PREFIX``, default ``gallery``):
 - ``images/<id>.<ext>``: the photo, copied (JPEG/PNG/WebP as given; other formats re-encoded as JPEG);
 - ``thumbs/<id>.jpg``: a thumbnail (longest side ``gallery_thumb_px``);
 - ``index.json``: every image's labels (Quick, Draw! words), where each label is in the picture
-  (largest box, share of the picture) and an embedding of that region for sketch similarity.
+  (largest box, share of the picture) and an embedding of that region for sketch similarity, and its
+  credit (:mod:`.credits`: author, licence and the photo's own page where its source gives them).
 
 ``id`` is the first 16 hex digits of the photo's SHA-256, so adding a folder twice adds nothing.
 Ranking for a label: images showing it prominently (its boxes cover >= 10% of the picture, or the
@@ -35,6 +36,7 @@ from services.common.settings import CommonSettings, get_settings
 from services.common.storage import LocalStorage, NotFound, Storage, get_storage
 
 from .cache import best_effort, make_lock_factory
+from .credits import Credit, Creditor, creditor_for, folder_credit
 from .embedding import EdgeOrientationEmbedder, cosine
 from .gallery_sources import Item, scan_folder
 from .settings import RecommenderSettings, get_recommender_settings
@@ -45,12 +47,9 @@ PRIMARY_SHARE = 0.10
 INDEX_TTL_S = 30.0
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 EXTS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
-# Credits of the shared photo sets, by sub-folder of the default source.
-DEFAULT_CREDITS = {
-    "coco128": ("COCO 2017 (photos from Flickr under their own licences)", "https://cocodataset.org/"),
-    "open-images": ("Open Images, via google-coral/test_data (Apache-2.0)",
-                    "https://storage.googleapis.com/openimages/web/index.html"),
-}
+# Index entries credited per photo (:mod:`.credits`) since version 2; an older default gallery is
+# credited again by ensure_default_gallery (its photos, labels and embeddings are kept).
+CREDITS_VERSION = 2
 
 
 class LocalGallery:
@@ -126,22 +125,28 @@ class LocalGallery:
         return best_effort(make_lock_factory(self.storage, self.settings, self.common)(name))
 
     def add_folder(self, root: str | Path, labels_file: str | Path | None = None, credit: str = "",
-                   source_url: str = "") -> dict:
+                   source_url: str = "", known_only: bool = False) -> dict:
+        """Add the photos under ``root``, credited by :func:`.credits.creditor_for` (a known source
+        per photo, else ``credit``/``source_url`` for all). ``known_only``: only credit again the
+        photos already in the gallery, add none."""
         items = scan_folder(root, labels_file)
         if isinstance(self.storage, LocalStorage):  # never index the storage's own copies
             own = Path(self.storage.root).resolve()
             items = [i for i in items if own not in i.path.resolve().parents]
-        return self.add_items(items, credit, source_url, base=Path(root))
+        return self.add_items(items, creditor_for(Path(root), credit, source_url), base=Path(root),
+                              known_only=known_only)
 
-    def add_items(self, items: list[Item], credit: str = "", source_url: str = "", base: Path | None = None
-                  ) -> dict:
-        """Copy, thumbnail and index ``items``; returns counts (added, unchanged, unlabelled, failed)."""
-        summary = {"added": 0, "unchanged": 0, "unlabelled": 0, "failed": 0}
+    def add_items(self, items: list[Item], credit: Creditor | str = "", source_url: str = "",
+                  base: Path | None = None, known_only: bool = False) -> dict:
+        """Copy, thumbnail and index ``items``; returns counts (added, unchanged, recredited: already
+        there with another credit, now updated, unlabelled, failed)."""
+        creditor = folder_credit(credit, source_url) if isinstance(credit, str) else credit
+        summary = {"added": 0, "unchanged": 0, "recredited": 0, "unlabelled": 0, "failed": 0}
         new: dict[str, dict] = {}
         known = self.load_index(refresh=True)["images"]
         for item in items:
             try:
-                entry = self._add_one(item, credit, source_url, base, known)
+                entry, added = self._add_one(item, creditor(item.path), base, known, known_only)
             except Exception as exc:  # one unreadable file must not stop the rest
                 log.warning("gallery: skipping %s (%s)", item.path.name, exc)
                 summary["failed"] += 1
@@ -152,20 +157,35 @@ class LocalGallery:
                 summary["unchanged"] += 1
             else:
                 new[entry["id"]] = entry
-                summary["added"] += 1
+                summary["added" if added else "recredited"] += 1
         with self._lock("gallery-index"):  # merge with whatever another writer saved meanwhile
             index = self.load_index(refresh=True)
-            index = {"version": 1, "embedder": self.embedder.name, "images": {**index["images"], **new}}
-            self.storage.put(self.index_key, json.dumps(index, separators=(",", ":")).encode(),
-                             "application/json")
-            self.load_index(refresh=True)
+            index = {**index, "version": 1, "embedder": self.embedder.name, "images": {**index["images"], **new}}
+            self._save(index)
         return summary
 
-    def _add_one(self, item: Item, credit: str, source_url: str, base: Path | None, known: dict) -> dict | None:
+    def _save(self, index: dict) -> None:
+        self.storage.put(self.index_key, json.dumps(index, separators=(",", ":")).encode(), "application/json")
+        self.load_index(refresh=True)
+
+    def mark_credited(self) -> None:
+        """Record that the default photos in the index carry per-photo credits (CREDITS_VERSION)."""
+        with self._lock("gallery-index"):
+            self._save({**self.load_index(refresh=True), "credits": CREDITS_VERSION})
+
+    def _add_one(self, item: Item, credit: Credit, base: Path | None, known: dict, known_only: bool = False
+                 ) -> tuple[dict | None, bool]:
+        """(the new or re-credited entry, whether it is new); (None, False) when already there as is
+        (or new and ``known_only``)."""
         data = item.path.read_bytes()
         image_id = hashlib.sha256(data).hexdigest()[:16]
+        if image_id not in known and known_only:
+            return None, False
         if image_id in known:
-            return None
+            entry = known[image_id]
+            if entry.get("credit") == credit.as_dict():
+                return None, False
+            return {**entry, "credit": credit.as_dict()}, False
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             image = ImageOps.exif_transpose(im).convert("RGB")
@@ -197,14 +217,14 @@ class LocalGallery:
             source = item.path.name
         return {"id": image_id, "key": key, "width": image.width, "height": image.height,
                 "labels": labels, "source_labels": item.source_labels, "source": source,
-                "credit": credit, "source_url": source_url}
+                "credit": credit.as_dict()}, True
 
     # ---- recommending ---------------------------------------------------------------------------
     def ensure_built(self) -> None:
-        if self._built or not self.autobuild or self.has_index():
-            self._built = True
-            return
-        ensure_default_gallery(self)
+        """Build the default gallery on first use, or credit an index from before per-photo credits
+        again (both once per process; nothing to do when the index is current)."""
+        if not self._built and self.autobuild:
+            ensure_default_gallery(self)
         self._built = True
 
     def recommend(self, label: str, n: int = 6, crop: Image.Image | None = None) -> list[Reference]:
@@ -236,9 +256,11 @@ class LocalGallery:
         return [self.reference(e) for _, e in ranked[:n]]
 
     def reference(self, entry: dict) -> Reference:
+        credit = entry.get("credit")
+        if not isinstance(credit, dict):  # an index written before per-photo credits
+            credit = {"collection": credit or "", "source_url": entry.get("source_url", "")}
         return Reference(provider="local", id=entry["id"], url=self.url_for(entry),
-                         thumb_url=self.url_for(entry, thumb=True), author=entry.get("credit", ""),
-                         author_url="", source_url=entry.get("source_url", ""))
+                         thumb_url=self.url_for(entry, thumb=True), **credit)
 
 
 def default_source_dir(settings: RecommenderSettings | None = None, common: CommonSettings | None = None) -> Path:
@@ -253,22 +275,24 @@ def ensure_default_gallery(gallery: LocalGallery | None = None, source: str | Pa
     from ``scripts/setup_assets.py``. A missing source folder leaves the gallery empty, no error.
     """
     g = gallery or LocalGallery(autobuild=False)
-    if g.has_index():
-        return len(g.entries())
     src = Path(source) if source else default_source_dir(g.settings, g.common)
+    if g.has_index() and g.load_index().get("credits") == CREDITS_VERSION:
+        return len(g.entries())
     if not src.is_dir():
         log.info("no gallery source at %s: the local gallery stays empty", src)
-        return 0
+        return len(g.entries())
     with g._lock("gallery-build"):
-        g.load_index(refresh=True)
-        if g.has_index():  # built by another process while we waited
+        index = g.load_index(refresh=True)
+        if g.has_index() and index.get("credits") == CREDITS_VERSION:  # built by another process meanwhile
             return len(g.entries())
-        log.info("building the local gallery from %s", src)
+        # an index from before per-photo credits: its photos are credited again, nothing is added
+        known_only = g.has_index()
+        log.info("%s the local gallery from %s", "crediting" if known_only else "building", src)
         subdirs = sorted(p for p in src.iterdir() if p.is_dir())
         for sub in subdirs:
-            credit, url = DEFAULT_CREDITS.get(sub.name, ("", ""))
-            g.add_folder(sub, credit=credit, source_url=url)
+            g.add_folder(sub, known_only=known_only)
         loose = [p for p in src.iterdir() if p.is_file()]
         if loose or not subdirs:
-            g.add_items([i for i in scan_folder(src) if i.path.parent == src], base=src)
+            g.add_items([i for i in scan_folder(src) if i.path.parent == src], base=src, known_only=known_only)
+        g.mark_credited()
     return len(g.entries())

@@ -45,7 +45,13 @@ def test_default_gallery_from_the_shared_photos(storage, make_settings, common):
         assert r.url.startswith("file://") and Path(r.url[7:]).is_file()
         with Image.open(r.thumb_url[7:]) as thumb:
             assert thumb.format == "JPEG" and max(thumb.size) <= 256
-        assert r.author and r.source_url.startswith("https://")
+        # credited per photo: its own page, never only a data set's home page
+        entry = g.get(r.id)
+        assert r.collection == "COCO 2017" and r.title == f"COCO image {int(Path(entry['source']).stem)}"
+        assert r.source_url == f"https://cocodataset.org/#explore?id={int(Path(entry['source']).stem)}"
+    owl = g.recommend("owl", 1)[0]
+    assert owl.source_url == "https://github.com/google-coral/test_data/blob/104342d2/owl.jpg"
+    assert owl.license == "Apache-2.0"
     index_before = storage.get("gallery/index.json")
     assert ensure_default_gallery(g) == n and storage.get("gallery/index.json") == index_before
 
@@ -89,7 +95,7 @@ def test_ranking_by_label_prominence(tmp_path, storage, make_settings, common):
         (ds / "labels" / "train" / f"{name}.txt").write_text(rows + "\n")
     assert yolo_names(ds / "config.yaml") == {0: "cat", 1: "teddy bear"}
     g = LocalGallery(storage, make_settings(None), common=common, autobuild=False)
-    assert g.add_folder(tmp_path) == {"added": 3, "unchanged": 0, "unlabelled": 0, "failed": 0}
+    assert g.add_folder(tmp_path) == {"added": 3, "unchanged": 0, "recredited": 0, "unlabelled": 0, "failed": 0}
     sources = {e["id"]: e["source"] for e in g.entries()}
     assert [sources[r.id] for r in g.recommend("cat", 6)] == ["yolo/images/train/big.jpg",
                                                                "yolo/images/train/mid.jpg",

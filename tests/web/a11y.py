@@ -19,6 +19,11 @@ def axe_violations(page, impacts=("serious", "critical")) -> list[dict]:
         # evaluated through the DevTools protocol: the app's CSP (no inline script) stays on
         page.evaluate(AXE_JS.read_text(encoding="utf-8") + "\n;void 0")
     assert page.evaluate("() => axe.version") == AXE_VERSION
+    # Entry animations (cards rising and fading in) finish first: axe measures colours as they are
+    # painted, and a card half faded in has half its contrast. Endless ones (a spinner) are left.
+    page.evaluate("""() => Promise.all(document.getAnimations()
+        .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+        .map((a) => a.finished.catch(() => null))).then(() => true)""")
     result = page.evaluate("""async () => {
         const r = await axe.run(document, {resultTypes: ['violations']});
         return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,

@@ -2,8 +2,8 @@
 submitted to the real gateway and workers, with labels, boxes and gallery references shown.
 
 Screenshots land in ``$SKETCHREF_ARTIFACTS_DIR`` (default ``out/artifacts/``); with
-``SKETCHREF_DOCS_SCREENSHOTS=1`` the drawing and result screens are also written to
-``docs/screenshots/`` for the README.
+``SKETCHREF_DOCS_SCREENSHOTS=1`` the drawing (with live guesses) and reference screens are also
+written to ``docs/screenshots/`` for the README (the result screen by ``test_honest.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import time
 
@@ -105,7 +106,7 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
         "() => [...document.querySelectorAll('[data-testid=reference] img')].every(i => i.complete)",
         timeout=WAIT_MS)
     page.wait_for_timeout(500)
-    shot(page, "03-result", docs="result.png")
+    shot(page, "03-result")  # the README's result screen: test_honest.py (an object "not sure")
 
     statuses = page.evaluate("window.__statuses")
     assert any("Sending" in s or "Finding" in s or "Naming" in s or "Picking" in s or "Waiting" in s
@@ -143,6 +144,12 @@ def test_draw_undo_submit_see_labels_and_references(app_url, phone):
     page.wait_for_function("() => document.querySelector('#viewer-img').complete")
     page.wait_for_timeout(400)
     shot(page, "05-reference", docs="reference.png")
+    # A gallery photo links its own page (a COCO explore page, the file in google-coral/test_data),
+    # never only a data set's home page, and says its licence or where to find it.
+    page_url = page.locator("#viewer-open").get_attribute("href")
+    assert DOUBLES or re.fullmatch(r"https://cocodataset\.org/#explore\?id=\d+|"
+                                   r"https://github\.com/google-coral/test_data/blob/\w+/[\w.]+", page_url), page_url
+    assert DOUBLES or "licence" in page.locator("#viewer-caption").inner_text()
     page.keyboard.press("Escape")
 
     (artifacts_dir() / "timings.json").write_text(json.dumps({

@@ -79,3 +79,47 @@ def test_pick_from_the_app(app_url, phone):
     assert page.get_by_test_id("label").first.inner_text() == second
     assert "your pick" in page.get_by_test_id("object").first.inner_text()
     assert not page.errors, page.errors
+
+
+def _gallery_words() -> set[str]:
+    """The Quick, Draw! words the default local gallery has photos of (what the stack's recommender
+    built from the shared photos)."""
+    from services.common.settings import get_settings
+    from services.recommender.gallery_sources import scan_folder
+
+    photos = get_settings().shared_dir / "data" / "photos"
+    return {w for sub in photos.iterdir() if sub.is_dir() for item in scan_folder(sub) for w in item.labels}
+
+
+def test_a_pick_without_photos_shows_the_next_guess(app_url, phone):
+    """Picking a label the gallery has no photos of: the job's references come from the next
+    candidate that has some, the API says whose (``references_label``) and the app says so."""
+    page = phone
+    words = _gallery_words()
+    page.goto(app_url + "/")
+    draw_drawing(page, held_out_drawing("cat"))
+    with page.expect_response(lambda r: r.url.endswith("/v1/jobs") and r.request.method == "POST") as posted:
+        page.get_by_test_id("submit").click()
+    job_url = f"{app_url}/v1/jobs/{posted.value.json()['id']}"
+    page.wait_for_function("() => window.sketchref.mode === 'result'", timeout=WAIT_MS)
+    obj = httpx.get(job_url, timeout=30).json()["objects"][0]
+    top = obj["labels"][0]["label"]
+    assert top in words and obj["references_label"] == top  # a cat, with photos of cats
+    assert page.get_by_test_id("refs-note").count() == 0
+    without = [c["label"] for c in obj["labels"][1:] if c["label"] not in words]
+    assert without, f"every candidate of {obj['labels']} has photos: nothing to check with"
+    page.get_by_test_id("object").first.click()
+    page.locator("#labels-dialog").wait_for(state="visible")
+    page.get_by_role("button", name=f"Pick {without[0]}", exact=True).click()
+    page.wait_for_function("() => document.querySelector('[data-testid=status]').innerText.startsWith('Picked')",
+                           timeout=WAIT_MS)
+    after = httpx.get(job_url, timeout=30).json()["objects"][0]
+    tried = list(dict.fromkeys([without[0]] + [c["label"] for c in obj["labels"][:3]]))
+    expected = next(w for w in tried if w in words)
+    assert after["picked_label"] == without[0] and after["references_label"] == expected
+    assert after["references"]
+    article = "an" if without[0][0] in "aeiou" else "a"
+    assert page.get_by_test_id("refs-note").inner_text() == \
+        f"No photos of {article} {without[0]} — here is the next guess, {expected}."
+    assert page.locator(".ref-strip").first.get_attribute("aria-label") == f"Reference photos of {expected}"
+    assert not page.errors, page.errors

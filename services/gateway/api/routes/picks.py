@@ -8,7 +8,8 @@ with the job (``status: queued, stage: recommend``); wait for it as for a new jo
 
 Only the client that submitted the job may pick: with API keys on, the same key, else the same
 address (403 ``not_your_job`` otherwise; the same rule as ``DELETE``).
-A job that has not succeeded (or is re-running) answers 409.
+A job that has not succeeded (or is re-running) answers 409. A pick queues work as a submission does,
+so it counts against the same per-client rate limit (429 ``rate_limited`` with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
@@ -24,7 +25,7 @@ from services.common.contracts import Job
 from services.common.queue import enqueue
 from services.common.routing import queue_for
 
-from ...deps import CeleryDep, ClientDep, SettingsDep, StoreDep
+from ...deps import CeleryDep, ClientDep, RateLimitDep, SettingsDep, StoreDep
 from ...errors import ApiError
 from ...intake import read_capped
 from .jobs import _owned, job_response
@@ -68,10 +69,11 @@ def _pick(body: bytes, job_id: str, index: int, client: str, settings, store, ce
 
 @router.post("/jobs/{job_id}/objects/{index}/label", status_code=202, response_model=Job,
              summary="Pick the right label for an object (its references follow)",
+             responses={429: {"description": "Over the per-client rate limit (see Retry-After)"}},
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": LabelPick.model_json_schema()}}}})
-async def pick_label(job_id: str, index: int, request: Request, client: ClientDep, settings: SettingsDep,
-                     store: StoreDep, celery: CeleryDep):
+async def pick_label(job_id: str, index: int, request: Request, response: Response, client: ClientDep,
+                     settings: SettingsDep, store: StoreDep, celery: CeleryDep, _limited: RateLimitDep):
     body = await read_capped(request, 4096)
     rec = await run_in_threadpool(_pick, body, job_id, index, client, settings, store, celery)
-    return job_response(rec, 202)
+    return job_response(rec, 202, response)

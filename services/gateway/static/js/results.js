@@ -44,6 +44,28 @@ export function notSureText(obj) {
   return `Not sure — maybe ${list}?`;
 }
 const providerName = (p) => (p === "unsplash" ? "Unsplash" : p === "local" ? "sketchref gallery" : p || "the web");
+/** The label whose photos the references are: the object's own, or another candidate's (the
+ * server's `references_label`; a server without it gave the object's own). */
+const shownLabel = (obj, top) => obj.references_label || top.label;
+/** The labels the recommender tried, in its order: the pick, then the first three candidates. */
+const triedLabels = (obj) => [...new Set([obj.picked_label, ...(obj.labels || []).slice(0, 3).map((l) => l.label)]
+  .filter(Boolean))];
+/** "No photos of a face — here is the next guess, owl." / "No photos of a face, nor of an owl or a cat." */
+export function referencesNote(obj) {
+  const top = topLabel(obj);
+  const own = top.label;
+  if ((obj.references || []).length) {
+    const shown = shownLabel(obj, top);
+    return shown === own ? null : `No photos of ${article(own)} ${own} — here is the next guess, ${shown}.`;
+  }
+  const others = triedLabels(obj).filter((l) => l !== own).map((l) => `${article(l)} ${l}`);
+  if (!own) return "No reference photos for this one.";
+  if (!others.length) return `No photos of ${article(own)} ${own}.`;
+  const list = others.length > 1 ? `${others.slice(0, -1).join(", ")} or ${others[others.length - 1]}` : others[0];
+  return `No photos of ${article(own)} ${own}, nor of ${list}.`;
+}
+/** The short credit under a thumbnail: the author, else the photo's name in its set. */
+const shortCredit = (ref) => ref.author || ref.title || ref.collection || providerName(ref.provider);
 
 /** Safe http(s) or same-origin link, or null. */
 function safeUrl(url) {
@@ -61,6 +83,7 @@ function link(url, text, cls) {
   return href ? el("a", { href, target: "_blank", rel: "noopener", class: cls }, text) : el("span", { class: cls }, text);
 }
 
+/** A thumbnail whose picture is fetched only by `loadThumbs` (after the labels are on screen). */
 function thumb(src, alt, fallbackText) {
   const wrap = el("span", { class: "thumb" });
   const img = el("img", { alt, loading: "lazy", decoding: "async", referrerpolicy: "no-referrer" });
@@ -69,7 +92,7 @@ function thumb(src, alt, fallbackText) {
     wrap.dataset.initial = (fallbackText || "?").charAt(0).toUpperCase();
   });
   const href = safeUrl(src);
-  if (href) img.src = href;
+  if (href) img.dataset.src = href;
   else {
     wrap.classList.add("broken");
     wrap.dataset.initial = (fallbackText || "?").charAt(0).toUpperCase();
@@ -110,6 +133,8 @@ export class ResultsView {
     return [Math.max(0, x1 - pad), Math.max(0, y1 - pad - 16), Math.min(space.w, x2 + pad), Math.min(space.h, y2 + pad)];
   }
 
+  /** Labels first: the cards go on screen at once; their photos are fetched after the next paint,
+   * so neither their requests nor their decoding delay the labels. */
   show(job) {
     this.clear();
     this.job = job;
@@ -119,6 +144,15 @@ export class ResultsView {
       ? `Found ${objects.length} ${objects.length === 1 ? "object" : "objects"}`
       : "Found in your sketch";
     objects.forEach((obj, i) => this.list.append(this.card(obj, i)));
+    const shown = this.job;
+    requestAnimationFrame(() => setTimeout(() => { if (this.job === shown) this.loadThumbs(); }, 0));
+  }
+
+  loadThumbs() {
+    for (const img of this.list.querySelectorAll("img[data-src]")) {
+      img.src = img.dataset.src;
+      delete img.dataset.src;
+    }
   }
 
   /** Boxes and top labels over the sketch, placed through the pad's current view. */
@@ -182,21 +216,24 @@ export class ResultsView {
 
     const sure = isSure(obj) || !!top.picked;
     if (!sure) head.classList.add("unsure");
-    const strip = el("ul", { class: "ref-strip", "aria-label": `Reference photos for ${top.label}` });
-    refs.forEach((ref) => strip.append(this.refItem(ref, top.label)));
+    const shown = shownLabel(obj, top);
+    const strip = el("ul", { class: "ref-strip", "aria-label": `Reference photos of ${shown}` });
+    refs.forEach((ref) => strip.append(this.refItem(ref, shown)));
     const providers = [...new Set(refs.map((r) => r.provider))];
+    const note = referencesNote(obj);
     return el(
       "li",
       { class: `object-card${sure ? "" : " unsure"}`, style: `--c:${color}` },
       head,
       sure ? null : el("p", { class: "not-sure", "data-testid": "not-sure" }, notSureText(obj)),
-      refs.length ? strip : el("p", { class: "no-refs" }, "No reference photos for this one yet."),
+      note ? el("p", { class: refs.length ? "refs-note" : "no-refs", "data-testid": "refs-note" }, note) : null,
+      refs.length ? strip : null,
       providers.includes("unsplash") ? el("p", { class: "provider-note" }, "Photos from Unsplash") : null,
     );
   }
 
   refItem(ref, label) {
-    const who = ref.author || providerName(ref.provider);
+    const who = shortCredit(ref);
     const open = el(
       "button",
       {
@@ -204,12 +241,13 @@ export class ResultsView {
         class: "ref-open",
         "data-testid": "reference",
         "data-provider": ref.provider,
-        "aria-label": `Open ${label} photo by ${who}`,
+        "aria-label": ref.author ? `Open ${label} photo by ${who}` : `Open ${label} photo, ${who}`,
         onclick: () => this.openReference(ref, label),
       },
-      thumb(ref.thumb_url || ref.url, `${label}, photo by ${who}`, label),
+      thumb(ref.thumb_url || ref.url, ref.author ? `${label}, photo by ${who}` : `${label}, ${who}`, label),
     );
-    const credit = el("p", { class: "ref-credit" }, ref.author ? link(ref.author_url, ref.author, "author") : providerName(ref.provider));
+    const credit = el("p", { class: "ref-credit", "data-testid": "credit" },
+      ref.author ? link(ref.author_url, ref.author, "author") : link(ref.source_url, who));
     return el("li", { class: "ref" }, open, credit);
   }
 
@@ -252,30 +290,36 @@ export class ResultsView {
   openReference(ref, label) {
     trackDownload(ref);
     const v = this.viewer;
-    const who = ref.author || providerName(ref.provider);
+    const who = shortCredit(ref);
     v.querySelector("#viewer-title").textContent = pretty(label);
     const img = v.querySelector("#viewer-img");
-    img.alt = `${label}, photo by ${who}`;
+    img.alt = ref.author ? `${label}, photo by ${who}` : `${label}, ${who}`;
     const fig = img.closest("figure");
     fig.classList.remove("broken");
     img.onerror = () => fig.classList.add("broken");
     img.src = safeUrl(ref.url) || safeUrl(ref.thumb_url) || "";
-    const cap = v.querySelector("#viewer-caption");
-    let parts;
-    if (ref.provider === "unsplash" && ref.author) {
-      parts = ["Photo by ", link(ref.author_url, ref.author, "author"), " on ", link(ref.source_url || ref.url, "Unsplash")];
-    } else if (ref.author) {
-      parts = ["Credit: ", ref.author_url ? link(ref.author_url, ref.author, "author") : ref.author];
-      if (safeUrl(ref.source_url)) parts.push(" · ", link(ref.source_url, "source"));
-    } else {
-      parts = ["From ", link(ref.source_url || ref.url, providerName(ref.provider))];
-    }
-    cap.replaceChildren(...parts);
+    v.querySelector("#viewer-caption").replaceChildren(...creditParts(ref));
     const open = v.querySelector("#viewer-open");
     const href = safeUrl(ref.source_url) || safeUrl(ref.url);
     open.hidden = !href;
     if (href) open.href = href;
-    open.textContent = ref.provider === "unsplash" ? "View on Unsplash" : "Open original";
+    open.textContent = ref.provider === "unsplash" ? "View on Unsplash" : safeUrl(ref.source_url) ? "Photo's page" : "Open original";
     v.showModal();
   }
+}
+
+/** The viewer's credit line: as the source requires (Unsplash: "Photo by NAME on Unsplash"), else
+ * the most specific the source gives: author, the photo's own page, its set, its licence. */
+export function creditParts(ref) {
+  if (ref.provider === "unsplash" && ref.author) {
+    return ["Photo by ", link(ref.author_url, ref.author, "author"), " on ", link(ref.source_url || ref.url, "Unsplash")];
+  }
+  const parts = [];
+  if (ref.author) parts.push("Photo by ", ref.author_url ? link(ref.author_url, ref.author, "author") : ref.author);
+  const name = ref.title || (ref.author ? "" : ref.collection || providerName(ref.provider));
+  if (name) parts.push(parts.length ? " · " : "", safeUrl(ref.source_url) ? link(ref.source_url, name) : name);
+  if (ref.title && ref.collection) parts.push(` from ${ref.collection}`);
+  if (ref.license) parts.push(" · licence ", ref.license_url ? link(ref.license_url, ref.license) : ref.license);
+  else if (safeUrl(ref.source_url)) parts.push(" · licence: see its page");
+  return parts.filter((p) => p !== "");
 }
