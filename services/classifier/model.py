@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from services.common.preprocess import SketchNorm, normalize_sketch, widen_boxes
+from services.common.preprocess import SketchNorm, normalize_sketch, object_crops
 
 from .settings import ClassifierSettings, get_classifier_settings
 from .vlm import SketchVLM
@@ -31,7 +31,8 @@ class SketchClassifier:
 
     def __init__(self, model: SketchVLM, classes: list[str], norm: SketchNorm, device: str = "cpu",
                  batch_size: int = 64, prepare=None, widen: float = 0.10, temperature: float = 1.0,
-                 threshold: float = 0.5):
+                 threshold: float = 0.5, own_ink: bool = True):
+        self.own_ink = own_ink
         self.temperature, self.threshold = float(temperature), float(threshold)
         self.model = model.to(device).eval()
         self.widen = widen
@@ -42,8 +43,9 @@ class SketchClassifier:
         self.batch_size = batch_size
 
     def tensors(self, gray: Image.Image, boxes: list) -> torch.Tensor:
-        # detector boxes can be a little tighter than the ink: widen them (chosen on val: 0.10)
-        arrs = [normalize_sketch(gray, box=b, norm=self.norm) for b in widen_boxes(list(boxes), self.widen)]
+        # detector boxes can be a little tighter than the ink: widen them (chosen on val: 0.10); each
+        # crop holds its object's own ink only (``own_ink``, see object_crops; chosen on val)
+        arrs = [normalize_sketch(c, norm=self.norm) for c in object_crops(gray, list(boxes), self.widen, self.own_ink)]
         if self.prepare is not None:
             return self.prepare(np.stack(arrs) if arrs else np.zeros((0, self.norm.side, self.norm.side)))
         return torch.from_numpy(np.stack(arrs))[:, None] if arrs else torch.zeros(0, 1, self.norm.side, self.norm.side)

@@ -20,9 +20,9 @@ from training.data.quickdraw import class_names, load_drawings
 from training.data.scenes import SceneConfig, write_yolo_split
 from training.data.styles import STYLES
 
-NEAR_STYLES = ("touching", "overlap")  # layouts where neighbours merge into one box
-
 from .config import DetectorTrainConfig
+
+NEAR_STYLES = ("touching", "overlap")  # layouts where neighbours merge into one box
 
 
 def long_tail_words(k: int) -> list[str]:

@@ -43,18 +43,24 @@ def iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match(pred: list, truth: list, thr: float = 0.5) -> int:
-    """Greedy one-to-one matching by IoU; returns the number of true positives."""
-    used, tp = set(), 0
-    for p in pred:
+def match_pairs(pred: list, truth: list, thr: float = 0.5) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching by IoU, predictions in order: ``(pred index, truth index)`` pairs."""
+    used: set[int] = set()
+    pairs = []
+    for i, p in enumerate(pred):
         best, bj = thr, None
         for j, t in enumerate(truth):
             if j not in used and iou(p, t) >= best:
                 best, bj = iou(p, t), j
         if bj is not None:
             used.add(bj)
-            tp += 1
-    return tp
+            pairs.append((i, bj))
+    return pairs
+
+
+def match(pred: list, truth: list, thr: float = 0.5) -> int:
+    """Greedy one-to-one matching by IoU; returns the number of true positives."""
+    return len(match_pairs(pred, truth, thr))
 
 
 def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -> dict:
