@@ -14,6 +14,15 @@ from training.model_card import write_card
 ROOT = Path(__file__).resolve().parents[1]
 
 
+DETECTOR_INPUTS = (
+    "The detector sees every input through `services/common/preprocess.py::clean_sketch` (dark canvases, "
+    "coloured pens and paper, photos of pencil on paper all become black on white before the area "
+    "downscale); training scenes are saved through the same function (`write_yolo_split`). "
+    "`--style-scenes N` adds the style families of `training/data/styles.py` (train looks) and "
+    "`--near-scenes N` the touching and overlap layouts (train gaps and overlaps). Its boxes are then grown "
+    "to the ink components they cut (`services/common/ink_boxes.py::fit_to_ink`, chosen on val).")
+
+
 def _load(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -25,7 +34,14 @@ def main() -> int:
         cfg = _load(det / "config.json")
         mix = [f"{cfg.get('train_scenes')} {cfg.get('scenes', 'basic')} scenes"]
         mix += [f"{cfg[k]} {what}" for k, what in (("large_scenes", "scenes of 1-2 large drawings"),
-                                                   ("hard_scenes", "hard scenes")) if cfg.get(k)]
+                                                   ("hard_scenes", "hard scenes"),
+                                                   ("style_scenes", "style-family scenes (every family in turn, "
+                                                    "train looks)"),
+                                                   ("near_scenes", "touching/overlap scenes (train gaps and "
+                                                    "overlaps)")) if cfg.get(k)]
+        styles = {f"style {s}, test split, through sketchref recognize": _load(reports / f"scenes-{s}.json")
+                  for s in ("clean", "dark", "colour", "photo", "touching", "overlap", "strays", "thin")
+                  if (reports / f"scenes-{s}.json").exists()}
         write_card(
             det, name="sketchref detector (YOLOv8n, class-agnostic)",
             summary="Finds every drawn object in a sketch; one class, `object`. Built from yolov8n.yaml "
@@ -39,7 +55,9 @@ def main() -> int:
             config=cfg,
             metrics={"val_scenes (ultralytics val, IoU 0.5)": _load(det / "metrics.json"),
                      "issue-5 held-out scenes through sketchref recognize": _load(reports / "scenes-issue5.json"),
-                     "3-object held-out scenes through sketchref recognize": _load(reports / "scenes.json")},
+                     "3-object held-out scenes through sketchref recognize": _load(reports / "scenes.json"),
+                     **styles},
+            sections={"Inputs and boxes": DETECTOR_INPUTS},
             licences=["quickdraw", "ultralytics"],
             reproduce="\n".join(cfg.get("reproduce") or ["sketchref train detector"])
             + "\nsketchref eval recognition scenes --issue5 --scenes 200",
