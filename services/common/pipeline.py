@@ -16,6 +16,7 @@ from PIL import Image
 
 from .contracts import DetectedObject, ImageInfo, Label, Timings
 from .imaging import load_image
+from .ink_boxes import fit_to_ink
 from .preprocess import STATS_KEY, SketchStats, clean_sketch
 
 
@@ -30,8 +31,10 @@ def load_sketch(source) -> Image.Image:
 
 def detect(gray: Image.Image, detector) -> list[DetectedObject]:
     """Boxes in input pixels, most confident first; no labels yet. ``gray`` is cleaned first unless
-    it already is (:func:`load_sketch` output)."""
-    return _objects(detector.detect(clean_sketch(gray)))
+    it already is (:func:`load_sketch` output). Each box is grown to the ink it cuts
+    (:func:`fit_to_ink`: a box is the ink extent of its drawing)."""
+    clean = clean_sketch(gray)
+    return _objects(clean, detector.detect(clean))
 
 
 def detect_many(grays: list[Image.Image], detector) -> list[list[DetectedObject] | Exception]:
@@ -40,10 +43,10 @@ def detect_many(grays: list[Image.Image], detector) -> list[list[DetectedObject]
     from .batching import run_isolated
 
     def many(cleans):
-        return [_objects(found) for found in detector.detect_many(cleans)]
+        return [_objects(c, found) for c, found in zip(cleans, detector.detect_many(cleans), strict=True)]
 
     def one(clean):
-        return _objects(detector.detect(clean))
+        return _objects(clean, detector.detect(clean))
 
     cleans = run_isolated(grays, lambda gs: [clean_sketch(g) for g in gs], clean_sketch)
     ok = [i for i, c in enumerate(cleans) if not isinstance(c, Exception)]
@@ -55,8 +58,10 @@ def detect_many(grays: list[Image.Image], detector) -> list[list[DetectedObject]
     return out
 
 
-def _objects(found) -> list[DetectedObject]:
-    return [DetectedObject(box=list(box), score=score, detector_label=label) for box, score, label in found]
+def _objects(clean: Image.Image, found) -> list[DetectedObject]:
+    boxes = fit_to_ink(clean, [box for box, _, _ in found])
+    return [DetectedObject(box=box, score=score, detector_label=label)
+            for box, (_, score, label) in zip(boxes, found, strict=True)]
 
 
 def classify_many(jobs: list[tuple[Image.Image, list[DetectedObject], int]], classifier

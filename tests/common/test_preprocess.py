@@ -60,6 +60,28 @@ def test_widen_boxes_grows_but_never_into_a_neighbour():
     assert a[1] == -10 and b[3] == 110  # free sides still grow
 
 
+def test_object_crops_hold_the_objects_own_ink_only():
+    from services.common.preprocess import object_crops
+
+    im = Image.new("L", (320, 200), 255)
+    render_strokes([[[10, 100, 100, 10, 10], [10, 10, 100, 100, 10]]], stroke_width=4, margin=None, canvas=im)
+    render_strokes([[[80, 180, 180, 80, 80], [40, 40, 140, 140, 40]]], stroke_width=4, margin=None, canvas=im)
+    boxes = [(8, 8, 102, 102), (78, 38, 182, 142)]  # two overlapping squares
+    mixed = object_crops(im, boxes, 0.1, own_ink=False)
+    own = object_crops(im, boxes, 0.1)
+    assert [c.size for c in own] == [c.size for c in mixed]
+    for c_mixed, c_own, (x1, y1, x2, y2) in zip(mixed, own, boxes, strict=True):
+        a_mixed, a_own = np.asarray(c_mixed) < 128, np.asarray(c_own) < 128
+        assert a_own.sum() < a_mixed.sum()  # the neighbour's ink is gone...
+        ox, oy = max(0, int(x1 - 0.1 * (x2 - x1))), max(0, int(y1 - 0.1 * (y2 - y1)))
+        inside = np.zeros_like(a_own)
+        inside[int(y1) - oy:int(y2) - oy, int(x1) - ox:int(x2) - ox] = True
+        assert (a_own[inside] == a_mixed[inside]).all()  # ...but nothing inside its own box
+    # a part inside the whole erases nothing from the whole; a lone box is unchanged
+    whole, part = object_crops(im, [(8, 8, 182, 142), (78, 38, 182, 142)], 0.1)
+    assert (np.asarray(whole) == np.asarray(object_crops(im, [(8, 8, 182, 142)], 0.1)[0])).all()
+
+
 # --- clean_sketch: one input normalisation for detector and classifier ---------------------------
 
 def _scene():

@@ -27,6 +27,7 @@ class DetectorTrainConfig:
     scenes: str = "basic"  # basic | hard (SceneConfig.hard(): touching, tiny/huge, strays, multi-part...) | issue5
     hard_scenes: int = 0  # extra train scenes of SceneConfig.hard() mixed in (val gets 1/7)
     style_scenes: int = 0  # extra scenes of every style family in turn (training.data.styles, train looks)
+    near_scenes: int = 0  # extra scenes of the touching and overlap layouts in turn (train gaps/overlaps)
     mosaic: float = 1.0  # ultralytics' mosaic probability (it cuts big drawings; lower it for fine-tuning)
     labels: str = "agnostic"  # agnostic (one class: object) | words (the 345 class ids: class-head experiment)
     num_words: int = 0  # words: only this many classes, at evenly spaced ranks of train-split frequency
@@ -41,7 +42,7 @@ class DetectorTrainConfig:
         if not self.tiny:
             return self
         return DetectorTrainConfig(**{**asdict(self), "imgsz": 64, "train_scenes": 8, "val_scenes": 4,
-                                      "large_scenes": 2, "hard_scenes": 0,
+                                      "large_scenes": 2, "hard_scenes": 0, "near_scenes": 0,
                                       "epochs": 1, "batch": 4, "hours": None})
 
     def to_dict(self) -> dict:

@@ -22,6 +22,8 @@ from training.data.styles import STYLES
 
 from .config import DetectorTrainConfig
 
+NEAR_STYLES = ("touching", "overlap")  # layouts where neighbours merge into one box
+
 
 def long_tail_words(k: int) -> list[str]:
     """``k`` classes at evenly spaced ranks of their train-split drawing counts, most drawn first:
@@ -51,10 +53,11 @@ def build_dataset(cfg: DetectorTrainConfig, root: Path) -> Path:
         write_yolo_split(root, split, drawings, n, seed, cfg.imgsz, scene_cfg, class_ids)
         for extra, extra_cfg, offset, prefix in ((cfg.large_scenes, SceneConfig.large(), 7, "large"),
                                                  (cfg.hard_scenes, SceneConfig.hard(), 11, "hard"),
-                                                 (cfg.style_scenes, None, 13, "style")):
+                                                 (cfg.style_scenes, None, 13, "style"),
+                                                 (cfg.near_scenes, None, 17, "near")):
             k = extra if split == "train" else max(1, extra // 7) if extra else 0
             write_yolo_split(root, split, drawings, k, seed + offset, cfg.imgsz, extra_cfg, class_ids, prefix=prefix,
-                             styles=STYLES if prefix == "style" else ())
+                             styles={"style": STYLES, "near": NEAR_STYLES}.get(prefix, ()))
     data_yaml = root / "data.yaml"
     lines = [f"path: {json.dumps(str(root.resolve()))}", "train: images/train", "val: images/val", "names:"]
     lines += [f"  {i}: {json.dumps(n)}" for i, n in enumerate(names)]

@@ -9,7 +9,10 @@ predicted box matched to a drawing at IoU >= 0.5. Logits are taken at temperatur
   ECE (15 equal-width bins of the top-1 score) before and after;
 - threshold: the lowest calibrated top-1 score at which the confident top-1 answers on the single
   val drawings are right at least ``--target`` of the time (default 0.92, a margin over the 0.90 bar
-  for the val->test difference); the share of drawings it leaves confident is reported.
+  for the val->test difference); the share of drawings it leaves confident is reported;
+- max_ink: the 99th percentile of the ink share (of the 28x28 input) over the confident val objects
+  (singles and scenes): objects denser than that (hatching, shading, colouring-in) are never
+  confident. Chosen on drawings only; no scribble is looked at.
 
 Writes ``calibration`` into ``models/classifier/config.json`` (``--write``) and
 ``reports/recognition/calibration.json``.
@@ -27,6 +30,8 @@ import torch
 
 from services.common.imaging import encode_image
 from services.common.pipeline import load_sketch
+
+MAX_INK_PERCENTILE = 99
 
 
 def ece(probs: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
@@ -56,8 +61,9 @@ def choose_threshold(p: np.ndarray, correct: np.ndarray, target: float) -> float
     return float(p[order][ok.max()])
 
 
-def collect(recognizer, singles, scenes_n: int, seed: int) -> tuple[list, list, list]:
-    """(logits, true class index, source) for every single val drawing and matched scene object."""
+def collect(recognizer, singles, scenes_n: int, seed: int) -> tuple[list, list, list, list]:
+    """(logits, true class index, source, ink share of the input) for every single val drawing and
+    matched scene object."""
     from training.classifier.renders import reference_image
     from training.data.styles import STYLES, styled_scene
 
@@ -65,26 +71,30 @@ def collect(recognizer, singles, scenes_n: int, seed: int) -> tuple[list, list, 
 
     clf = recognizer.classifier
     index = {c: i for i, c in enumerate(clf.classes)}
-    rows, ys, src = [], [], []
+    rows, ys, src, inks = [], [], [], []
 
     def logits_of(data: bytes):
         boxes = [o.box for o in recognizer.recognize(data, top_k=1, references=0).objects]
-        return boxes, (clf.logits(clf.tensors(load_sketch(data), boxes)) if boxes else None)
+        if not boxes:
+            return boxes, None, None
+        arrs = clf.arrays(load_sketch(data), boxes)
+        return boxes, clf.logits(clf._prepared(arrs)), arrs.mean(axis=(1, 2))
 
     for d in singles:
         if d.word not in index:
             continue
-        boxes, lg = logits_of(encode_image(reference_image(d)))
+        boxes, lg, ink = logits_of(encode_image(reference_image(d)))
         if lg is not None:
             rows.append(lg[0])
             ys.append(index[d.word])
             src.append("single")
+            inks.append(float(ink[0]))
     rng = random.Random(seed)
     drawings = [d for d in singles if d.word in index]
     for i in range(scenes_n):
         style = STYLES[i % len(STYLES)]
         scene = styled_scene(drawings, rng, style, "train")
-        boxes, lg = logits_of(encode_image(scene.image))
+        boxes, lg, ink = logits_of(encode_image(scene.image))
         used = set()
         for j, b in enumerate(boxes):
             best = max(range(len(scene.boxes)), key=lambda k: iou(b, scene.boxes[k]))
@@ -93,7 +103,8 @@ def collect(recognizer, singles, scenes_n: int, seed: int) -> tuple[list, list, 
                 rows.append(lg[j])
                 ys.append(index[scene.words[best]])
                 src.append(style)
-    return rows, ys, src
+                inks.append(float(ink[j]))
+    return rows, ys, src, inks
 
 
 def main(argv=None) -> int:
@@ -118,7 +129,7 @@ def main(argv=None) -> int:
     singles = load_drawings("raw", split="val")
     if args.limit:
         singles = random.Random(args.seed).sample(singles, min(args.limit, len(singles)))
-    rows, ys, src = collect(recognizer, singles, args.scenes, args.seed)
+    rows, ys, src, inks = collect(recognizer, singles, args.scenes, args.seed)
     logits, target = torch.stack(rows), torch.tensor(ys)
     single = np.array([s == "single" for s in src])
     t = fit_temperature(logits, target)
@@ -134,7 +145,12 @@ def main(argv=None) -> int:
     correct = idx == target.numpy()
     thr = choose_threshold(top[single], correct[single], args.target)
     conf = top >= thr
-    res.update({"threshold": round(thr, 4), "target": args.target,
+    # the densest input a confident drawing has (99th percentile over val drawings' confident objects):
+    # denser marks (hatching, shading, colouring-in) are never confident
+    ink = np.array(inks)
+    max_ink = float(np.percentile(ink[conf], MAX_INK_PERCENTILE)) if conf.any() else 1.0
+    conf &= ink <= max_ink
+    res.update({"threshold": round(thr, 4), "target": args.target, "max_ink": round(max_ink, 4),
                 "single_top1": float(correct[single].mean()),
                 "single_confident_share": float(conf[single].mean()),
                 "single_confident_precision": float(correct[single & conf].mean()),
@@ -148,6 +164,7 @@ def main(argv=None) -> int:
         cfg_path = Path("models/classifier/config.json")
         cfg = json.loads(cfg_path.read_text())
         cfg["calibration"] = {"temperature": res["temperature"], "threshold": res["threshold"],
+                              "max_ink": res["max_ink"],
                               "fitted_on": "val drawings through recognize (python -m training.eval.calibration)",
                               **{k: res[k] for k in ("ece_before", "ece_after", "single_confident_share",
                                                     "single_confident_precision", "n")}}

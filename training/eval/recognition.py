@@ -43,18 +43,24 @@ def iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def match(pred: list, truth: list, thr: float = 0.5) -> int:
-    """Greedy one-to-one matching by IoU; returns the number of true positives."""
-    used, tp = set(), 0
-    for p in pred:
+def match_pairs(pred: list, truth: list, thr: float = 0.5) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching by IoU, predictions in order: ``(pred index, truth index)`` pairs."""
+    used: set[int] = set()
+    pairs = []
+    for i, p in enumerate(pred):
         best, bj = thr, None
         for j, t in enumerate(truth):
             if j not in used and iou(p, t) >= best:
                 best, bj = iou(p, t), j
         if bj is not None:
             used.add(bj)
-            tp += 1
-    return tp
+            pairs.append((i, bj))
+    return pairs
+
+
+def match(pred: list, truth: list, thr: float = 0.5) -> int:
+    """Greedy one-to-one matching by IoU; returns the number of true positives."""
+    return len(match_pairs(pred, truth, thr))
 
 
 def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -> dict:
@@ -84,7 +90,8 @@ def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -
 
 
 def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | None = None,
-                split: str = "test", style: str | None = None, sheet: str | None = None) -> dict:
+                split: str = "test", style: str | None = None, sheet: str | None = None,
+                looks: str = "eval") -> dict:
     drawings = load_drawings("raw", split=split)
     cfg = cfg or SceneConfig(min_objects=objects, max_objects=objects, min_size=0.18, max_size=0.42,
                              min_gap=12.0, max_rotation=0.0)
@@ -93,7 +100,7 @@ def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | 
     by_count = defaultdict(lambda: [0, 0, 0, 0])  # objects in scene -> [tp, predicted, true, scenes]
     examples = []
     for _ in range(n):
-        scene = styled_scene(drawings, rng, style, "eval") if style else compose_scene(drawings, rng, cfg)
+        scene = styled_scene(drawings, rng, style, looks) if style else compose_scene(drawings, rng, cfg)
         data = encode_image(scene.image, "JPEG", quality=95) if style == "photo" else encode_image(scene.image)
         objs = recognizer.recognize(data, top_k=1, references=0).objects
         nconf += sum(bool(getattr(o, "confident", True)) for o in objs)
@@ -130,6 +137,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", choices=["test", "val"], default="test",
                    help="drawings: test (held out, what is reported) or val (for choosing settings)")
+    p.add_argument("--looks", choices=["eval", "train"], default="eval",
+                   help="--style: the family's eval parameters (reported) or its train ones (for choosing "
+                        "settings on val drawings without seeing the evaluation looks)")
     p.add_argument("--out", default="reports/recognition")
 
 
@@ -149,7 +159,8 @@ def main(args: argparse.Namespace) -> int:
         result = eval_nonsense(recognizer, args.scenes, args.seed, sheet=str(out / "nonsense.png"))
     elif style:
         result = eval_scenes(recognizer, args.scenes, 0, args.seed, split=split, style=style,
-                             sheet=str(out / f"style-{style}.png"))
+                             sheet=str(out / f"style-{style}.png"), looks=getattr(args, "looks", "eval"))
+        result["looks"] = getattr(args, "looks", "eval")
         result["objects_per_scene"] = "1-6"
     else:
         cfg = SceneConfig.issue5() if getattr(args, "issue5", False) else None
