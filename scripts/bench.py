@@ -40,10 +40,10 @@ def summarize(samples: list[float]) -> dict:
 
 
 def bench_embedded(runs: int) -> dict:
-    from services.common.pipeline import Recognizer
+    from services.embedded import load_recognizer
 
     data = three_object_png()
-    rec = Recognizer()
+    rec = load_recognizer()
     for _ in range(3):
         rec.recognize(data)
     totals, stages = [], {"detect": [], "classify": [], "recommend": [], "normalize": []}

@@ -57,12 +57,13 @@ def pct(xs: list[float], q: float) -> float:
 
 def recognizer(doubles: bool):
     from services.common.pipeline import Recognizer
+    from services.embedded import load_recognizer
 
     if doubles:
         from tests.services import doubles as d
 
         return Recognizer(d.load_detector(), d.load_classifier(), d.load_recommender())
-    return Recognizer()
+    return load_recognizer()
 
 
 def start_stack(doubles: bool, tmp: Path, extra: list[str] | None = None, settings: dict[str, str] | None = None

@@ -65,12 +65,13 @@ def scenes(n: int, doubles: bool) -> list[bytes]:
 
 def recognizer(doubles: bool):
     from services.common.pipeline import Recognizer
+    from services.embedded import load_recognizer
 
     if doubles:
         from tests.services import doubles as d
 
         return Recognizer(d.load_detector(), d.load_classifier(), d.load_recommender())
-    return Recognizer()
+    return load_recognizer()
 
 
 _REC = None

@@ -62,12 +62,12 @@ def _recognize_all(recognizer, args) -> dict:
 def run(args: argparse.Namespace) -> int:
     from services.common.annotate import annotate
     from services.common.imaging import ImageError, load_image
-    from services.common.pipeline import Recognizer
+    from services.embedded import load_recognizer
 
     if args.top_k < 1 or args.references < 0:
         print("error: --top-k must be >= 1 and --references >= 0", file=sys.stderr)
         return 2
-    recognizer = Recognizer()
+    recognizer = load_recognizer()
     entries, failed = [], False
     results = _recognize_all(recognizer, args)
     for path in args.images:

@@ -165,21 +165,10 @@ class Recognition:
 
 
 class Recognizer:
-    """All three stages in one process (the embedded default)."""
+    """All three stages in one process. It receives its stages (any objects with the methods of
+    :mod:`services.common.stages`); :func:`services.embedded.load_recognizer` loads the shipped ones."""
 
-    def __init__(self, detector=None, classifier=None, recommender=None):
-        if detector is None:
-            from services.detector.model import load_detector
-
-            detector = load_detector()
-        if classifier is None:
-            from services.classifier.model import load_classifier
-
-            classifier = load_classifier()
-        if recommender is None:
-            from services.recommender.providers import load_recommender
-
-            recommender = load_recommender()
+    def __init__(self, detector, classifier, recommender):
         self.detector, self.classifier, self.recommender = detector, classifier, recommender
 
     def recognize_many(self, sources: list[bytes], top_k: int = 5, references: int = 6

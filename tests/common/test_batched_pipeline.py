@@ -10,6 +10,7 @@ import pytest
 
 from services.common import pipeline
 from services.common.imaging import encode_image
+from services.embedded import load_recognizer
 
 N = 8
 
@@ -27,7 +28,7 @@ def scenes() -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def recognizer():
-    return pipeline.Recognizer()
+    return load_recognizer()
 
 
 def _labels(objects) -> list[tuple]:

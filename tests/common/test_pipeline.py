@@ -6,8 +6,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from services.common.imaging import encode_image
-from services.common.pipeline import Recognizer, resolve_parts
+from services.common.pipeline import resolve_parts
 from services.common.rendering import render_strokes
+from services.embedded import load_recognizer
 
 HOUSE = [[[0, 100, 100, 0, 0], [40, 40, 140, 140, 40]], [[0, 50, 100], [40, 0, 40]]]
 
@@ -19,7 +20,7 @@ class _NoRefs:
 
 @pytest.fixture(scope="module")
 def recognizer():
-    return Recognizer(recommender=_NoRefs())
+    return load_recognizer(recommender=_NoRefs())
 
 
 def _dot():

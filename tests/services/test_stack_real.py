@@ -20,9 +20,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def embedded():
     try:
-        from services.common.pipeline import Recognizer
+        from services.embedded import load_recognizer
 
-        recognizer = Recognizer()  # the real loaders
+        recognizer = load_recognizer()  # the real loaders
     except Exception as exc:  # trained weights not shipped yet
         pytest.skip(f"trained models not available: {type(exc).__name__}: {exc}")
     return recognizer.recognize(SKETCH)

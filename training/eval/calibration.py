@@ -118,14 +118,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from services.classifier.model import load_classifier
-    from services.common.pipeline import Recognizer
+    from services.embedded import load_recognizer
     from training.data.quickdraw import load_drawings
 
     from .recognition import _NoReferences
 
     clf = load_classifier()
     clf.temperature = 1.0
-    recognizer = Recognizer(classifier=clf, recommender=_NoReferences())
+    recognizer = load_recognizer(classifier=clf, recommender=_NoReferences())
     singles = load_drawings("raw", split="val")
     if args.limit:
         singles = random.Random(args.seed).sample(singles, min(args.limit, len(singles)))

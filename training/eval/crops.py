@@ -56,14 +56,15 @@ def main(argv=None) -> int:
 
     from services.common.imaging import encode_image
     from services.common.ink_boxes import fit_to_ink
-    from services.common.pipeline import Recognizer, classify, load_sketch
+    from services.common.pipeline import classify, load_sketch
+    from services.embedded import load_recognizer
     from training.classifier.renders import reference_image
     from training.data.quickdraw import load_drawings
     from training.data.styles import styled_scene
 
     from .recognition import _NoReferences, match_pairs
 
-    rec = Recognizer(recommender=_NoReferences())
+    rec = load_recognizer(recommender=_NoReferences())
     clf = rec.classifier
     drawings = load_drawings("raw", split="val")
     singles = drawings if not args.limit else random.Random(args.seed).sample(drawings, min(args.limit, len(drawings)))

@@ -144,9 +144,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from services.common.pipeline import Recognizer
+    from services.embedded import load_recognizer
 
-    recognizer = Recognizer(recommender=_NoReferences())
+    recognizer = load_recognizer(recommender=_NoReferences())
     split = getattr(args, "split", "test")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -44,14 +44,14 @@ def style_figure(path: str | Path, seed: int = 7) -> Path:
     import random
 
     from services.common.imaging import encode_image
-    from services.common.pipeline import Recognizer
+    from services.embedded import load_recognizer
     from training.data.quickdraw import load_drawings
     from training.data.styles import STYLES, styled_scene
 
     from .nonsense import _as_upload, photo_paths, scribble_image
     from .recognition import _NoReferences
 
-    recognizer = Recognizer(recommender=_NoReferences())
+    recognizer = load_recognizer(recommender=_NoReferences())
     drawings = load_drawings("raw", split="test")
     examples = []
     for style in STYLES:
