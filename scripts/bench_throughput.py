@@ -153,6 +153,11 @@ def services_pass(base: str, images: list[bytes], concurrency: int) -> dict:
     return asyncio.run(_clients(base, images, concurrency))
 
 
+def stack_settings(args) -> dict[str, str]:
+    """``--setting SKETCHREF_X=V`` arguments as the stack's environment."""
+    return dict(kv.split("=", 1) for kv in args.setting)
+
+
 def start_stack(args, tmp: Path):
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench_services import start_stack as _start
@@ -160,7 +165,7 @@ def start_stack(args, tmp: Path):
     # the stack inherits these (bench_services.start_stack copies the environment but SKETCHREF_*)
     return _start(args.doubles, tmp, ["--pool", args.pool, "--concurrency", str(args.concurrency),
                                       "--batch-size", str(args.batch), "--batch-wait-ms", str(args.wait_ms)],
-                  dict(kv.split("=", 1) for kv in args.setting))
+                  stack_settings(args))
 
 
 def workers_ready(base: str, timeout: float = 600) -> None:
@@ -272,7 +277,7 @@ def run(args) -> dict:
         report = {
             "scenes": n, "rounds": args.rounds, "models": "doubles" if args.doubles else "trained",
             "stack": {"pool": args.pool, "concurrency": args.concurrency, "batch_max_size": args.batch,
-                      "settings": dict(kv.split("=", 1) for kv in args.setting),
+                      "settings": stack_settings(args),
                       "batch_max_wait_ms": args.wait_ms, "ready_s": round(ready_s, 1),
                       "workers_ready_s": round(workers_s, 1)},
             "in_process": {"1": {"images_per_s": round(one_ips, 2),
