@@ -87,7 +87,10 @@ RUNTIME_ONLY = ("threads", "progress")  # settings that do not change what is tr
 
 
 def same_config(a: dict, b: dict, ignore: tuple[str, ...] = RUNTIME_ONLY) -> bool:
-    """Whether two resolved configs train the same thing (runtime-only settings aside)."""
+    """Whether two resolved configs train the same thing (runtime-only settings aside). A setting added
+    after a config was saved counts at its default there: that is what the saved run trained with."""
+    defaults = asdict(AdaptConfig())
+    a, b = {**defaults, **a}, {**defaults, **b}
     return {k: v for k, v in a.items() if k not in ignore} == {k: v for k, v in b.items() if k not in ignore}
 
 

@@ -40,3 +40,17 @@ def test_ranks_are_capped_at_the_layers_maximum_useful_rank():
     assert (dense.rank, dense.caps, dense.params) == (8, {}, 8704)
     with pytest.raises(ValueError):
         plan_ranks(tower, r"nothing", 100)
+
+
+def test_a_saved_config_without_a_later_setting_is_the_same_run():
+    """An arm finished before a setting existed trained with that setting's default: a rerun must not
+    redo it (a new ``fetched_data`` field once made every finished arm look unfinished)."""
+    from dataclasses import asdict
+
+    from training.classifier.adapt import AdaptConfig, same_config
+
+    now = asdict(AdaptConfig(seed=3, loss="qmw"))
+    saved = {k: v for k, v in now.items() if k != "fetched_data"}
+    assert same_config(saved, now)
+    assert not same_config(saved, {**now, "fetched_data": "data/fetched"})
+    assert not same_config({**saved, "seed": 4}, now)
