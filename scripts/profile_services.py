@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--wait-ms", type=float, default=10.0)
     ap.add_argument("--doubles", action="store_true")
+    ap.add_argument("--no-flames", action="store_true",
+                    help="CPU per process only, without py-spy (whose sampling costs CPU of its own)")
+    ap.add_argument("--setting", action="append", default=[], metavar="SKETCHREF_X=V",
+                    help="a setting for the stack's processes (repeatable), as in bench_throughput.py")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "bench")
     args = ap.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -95,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         recs = {name: subprocess.Popen([spy, "record", "-o", str(args.out / f"flame-{name}.svg"), "--pid", str(pid),
                                         "--duration", str(int(args.seconds)), "--rate", "50", "--subprocesses",
                                         "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                for name, pid in who.items() if name in ("gateway", "detector", "classifier", "recommender")}
-        time.sleep(1.0)  # py-spy attached
+                for name, pid in who.items()
+                if not args.no_flames and name in ("gateway", "detector", "classifier", "recommender")}
+        time.sleep(1.0 if recs else 0.0)  # py-spy attached
         cpu0 = {n: cpu_seconds(p) for n, p in who.items()}
         own0 = time.process_time()
         t0 = time.perf_counter()

@@ -68,9 +68,13 @@ class LocalStorage:
 
 
 class S3Storage:
-    def __init__(self, client: Any, bucket: str) -> None:
+    """S3 through boto3; ``signed`` (:class:`~services.common.s3_signed.SignedS3`, which
+    :meth:`from_settings` makes) takes over ``put`` and ``get``, the calls every job makes."""
+
+    def __init__(self, client: Any, bucket: str, signed: Any = None) -> None:
         self.client = client
         self.bucket = bucket
+        self.signed = signed
 
     @classmethod
     def from_settings(cls, s: CommonSettings | None = None, connect_timeout: float = 3,
@@ -80,19 +84,30 @@ class S3Storage:
         import boto3
         from botocore.config import Config
 
+        from .s3_signed import SignedS3
+
         s = s or get_settings()
-        client = boto3.client(
-            "s3",
-            endpoint_url=s.s3_endpoint_url,
+        session = boto3.Session(
             region_name=s.s3_region,
             aws_access_key_id=s.s3_access_key.get_secret_value() if s.s3_access_key else None,
-            aws_secret_access_key=s.s3_secret_key.get_secret_value() if s.s3_secret_key else None,
+            aws_secret_access_key=s.s3_secret_key.get_secret_value() if s.s3_secret_key else None)
+        client = session.client(
+            "s3",
+            endpoint_url=s.s3_endpoint_url,
             config=Config(retries={"mode": "standard", **({"max_attempts": 3} if total_attempts is None
                                                           else {"total_max_attempts": total_attempts})},
                           connect_timeout=connect_timeout, read_timeout=read_timeout,
-                          s3={"addressing_style": "path"}),
+                          s3={"addressing_style": "path"},
+                          # checksums only where S3 requires them (botocore >= 1.36 adds one to every upload)
+                          request_checksum_calculation="when_required",
+                          response_checksum_validation="when_required"),
         )
-        return cls(client, s.s3_bucket)
+        credentials = session.get_credentials()
+        signed = None
+        if s.s3_endpoint_url and credentials is not None:
+            signed = SignedS3(s.s3_endpoint_url, s.s3_bucket, s.s3_region, credentials, connect_timeout,
+                              read_timeout, attempts=total_attempts or 4)
+        return cls(client, s.s3_bucket, signed)
 
     def ensure_bucket(self) -> None:
         try:
@@ -101,9 +116,13 @@ class S3Storage:
             self.client.create_bucket(Bucket=self.bucket)
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        if self.signed is not None:
+            return self.signed.put(key, data, content_type)
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     def get(self, key: str) -> bytes:
+        if self.signed is not None:
+            return self.signed.get(key)
         try:
             data: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             return data

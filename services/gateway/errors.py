@@ -22,7 +22,9 @@ _DEFAULT_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404
 def _is_storage_error(exc: Exception) -> bool:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    return isinstance(exc, BotoCoreError | ClientError)
+    from services.common.s3_signed import StorageRefused, StorageUnavailable
+
+    return isinstance(exc, BotoCoreError | ClientError | StorageUnavailable | StorageRefused)
 
 
 class ApiError(Exception):

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = {f"services.common.{m}" for m in
         ("contracts", "imaging", "preprocess", "rendering", "pipeline", "annotate", "stages")}
 INFRA = {f"services.common.{m}" for m in
-         ("queue", "jobs", "storage", "worker", "crops", "model_source", "assets", "processes", "probe",
+         ("queue", "jobs", "storage", "s3_signed", "worker", "crops", "model_source", "assets", "processes", "probe",
           "settings")}
 STAGES = ("services.detector", "services.classifier", "services.recommender")
 
