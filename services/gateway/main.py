@@ -23,6 +23,7 @@ from .admission import DecodeBudget
 from .api.main import api_router
 from .api.routes import docs
 from .backpressure import Backpressure, watch_workers
+from .job_watch import JobWatch
 from .metrics import make_registry
 from .middleware import AllowHeader, HeaderLimit, SecurityHeaders
 from .ratelimit import RateLimiter
@@ -82,6 +83,7 @@ async def lifespan(app: FastAPI):
         close_render_pool(app)
         await asyncio.to_thread(guess_warm.join, 10.0)
         app.state.store.r.close()
+        await app.state.job_watch.close()
         await app.state.aredis.aclose()
 
 
@@ -104,6 +106,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         retry=Retry(NoBackoff(), 0)), ttl_s=s.job_ttl_s, leader_ttl_s=s.sweep_leader_ttl_s)
     # async client for the long poll's subscriptions (GET /v1/jobs/{id}?wait=)
     app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=s.redis_timeout_s)
+    app.state.job_watch = JobWatch(app.state.aredis, confirm_timeout_s=s.redis_timeout_s)
     app.state.limiter = RateLimiter(app.state.store.r, s.rate_limit_per_minute, s.rate_limit_burst)
     app.state.guess_limiter = RateLimiter(app.state.store.r, s.guess_rate_limit_per_minute,
                                           s.guess_rate_limit_burst, scope="guess")

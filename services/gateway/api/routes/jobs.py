@@ -206,17 +206,21 @@ async def _wait_until_finished(request: Request, store, job_id: str, seconds: fl
     """The job once it is finished, or as it is when ``seconds`` have passed."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
-    async with request.app.state.aredis.pubsub() as sub:
-        await sub.subscribe(changed_channel(job_id))  # before reading: no change can slip between
-        rec = await run_in_threadpool(_current, store, job_id)
+    async with request.app.state.job_watch.watch(changed_channel(job_id)) as changes:
+        rec = await run_in_threadpool(_current, store, job_id)  # after subscribing: no change slips by
         while rec.status not in TERMINAL:
             left = until - loop.time()
             if left <= 0:
                 break
-            msg = await sub.get_message(ignore_subscribe_messages=True, timeout=min(left, 1.0))
-            if msg is None and await request.is_disconnected():
+            try:
+                data = await asyncio.wait_for(changes.get(), min(left, 1.0))
+            except TimeoutError:
+                data = None
+            if isinstance(data, Exception):  # the subscription's connection failed
+                raise data
+            if data is None and await request.is_disconnected():
                 break
-            finished = finished_job_json(msg["data"]) if msg is not None else None
+            finished = finished_job_json(data) if data is not None else None
             if finished is not None:  # the job as it was stored finished, as the message brings it
                 return Response(finished, media_type="application/json")
             if until - loop.time() <= 0:
