@@ -6,7 +6,8 @@ publish (26-43 ms alone, :func:`services.common.queue.warm_publisher`), the S3 c
 first connection, Starlette imports the multipart parser on the first form, Pillow loads its PNG
 plugin on the first decode. :func:`warm` walks that path once, off the event loop, without creating
 a job: it parses a multipart form holding a tiny PNG, checks and decodes it with the real intake
-code, stores and deletes it under ``warmup/``, pings Redis (both clients) and warms the publisher.
+code, stores and deletes it under ``warmup/``, pings Redis (both clients), opens the long polls'
+shared subscription (:mod:`.job_watch`) and warms the publisher.
 Best effort: a dependency that is down now is the first request's problem (a 503), not start-up's.
 """
 
@@ -86,8 +87,13 @@ async def warm(app: FastAPI) -> None:
         await run_in_threadpool(app.state.store.r.ping)
         await app.state.aredis.ping()
 
+    async def long_poll() -> None:  # the shared subscription's connection and listener
+        async with app.state.job_watch.watch(f"warmup:gateway-{os.getpid()}"):
+            pass
+
     await step("intake", intake)
     await step("redis", redis)
+    await step("long poll", long_poll)
     await step("storage", lambda: run_in_threadpool(_store_and_forget, app, png))
     await step("publisher", lambda: run_in_threadpool(warm_publisher, app.state.celery, ["detect"]))
     log.info("gateway warmed up in %.0f ms (%s)", (time.perf_counter() - t0) * 1000,
