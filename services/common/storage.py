@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .settings import CommonSettings, get_settings
+
+if TYPE_CHECKING:
+    from .s3_signed import SignedS3
 
 
 class NotFound(KeyError):
@@ -71,7 +74,7 @@ class S3Storage:
     """S3 through boto3; ``signed`` (:class:`~services.common.s3_signed.SignedS3`, which
     :meth:`from_settings` makes) takes over ``put`` and ``get``, the calls every job makes."""
 
-    def __init__(self, client: Any, bucket: str, signed: Any = None) -> None:
+    def __init__(self, client: Any, bucket: str, signed: SignedS3 | None = None) -> None:
         self.client = client
         self.bucket = bucket
         self.signed = signed
@@ -117,7 +120,8 @@ class S3Storage:
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         if self.signed is not None:
-            return self.signed.put(key, data, content_type)
+            self.signed.put(key, data, content_type)
+            return
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     def get(self, key: str) -> bytes:

@@ -94,3 +94,18 @@ def test_long_poll_waits_for_a_change_or_the_time(secured):
     assert httpx.get(f"{url}/v1/jobs/{job['id']}", params={"wait": 31}, headers=auth).status_code == 422
     missing = httpx.get(f"{url}/v1/jobs/{'0' * 32}", params={"wait": 5}, headers=auth, timeout=30)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "job_not_found"
+    # the same wait in the submission (RFC 7240 Prefer): no worker finishes it, so 202 after the wait
+    t0 = time.monotonic()
+    r = httpx.post(f"{url}/v1/jobs", files={"image": ("s.png", SQUARE, "image/png")},
+                   headers={**auth, "Prefer": "wait=0.5"}, timeout=30)
+    assert r.status_code == 202 and r.json()["status"] in ("queued", "failed") and time.monotonic() - t0 >= 0.45
+    assert r.headers["preference-applied"] == "wait=0.5"
+
+
+def test_prefer_wait_is_read_as_rfc_7240_says():
+    from services.gateway.api.routes.jobs import MAX_WAIT_S, prefer_wait
+
+    assert prefer_wait("wait=10") == 10 and prefer_wait("respond-async, WAIT = \"2.5\"") == 2.5
+    assert prefer_wait("wait=3600") == MAX_WAIT_S
+    for ignored in (None, "", "wait=", "wait=soon", "wait=-1", "handling=strict; wait=3", "wait=1e9"):
+        assert prefer_wait(ignored) == 0

@@ -41,6 +41,31 @@ def stack(stack_env, request):
             p.stop()
 
 
+
+def test_prefer_wait_submits_and_answers_with_the_finished_job(stack):
+    procs, url = stack
+    with httpx.Client(base_url=url, timeout=60) as c:
+        wait_job(c, _submit(c)["id"], timeout=120)  # the first job loads the models
+        r = c.post("/v1/jobs", files={"image": ("s.png", SKETCH, "image/png")},
+                   headers={"Prefer": "respond-async, wait=30"})
+        assert r.status_code == 201, r.text
+        done = r.json()
+        assert done["status"] == "succeeded" and done["objects"], done
+        assert r.headers["location"] == f"/v1/jobs/{done['id']}"
+        assert r.headers["preference-applied"] == "wait=30"
+        assert c.get(f"/v1/jobs/{done['id']}").json() == done  # the same job as a later poll reads
+        # a replay of the same Idempotency-Key waits on the first job and answers it, finished
+        first = c.post("/v1/jobs", files={"image": ("s.png", SKETCH, "image/png")},
+                       headers={"Prefer": "wait=30", "Idempotency-Key": "prefer-1"})
+        again = c.post("/v1/jobs", files={"image": ("s.png", SKETCH, "image/png")},
+                       headers={"Prefer": "wait=30", "Idempotency-Key": "prefer-1"})
+        assert first.status_code == again.status_code == 201
+        assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+        # a preference it does not understand changes nothing
+        assert c.post("/v1/jobs", files={"image": ("s.png", SKETCH, "image/png")},
+                      headers={"Prefer": "wait=soon"}).status_code == 202
+
+
 def test_job_flows_through_three_queues(stack, stack_env):
     procs, url = stack
     with httpx.Client(base_url=url, timeout=30) as c:

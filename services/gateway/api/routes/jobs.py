@@ -5,11 +5,18 @@
 job's change channel (published by the job store in the same transaction as each change), so a
 waiting client costs one idle Redis subscription, not a request every few milliseconds, and hears
 of the result within a millisecond or two.
+
+``POST /v1/jobs`` with ``Prefer: wait=S`` (RFC 7240) submits and waits in one request: ``201`` with
+the finished job if it finished within ``S`` seconds (at most :data:`MAX_WAIT_S`), else the usual
+``202``. The subscription is made before the job is queued, so its end cannot be missed; a client
+saves the second request (and its round trip) of submit-then-poll. Without the header nothing
+changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -111,8 +118,8 @@ def _release_quietly(store, key_hash: str, job_id: str) -> None:
 
 
 def _submit(sub: Submission, settings, store, storage, celery, client: str, idem_key: str | None,
-            backpressure=None, router=None):
-    job_id = new_job_id()
+            backpressure=None, router=None, job_id: str | None = None):
+    job_id = job_id or new_job_id()
     if backpressure is not None:
         backpressure.check(store.r)  # 503 no_worker / queue_full before anything is stored
     key_hash = None
@@ -163,36 +170,72 @@ def _submit(sub: Submission, settings, store, storage, celery, client: str, idem
     return rec, False
 
 
+MAX_WAIT_S = 30.0
+_PREFER_WAIT = re.compile(r"^\s*wait\s*=\s*\"?(\d{1,6}(?:\.\d{1,3})?)\"?\s*$", re.IGNORECASE)
+
+
+def prefer_wait(header: str | None) -> float:
+    """Seconds of RFC 7240's ``wait`` preference in a ``Prefer`` header (0: none, or not understood;
+    a preference the server does not understand is ignored, never an error), capped at
+    :data:`MAX_WAIT_S`."""
+    for pref in (header or "").split(","):
+        m = _PREFER_WAIT.match(pref.split(";", 1)[0])
+        if m:
+            return min(float(m.group(1)), MAX_WAIT_S)
+    return 0.0
+
+
 @router.post("/jobs", status_code=202, response_model=Job, openapi_extra=_BODY_DOC,
              summary="Submit a sketch (multipart image, or strokes JSON)",
-             responses={429: {"description": "Over the per-client rate limit (see Retry-After)"}})
+             responses={201: {"model": Job, "description": "With `Prefer: wait=S`: the job, finished within S s"},
+                        429: {"description": "Over the per-client rate limit (see Retry-After)"}})
 async def create_job(
     request: Request, response: Response, client: ClientDep, settings: SettingsDep, store: StoreDep,
     storage: StorageDep, celery: CeleryDep, _limited: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    prefer: Annotated[str | None, Header(description=(
+        "`wait=S` (RFC 7240): answer when the job has finished (201) or after S seconds (202), at most "
+        f"{MAX_WAIT_S:g}"))] = None,
     top_k: Annotated[TopK | None, Query(description="labels per object (default 5)")] = None,
     references: Annotated[References | None, Query(description="reference pictures per object (default 6)")] = None,
 ) -> Response:
+    wait = prefer_wait(prefer)
     validate = await read_submission(request, settings, top_k, references)
     sub = await run_in_threadpool(validate)
-    try:
-        if sub.render is not None:  # strokes: drawn in the render process pool, never in this process
-            sub.data = await render(request.app, sub.render)
-            sub.sha256 = hashlib.sha256(sub.data).hexdigest()
-        # decoding, storing and queueing block: one hand-off to a worker thread for all of them
-        rec, replayed = await run_in_threadpool(
-            lambda: _submit(sub, settings, store, storage, celery, client, idempotency_key,
-                            request.app.state.backpressure,
-                            getattr(request.app.state, "router", None)))
-    finally:
-        sub.release()  # the decode budget, if the decode never ran (a replay, a refusal)
-    response.headers["Location"] = f"/v1/jobs/{rec.id}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return job_response(rec, 202, response)
+    job_id = new_job_id()
+    async with contextlib.AsyncExitStack() as stack:
+        # subscribed before the job is queued: its end cannot slip by
+        changes = (await stack.enter_async_context(request.app.state.job_watch.watch(changed_channel(job_id)))
+                   if wait > 0 else None)
+        try:
+            if sub.render is not None:  # strokes: drawn in the render process pool, never in this process
+                sub.data = await render(request.app, sub.render)
+                sub.sha256 = hashlib.sha256(sub.data).hexdigest()
+            # decoding, storing and queueing block: one hand-off to a worker thread for all of them
+            rec, replayed = await run_in_threadpool(
+                lambda: _submit(sub, settings, store, storage, celery, client, idempotency_key,
+                                request.app.state.backpressure,
+                                getattr(request.app.state, "router", None), job_id))
+        finally:
+            sub.release()  # the decode budget, if the decode never ran (a replay, a refusal)
+        response.headers["Location"] = f"/v1/jobs/{rec.id}"
+        if replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        if wait <= 0:
+            return job_response(rec, 202, response)
+        response.headers["Preference-Applied"] = f"wait={wait:g}"
+        if replayed:  # an earlier job: wait on its own channel
+            await stack.aclose()
+            async with request.app.state.job_watch.watch(changed_channel(rec.id)) as changes:
+                finished, rec = await _await_finish(request, store, rec.id, changes, wait)
+        else:
+            finished, rec = await _await_finish(request, store, rec.id, changes, wait, rec)
+    if finished is not None:
+        out = Response(finished, status_code=201, media_type="application/json")
+        out.headers.update(response.headers)
+        return out
+    return job_response(rec, 201 if rec.status in TERMINAL else 202, response)
 
-
-MAX_WAIT_S = 30.0
 
 
 def _current(store, job_id: str) -> JobRecord:
@@ -202,29 +245,41 @@ def _current(store, job_id: str) -> JobRecord:
     return store.check_deadline(rec)
 
 
-async def _wait_until_finished(request: Request, store, job_id: str, seconds: float) -> Response:
-    """The job once it is finished, or as it is when ``seconds`` have passed."""
+async def _await_finish(request: Request, store, job_id: str, changes: asyncio.Queue, seconds: float,
+                        rec: JobRecord | None = None) -> tuple[bytes | None, JobRecord]:
+    """Wait on ``changes`` (the job's subscription) until the job has finished or ``seconds`` have
+    passed: the finished job's JSON as its last change message brought it (or None), and the record
+    as last read."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
-    async with request.app.state.job_watch.watch(changed_channel(job_id)) as changes:
+    if rec is None:
         rec = await run_in_threadpool(_current, store, job_id)  # after subscribing: no change slips by
-        while rec.status not in TERMINAL:
-            left = until - loop.time()
-            if left <= 0:
-                break
-            try:
-                data = await asyncio.wait_for(changes.get(), min(left, 1.0))
-            except TimeoutError:
-                data = None
-            if isinstance(data, Exception):  # the subscription's connection failed
-                raise data
-            if data is None and await request.is_disconnected():
-                break
-            finished = finished_job_json(data) if data is not None else None
-            if finished is not None:  # the job as it was stored finished, as the message brings it
-                return Response(finished, media_type="application/json")
-            if until - loop.time() <= 0:
-                rec = await run_in_threadpool(_current, store, job_id)
+    while rec.status not in TERMINAL:
+        left = until - loop.time()
+        if left <= 0:
+            break
+        try:
+            data = await asyncio.wait_for(changes.get(), min(left, 1.0))
+        except TimeoutError:
+            data = None
+        if isinstance(data, Exception):  # the subscription's connection failed
+            raise data
+        if data is None and await request.is_disconnected():
+            break
+        finished = finished_job_json(data) if data is not None else None
+        if finished is not None:  # the job as it was stored finished, as the message brings it
+            return finished, rec
+        if until - loop.time() <= 0:
+            rec = await run_in_threadpool(_current, store, job_id)
+    return None, rec
+
+
+async def _wait_until_finished(request: Request, store, job_id: str, seconds: float) -> Response:
+    """The job once it is finished, or as it is when ``seconds`` have passed."""
+    async with request.app.state.job_watch.watch(changed_channel(job_id)) as changes:
+        finished, rec = await _await_finish(request, store, job_id, changes, seconds)
+    if finished is not None:
+        return Response(finished, media_type="application/json")
     return job_response(rec)
 
 
