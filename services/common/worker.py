@@ -38,7 +38,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from .contracts import JobStatus
-from .jobs import TERMINAL, JobRecord, JobStore
+from .job_store import TERMINAL, JobRecord, JobStore
 from .queue import NEXT_STAGE, TASK_NAMES, TRANSIENT_ERRORS, enqueue, retry_options
 from .routing import queue_for
 from .watchdog import Watchdog

@@ -1,7 +1,7 @@
 """Prometheus metrics of the whole pipeline, read from Redis at scrape time.
 
 The workers are separate processes, so what they measure (stage latencies) and what the job store
-counts (jobs by status) lives in Redis (see :mod:`services.common.jobs`); this collector turns it into
+counts (jobs by status) lives in Redis (see :mod:`services.common.job_store`); this collector turns it into
 ``sketchref_jobs_total{status}``, ``sketchref_jobs_active``, ``sketchref_stage_seconds{stage}`` (a
 histogram), ``sketchref_queue_depth{queue}`` (canary queues too) and ``sketchref_rate_limited_total``
 (submissions refused with 429, by every gateway replica), plus the fleet (:mod:`.fleet_metrics`:
@@ -16,7 +16,7 @@ import logging
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from services.common.jobs import JobStore
+from services.common.job_store import JobStore
 from services.common.queue import QUEUES, queue_depths
 
 from .fleet_metrics import canary_queues, fleet_families, read_routes

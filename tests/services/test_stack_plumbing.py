@@ -71,7 +71,7 @@ def test_job_flows_through_three_queues(stack, stack_env):
 def test_a_lost_message_is_sent_again(stack, stack_env):
     import redis
 
-    from services.common.jobs import JobRecord, JobStore, new_job_id
+    from services.common.job_store import JobRecord, JobStore, new_job_id
 
     # a job whose detect message was lost: popped by a worker killed before it recorded the message
     # as unacknowledged (a window in Redis' transport). A gateway that sweeps for stalled jobs every

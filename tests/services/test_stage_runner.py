@@ -12,7 +12,7 @@ from PIL import Image
 from services.classifier.worker import compute as classify_compute
 from services.common.contracts import JobStatus, Stage
 from services.common.imaging import encode_image
-from services.common.jobs import JobRecord, JobStore, new_job_id
+from services.common.job_store import JobRecord, JobStore, new_job_id
 from services.common.queue import make_celery
 from services.common.settings import ROOT, CommonSettings
 from services.common.worker import Context, PermanentError, load_gray, run_stage
