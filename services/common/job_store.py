@@ -7,8 +7,8 @@ Keys (all under ``sketchref:``):
 - ``jobs:active``: sorted set of unfinished job ids scored by their deadline (epoch seconds), and
   ``jobs:quiet``: the same ids scored by the time of their last change; the sweeper
   (:mod:`services.common.sweeper`) reads both to fail overdue jobs and resend stalled ones.
-- ``metrics:jobs`` and ``metrics:stage:<stage>``: counters and histogram buckets the workers write
-  and the gateway's ``/metrics`` reads (workers are separate processes).
+- ``metrics:jobs``: how many jobs reached each status; the gateway's ``/metrics`` reads it. (Stage
+  latencies are each worker's own Prometheus histogram: :mod:`services.common.worker_metrics`.)
 
 Idempotency-Key claims live beside the records (:mod:`services.common.idempotency`); deleting a job
 deletes its claim too.
@@ -38,8 +38,6 @@ ACTIVE = PREFIX + "jobs:active"
 QUIET = PREFIX + "jobs:quiet"
 JOB_METRICS = PREFIX + "metrics:jobs"
 DEFAULT_TTL_S = 24 * 3600
-# Histogram buckets of stage latencies, in seconds.
-BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TERMINAL = (JobStatus.succeeded, JobStatus.failed)
 DEADLINE_EXCEEDED = "deadline exceeded: the job was not done in time"
 
@@ -166,8 +164,8 @@ class JobStore:
     def complete_stage(self, job_id: str, stage: str, next_stage: str | None, objects: list[DetectedObject],
                        elapsed_ms: float, crop_keys: list[str] | None = None,
                        models: dict[str, str] | None = None) -> JobRecord | None:
-        """Store the result of ``stage`` and move on, and count its latency in the stage histogram;
-        returns the record as stored, or None when the job was not at that stage (nothing written)."""
+        """Store the result of ``stage`` (its time, ``elapsed_ms``, goes into the job's timings) and move
+        on; returns the record as stored, or None when the job was not at that stage (nothing written)."""
         applied = False
 
         def change(j: JobRecord):
@@ -189,7 +187,7 @@ class JobStore:
                 j.stage = Stage(next_stage)
             return j
 
-        stored = self.update(job_id, change, also=lambda pipe: _observe(pipe, stage, elapsed_ms / 1000))
+        stored = self.update(job_id, change)
         return stored if applied else None
 
     def pick_label(self, job_id: str, index: int, label: str, deadline_s: float) -> JobRecord | None:
@@ -254,23 +252,6 @@ class JobStore:
     def job_counts(self) -> dict[str, int]:
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in self.r.hgetall(JOB_METRICS).items()}
 
-    def stage_histogram(self, stage: str) -> tuple[list[tuple[str, int]], float, int]:
-        raw = {(k.decode() if isinstance(k, bytes) else k): v for k, v in
-               self.r.hgetall(f"{PREFIX}metrics:stage:{stage}").items()}
-        buckets = [(repr(b), int(raw.get(repr(b), 0))) for b in BUCKETS]
-        count = int(raw.get("+Inf", 0))
-        buckets.append(("+Inf", count))
-        return buckets, float(raw.get("sum", 0.0)), count
-
     def active_count(self) -> int:
         return int(self.r.zcard(ACTIVE))
 
-
-def _observe(pipe, stage: str, seconds: float) -> None:
-    """Count one ``stage`` latency in its histogram (cumulative buckets, sum) on ``pipe``."""
-    key = f"{PREFIX}metrics:stage:{stage}"
-    for b in BUCKETS:
-        if seconds <= b:
-            pipe.hincrby(key, repr(b), 1)
-    pipe.hincrby(key, "+Inf", 1)
-    pipe.hincrbyfloat(key, "sum", seconds)
