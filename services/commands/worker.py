@@ -32,13 +32,12 @@ def add_arguments(parser) -> None:
                         help="longest wait for a batch to fill, only while tasks are on their way "
                              "(default $SKETCHREF_BATCH_MAX_WAIT_MS, 10)")
     parser.add_argument("--loglevel", "-l", default="info")
-    parser.add_argument("--log-format", default=os.environ.get("SKETCHREF_LOG_FORMAT", "json"),
-                        choices=["json", "text"], help="log lines as JSON (default) or text")
+    parser.add_argument("--log-format", default=None, choices=["json", "text"],
+                        help="log lines as JSON or text (default $SKETCHREF_LOG_FORMAT, json)")
     parser.add_argument("--name", default=None, help="node name (default <kind>-<pid>@<host>)")
     parser.add_argument("--model-version", default=None,
                         help="serve this registry version on its own queue <stage>@VERSION (a canary)")
-    parser.add_argument("--metrics-port", type=int,
-                        default=int(os.environ.get("SKETCHREF_WORKER_METRICS_PORT", "0") or 0),
+    parser.add_argument("--metrics-port", type=int, default=None,
                         help="serve Prometheus metrics on this port (default $SKETCHREF_WORKER_METRICS_PORT; 0: off)")
 
 
@@ -51,33 +50,50 @@ def build_app(kind: str):
 
 
 def _pin_version(kind: str, version: str) -> None:
+    from services.common import model_source
     from services.common.model_registry import KINDS, Registry
-    from services.common.settings import CommonSettings
+    from services.common.settings import get_settings
 
     if kind not in KINDS:
         raise SystemExit(f"--model-version: the {kind} has no model versions")
     Registry(None)._prefix(kind, version)  # refuses a malformed name
-    os.environ[f"SKETCHREF_{kind.upper()}_MODEL_URI"] = f"s3://{CommonSettings().s3_bucket}/models/{kind}/{version}/"
+    model_source.override(**{f"{kind}_model_uri": f"s3://{get_settings().s3_bucket}/models/{kind}/{version}/"})
+
+
+def batch_overrides(args) -> dict:
+    """``--batch-size`` / ``--batch-wait-ms`` as :class:`BatchSettings` fields (given ones only)."""
+    out: dict = {}
+    if getattr(args, "batch_size", None):
+        out["max_size"] = args.batch_size
+    if getattr(args, "batch_wait_ms", None) is not None:
+        out["max_wait_ms"] = args.batch_wait_ms
+    return out
 
 
 def run(args) -> int:
     from services.common import logs, serving, worker_metrics
+    from services.common.batching import BatchSettings
     from services.common.routing import version_queue
+    from services.common.settings import get_settings
 
+    s = get_settings()
+    if args.log_format is None:
+        args.log_format = s.log_format
+    if args.metrics_port is None:
+        args.metrics_port = s.worker_metrics_port
     logs.configure(args.loglevel, args.log_format)
-    if getattr(args, "batch_size", None):
-        os.environ["SKETCHREF_BATCH_MAX_SIZE"] = str(args.batch_size)
-    if getattr(args, "batch_wait_ms", None) is not None:
-        os.environ["SKETCHREF_BATCH_MAX_WAIT_MS"] = str(args.batch_wait_ms)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_OFFLINE", "1")
     queue = WORKER_QUEUES[args.kind]
     if args.model_version:
         _pin_version(args.kind, args.model_version)
         queue = version_queue(queue, args.model_version)
-    folder = worker_metrics.setup(args.kind, args.metrics_port)  # before any metric exists
+    folder = worker_metrics.setup(args.kind, args.metrics_port, s.worker_metrics_addr)  # before any metric exists
     try:
         module = importlib.import_module(f"services.{args.kind}.worker")
+        overrides = batch_overrides(args)
+        if overrides:  # the environment's batch settings with the flags on top
+            module.ctx.batch_settings = BatchSettings(**overrides)
         try:
             version = serving.prepare(module.ctx, fork_after=args.pool == "prefork")
         except Exception as exc:

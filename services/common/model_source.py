@@ -53,6 +53,21 @@ class ModelSourceSettings(BaseSettings):
     model_cache_dir: Path = ROOT / ".cache" / "models"
 
 
+_OVERRIDES: dict[str, Any] = {}
+
+
+def model_source_settings() -> ModelSourceSettings:
+    """The environment's settings with this process's overrides on top (:func:`override`)."""
+    return ModelSourceSettings(**_OVERRIDES)
+
+
+def override(**values: Any) -> None:
+    """Settings of this process that win over the environment: ``sketchref worker --model-version V``
+    pins ``<kind>_model_uri`` to version V. Validated like the environment's values."""
+    ModelSourceSettings(**{**_OVERRIDES, **values})
+    _OVERRIDES.update(values)
+
+
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/a/b/`` -> ``("bucket", "a/b/")``; the prefix always ends with ``/``."""
     parts = urlsplit(uri)
@@ -126,7 +141,7 @@ def resolve_model_dir(kind: str, default_dir: Path, *, client: Any = None,
     """
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; one of {', '.join(KINDS)}")
-    s = settings or ModelSourceSettings()
+    s = settings or model_source_settings()
     uri = (getattr(s, f"{kind}_model_uri") or "").strip()
     if not uri:
         return Path(default_dir)

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from .jobs import PREFIX, job_key
+from .job_store import PREFIX, job_key
 from .settings import CommonSettings
 
 log = logging.getLogger("sketchref.retention")

@@ -163,9 +163,10 @@ def prepare(ctx, fork_after: bool = False) -> str:
 
 def fail(kind: str, exc: BaseException) -> int:
     """The one log line of a worker that cannot serve its model; the exit status."""
+    from .model_source import model_source_settings
     from .probe import _redact
 
-    uri = os.environ.get(f"SKETCHREF_{kind.upper()}_MODEL_URI") or "(the image's model)"
+    uri = getattr(model_source_settings(), f"{kind}_model_uri", None) or "(the image's model)"
     log.error("%s model cannot be loaded from %s: %s: %s; exiting before taking any task", kind, _redact(uri),
               type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
     return EXIT_MODEL

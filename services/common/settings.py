@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,12 @@ class CommonSettings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     # How long a job record (and, through retention, its sketch and crops) is kept after its last change.
     job_ttl_s: int = 24 * 3600
+
+    # Every worker: its Prometheus metrics port (0: none; ``--metrics-port`` wins) and the address it
+    # binds (loopback unless told; 0.0.0.0 in the containers), and its log lines (``--log-format`` wins).
+    worker_metrics_port: int = 0
+    worker_metrics_addr: str = "127.0.0.1"
+    log_format: Literal["json", "text"] = "json"
 
 
 @lru_cache

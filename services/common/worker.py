@@ -37,8 +37,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from .batching import BatchSettings
 from .contracts import JobStatus
-from .jobs import TERMINAL, JobRecord, JobStore
+from .job_store import TERMINAL, JobRecord, JobStore
 from .queue import NEXT_STAGE, TASK_NAMES, TRANSIENT_ERRORS, enqueue, retry_options
 from .routing import queue_for
 from .watchdog import Watchdog
@@ -70,6 +71,10 @@ class Context:
 
     kind: str
     default_loader: str
+    # the loader the service's settings name instead (SKETCHREF_<KIND>_LOADER: test doubles), read
+    # when the model is first loaded
+    loader_setting: Callable[[], str | None] | None = None
+    batch_settings: BatchSettings | None = None  # None: get_batch_settings() (the CLI passes overrides)
     _model: object | None = None
     _store: JobStore | None = None
     _storage: object | None = None
@@ -99,7 +104,7 @@ class Context:
             if self._batcher is None and self.batch_fn is not None:
                 from .batching import MicroBatcher, get_batch_settings
 
-                bs = get_batch_settings()
+                bs = self.batch_settings or get_batch_settings()
                 fn = self.batch_fn
                 self._batcher = MicroBatcher(lambda items: self.on_model_thread(fn, self, items),
                                              bs.max_size, bs.max_wait_ms)
@@ -113,8 +118,7 @@ class Context:
         return self.batcher().submit(item)
 
     def loader_path(self) -> str:
-        # SKETCHREF_<KIND>_LOADER="module:function" swaps the model (test doubles); default: the real one
-        return os.environ.get(f"SKETCHREF_{self.kind.upper()}_LOADER") or self.default_loader
+        return (self.loader_setting() if self.loader_setting else None) or self.default_loader
 
     def model(self):
         if self._model is None:

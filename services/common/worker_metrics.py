@@ -32,8 +32,9 @@ from functools import lru_cache
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
-def setup(kind: str, port: int) -> str | None:
-    """Multiprocess mode in a fresh folder, and the HTTP server on ``port`` (0: metrics stay local)."""
+def setup(kind: str, port: int, addr: str = "127.0.0.1") -> str | None:
+    """Multiprocess mode in a fresh folder, and the HTTP server on ``addr:port`` (port 0: metrics stay
+    local)."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         for p in os.listdir(folder) if os.path.isdir(folder) else []:
@@ -51,7 +52,7 @@ def setup(kind: str, port: int) -> str | None:
         MultiProcessCollector(reg)
         # loopback unless told: containers set SKETCHREF_WORKER_METRICS_ADDR=0.0.0.0 (Prometheus scrapes
         # the pod's IP; the NetworkPolicy workers-metrics-ingress admits only the monitoring namespace)
-        start_http_server(port, addr=os.environ.get("SKETCHREF_WORKER_METRICS_ADDR", "127.0.0.1"), registry=reg)
+        start_http_server(port, addr=addr, registry=reg)
     return folder
 
 

@@ -32,6 +32,8 @@ class DetectorSettings(BaseSettings):
     # run lasts (they always stop once it returns: spinning on cost ~3x a detection's CPU; model.py).
     threads: int = 0
     spin: bool = True
+    # "module:function" that loads the model instead of the real one (test doubles); unset: the real one
+    loader: str | None = None
 
 
 @lru_cache

@@ -14,12 +14,15 @@ from services.common.inline import with_clean
 from services.common.preprocess import clean_sketch
 from services.common.worker import Context, forward, load_gray, payload, register_stage
 
+from .settings import get_detector_settings
+
 
 def detect_batch(ctx: Context, cleans: list) -> list:
     return pipeline.detect_many(cleans, ctx.model())
 
 
-ctx = Context(kind="detector", default_loader="services.detector.model:load_detector", batch_fn=detect_batch)
+ctx = Context(kind="detector", default_loader="services.detector.model:load_detector", batch_fn=detect_batch,
+              loader_setting=lambda: get_detector_settings().loader)
 
 
 def compute(ctx: Context, rec):

@@ -17,7 +17,8 @@ from fastapi import Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from redis.exceptions import RedisError
 
-from services.common.jobs import JobStore
+from services.common.idempotency import IdempotencyKeys
+from services.common.job_store import JobStore
 
 from .errors import ApiError
 from .settings import GatewaySettings
@@ -33,6 +34,10 @@ async def get_store(request: Request) -> JobStore:
     return request.app.state.store
 
 
+async def get_idempotency(request: Request) -> IdempotencyKeys:
+    return request.app.state.idempotency
+
+
 async def get_storage(request: Request):
     return request.app.state.storage
 
@@ -43,6 +48,7 @@ async def get_celery(request: Request):
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
+IdempotencyDep = Annotated[IdempotencyKeys, Depends(get_idempotency)]
 StorageDep = Annotated[object, Depends(get_storage)]
 CeleryDep = Annotated[object, Depends(get_celery)]
 

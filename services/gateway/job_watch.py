@@ -1,7 +1,7 @@
 """Long polls share one Redis subscription per gateway process.
 
 A long poll (``GET /v1/jobs/{id}?wait=``) waits for the job's change messages
-(:func:`services.common.jobs.changed_channel`). Opening a subscription per poll cost every job a
+(:func:`services.common.job_store.changed_channel`). Opening a subscription per poll cost every job a
 fresh Redis connection (connect, handshake, SUBSCRIBE, UNSUBSCRIBE, close) in the gateway and in
 Redis. Here one connection carries every poll's channel: a poll adds its channel (SUBSCRIBE, once
 per job however many polls wait on it) and takes it away when it ends; one listener task hands each

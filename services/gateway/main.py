@@ -15,8 +15,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from services.common.jobs import JobStore
+from services.common.idempotency import IdempotencyKeys
+from services.common.job_store import JobStore
 from services.common.routing import RouteCache
+from services.common.sweeper import Sweeper
 
 from . import errors, guess, openapi, warmup
 from .admission import DecodeBudget
@@ -39,7 +41,7 @@ def _requeue_stalled(app: FastAPI) -> int:
     s = app.state.settings
     if s.stall_requeue_s <= 0:
         return 0
-    stalled = app.state.store.requeue_stalled(s.stall_requeue_s, s.stall_max_requeues)
+    stalled = app.state.sweeper.requeue_stalled(s.stall_requeue_s, s.stall_max_requeues)
     for job_id, stage in stalled:
         enqueue(app.state.celery, stage, job_id)
     return len(stalled)
@@ -47,11 +49,11 @@ def _requeue_stalled(app: FastAPI) -> int:
 
 async def _sweeper(app: FastAPI) -> None:
     """Every ``sweep_interval_s`` seconds: mark jobs past their deadline failed, and send the stage
-    of stalled jobs again (see :meth:`JobStore.requeue_stalled`)."""
+    of stalled jobs again (:mod:`services.common.sweeper`; one replica leads)."""
     while True:
         await asyncio.sleep(app.state.settings.sweep_interval_s)
         try:
-            failed = await run_in_threadpool(app.state.store.sweep)
+            failed = await run_in_threadpool(app.state.sweeper.sweep)
             if failed:
                 log.warning("deadline exceeded: marked %d job(s) failed", len(failed))
             requeued = await run_in_threadpool(_requeue_stalled, app)
@@ -103,7 +105,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # one attempt, short timeouts: a frozen Redis is a 503 within a second or two, not a hang
     app.state.store = JobStore(redis.Redis.from_url(
         s.redis_url, socket_timeout=s.redis_timeout_s, socket_connect_timeout=s.redis_timeout_s,
-        retry=Retry(NoBackoff(), 0)), ttl_s=s.job_ttl_s, leader_ttl_s=s.sweep_leader_ttl_s)
+        retry=Retry(NoBackoff(), 0)), ttl_s=s.job_ttl_s)
+    app.state.idempotency = IdempotencyKeys(app.state.store.r, ttl_s=s.job_ttl_s)
+    app.state.sweeper = Sweeper(app.state.store, leader_ttl_s=s.sweep_leader_ttl_s)
     # async client for the long poll's subscriptions (GET /v1/jobs/{id}?wait=)
     app.state.aredis = redis.asyncio.Redis.from_url(s.redis_url, socket_connect_timeout=s.redis_timeout_s)
     app.state.job_watch = JobWatch(app.state.aredis, confirm_timeout_s=s.redis_timeout_s)

@@ -1,12 +1,12 @@
 """Prometheus metrics of the whole pipeline, read from Redis at scrape time.
 
-The workers are separate processes, so what they measure (stage latencies) and what the job store
-counts (jobs by status) lives in Redis (see :mod:`services.common.jobs`); this collector turns it into
-``sketchref_jobs_total{status}``, ``sketchref_jobs_active``, ``sketchref_stage_seconds{stage}`` (a
-histogram), ``sketchref_queue_depth{queue}`` (canary queues too) and ``sketchref_rate_limited_total``
-(submissions refused with 429, by every gateway replica), plus the fleet (:mod:`.fleet_metrics`:
-live workers per queue and model version, route weights) on every scrape. A per-app registry, so several apps
-(tests) never collide.
+What the job store counts (jobs by status, :mod:`services.common.job_store`) and what the queues hold
+live in Redis; this collector turns them into ``sketchref_jobs_total{status}``,
+``sketchref_jobs_active``, ``sketchref_queue_depth{queue}`` (canary queues too) and
+``sketchref_rate_limited_total`` (submissions refused with 429, by every gateway replica), plus the
+fleet (:mod:`.fleet_metrics`: live workers per queue and model version, route weights) on every
+scrape. A per-app registry, so several apps (tests) never collide. Stage latencies are not here: each worker serves its own
+``sketchref_worker_stage_seconds{stage, model_version, outcome}`` (:mod:`services.common.worker_metrics`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from services.common.jobs import JobStore
-from services.common.queue import QUEUES, queue_depths
+from services.common.job_store import JobStore
+from services.common.queue import queue_depths
 
 from .fleet_metrics import canary_queues, fleet_families, read_routes
 from .ratelimit import REFUSED_KEY
@@ -35,7 +35,6 @@ class PipelineCollector:
             counts = self.store.job_counts()
             depths = queue_depths(self.store.r)
             active = self.store.active_count()
-            hists = {q: self.store.stage_histogram(q) for q in QUEUES}
             refused = int(self.store.r.get(REFUSED_KEY) or 0)
             routes = read_routes(self.store.r)
             for q in canary_queues(routes):
@@ -59,10 +58,6 @@ class PipelineCollector:
         for q, n in depths.items():
             qd.add_metric([q], n)
         yield qd
-        h = HistogramMetricFamily("sketchref_stage_seconds", "Time spent in each stage", labels=["stage"])
-        for q, (buckets, total, _count) in hists.items():
-            h.add_metric([q], buckets, total)
-        yield h
         rl = CounterMetricFamily("sketchref_rate_limited", "Job submissions refused by the rate limiter (429)")
         rl.add_metric([], refused)
         yield rl

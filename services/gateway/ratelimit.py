@@ -25,7 +25,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from services.common.jobs import PREFIX
+from services.common.job_store import PREFIX
 
 log = logging.getLogger("sketchref.gateway")
 

@@ -23,6 +23,8 @@ class RecommenderSettings(BaseSettings):
     # auto: Unsplash when an access key is set, else the local gallery.
     # auto, or a registered provider (services/recommender/providers.py: local, unsplash)
     recommender_provider: str = "auto"
+    # "module:function" that loads the recommender instead of the real one (test doubles)
+    recommender_loader: str | None = None
 
     unsplash_access_key: SecretStr | None = None
     unsplash_api_url: str = "https://api.unsplash.com"

@@ -12,9 +12,12 @@ from services.common import pipeline
 from services.common.crops import crop_keys, missing_crops, store_crops
 from services.common.worker import Context, load_gray, register_stage
 
+from .settings import get_recommender_settings
+
 # load_gray reads the upload inline in the message when it came (services/common/inline.py)
 
-ctx = Context(kind="recommender", default_loader="services.recommender.providers:load_recommender")
+ctx = Context(kind="recommender", default_loader="services.recommender.providers:load_recommender",
+              loader_setting=lambda: get_recommender_settings().recommender_loader)
 
 
 def compute(ctx: Context, rec):

@@ -73,7 +73,7 @@ def test_a_refused_upload_leaves_nothing_behind(client, stack_env):
     # the full decode runs while the upload is being stored: a refused one is deleted again
     import redis
 
-    from services.common.jobs import JOB_METRICS
+    from services.common.job_store import JOB_METRICS
     from tests.services.stack import s3_storage
 
     s3 = s3_storage(stack_env["SKETCHREF_S3_ENDPOINT_URL"])

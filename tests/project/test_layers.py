@@ -5,7 +5,7 @@
                                                      stages for an in-process Recognizer
     gateway (services/gateway/)                   -> core, infrastructure
     stages (services/detector|classifier|recommender/) -> core, infrastructure, (stages)
-    infrastructure (queue, jobs, storage, worker, ...) -> core
+    infrastructure (queue, job_store, idempotency, sweeper, storage, worker, ...) -> core
     core (contracts, imaging, preprocess, rendering, pipeline, annotate, stages) -> core only
     training/                                     -> anything but the gateway and the cli
 
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = {f"services.common.{m}" for m in
         ("contracts", "imaging", "preprocess", "rendering", "pipeline", "annotate", "stages")}
 INFRA = {f"services.common.{m}" for m in
-         ("queue", "jobs", "storage", "s3_signed", "worker", "crops", "model_source", "assets", "processes", "probe",
-          "settings")}
+         ("queue", "job_store", "idempotency", "sweeper", "storage", "s3_signed", "worker", "crops", "model_source",
+          "assets", "processes", "probe", "settings")}
 STAGES = ("services.detector", "services.classifier", "services.recommender")
 
 # layer -> the layers it may import
@@ -125,7 +125,7 @@ def test_the_walker_sees_every_kind_of_import():
     assert ("services.embedded", "services.detector.model") in found  # inside a function
     assert ("services.detector.worker", "services.common.pipeline") in found  # from package import module
     assert ("training.data.quickdraw", "services.classifier.labels") in found
-    assert layer_of("services.common.jobs") == "infrastructure" and layer_of("numpy") is None
+    assert layer_of("services.common.job_store") == "infrastructure" and layer_of("numpy") is None
 
 
 def test_no_service_imports_training():

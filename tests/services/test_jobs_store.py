@@ -1,4 +1,5 @@
-"""JobStore on a real redis-server: TTL, atomic updates, stage idempotency, deadline sweep; queue config."""
+"""The job store, idempotency keys and the sweeper on a real redis-server: TTL, atomic updates, stage
+idempotency, deadline sweep, stall requeue, the leader lock; queue config."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ import pytest
 import redis
 
 from services.common.contracts import DetectedObject, JobStatus, Stage
-from services.common.jobs import JobRecord, JobStore, changed_channel, finished_job_json, job_key, new_job_id
+from services.common.idempotency import IdempotencyKeys, idempotency_key
+from services.common.job_store import (
+    JobRecord,
+    JobStore,
+    changed_channel,
+    finished_job_json,
+    job_key,
+    new_job_id,
+)
 from services.common.queue import QUEUES, TASK_NAMES, make_celery, task_routes
 from services.common.settings import CommonSettings
+from services.common.sweeper import Sweeper
 
 
 @pytest.fixture
@@ -20,6 +30,11 @@ def store(redis_url):
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
     return JobStore(r, ttl_s=3600)
+
+
+@pytest.fixture
+def sweeper(store):
+    return Sweeper(store)
 
 
 def _job(deadline_in: float = 60.0) -> JobRecord:
@@ -96,23 +111,36 @@ def test_concurrent_updates_are_atomic(store):
     assert store.get(job.id).top_k == 5 + 100
 
 
-def test_sweep_fails_overdue_jobs_only(store):
+def test_sweep_fails_overdue_jobs_only(store, sweeper):
     late, fine = _job(-1), _job(60)
     store.create(late)
     store.create(fine)
-    assert store.sweep() == [late.id]
+    assert sweeper.sweep() == [late.id]
     assert store.get(late.id).status == JobStatus.failed and "deadline" in store.get(late.id).error
     assert store.get(fine.id).status == JobStatus.queued
-    assert store.sweep() == []
+    assert sweeper.sweep() == []
 
 
 def test_idempotency_claims(store):
-    assert store.claim_idempotency_key("k", "p1", "job1") is None
-    assert store.claim_idempotency_key("k", "p2", "job2") == ("p1", "job1")
-    store.release_idempotency_key("k", "job2")  # not the holder: kept
-    assert store.claim_idempotency_key("k", "p1", "job3") == ("p1", "job1")
-    store.release_idempotency_key("k", "job1")  # its job was never created: a retry may claim it
-    assert store.claim_idempotency_key("k", "p1", "job4") is None
+    claims = IdempotencyKeys(store.r, ttl_s=3600)
+    assert claims.claim("k", "p1", "job1") is None
+    assert 3500 < store.r.ttl(idempotency_key("k")) <= 3600  # expires with the jobs
+    assert claims.claim("k", "p2", "job2") == ("p1", "job1")
+    claims.release("k", "job2")  # not the holder: kept
+    assert claims.claim("k", "p1", "job3") == ("p1", "job1")
+    claims.release("k", "job1")  # its job was never created: a retry may claim it
+    assert claims.claim("k", "p1", "job4") is None
+
+
+def test_deleting_a_job_forgets_its_idempotency_claim(store):
+    claims = IdempotencyKeys(store.r, ttl_s=3600)
+    job, other = _job(), _job()
+    job.idempotency_hash = "h"
+    assert claims.claim("h", "p", job.id) is None and claims.claim("o", "p", other.id) is None
+    store.create(job)
+    store.delete(job.id)
+    assert store.get(job.id) is None and store.r.get(idempotency_key("h")) is None
+    assert claims.claim("o", "p", "again") == ("p", other.id)  # other claims stay
 
 
 def test_queue_configuration(redis_url):
@@ -124,39 +152,39 @@ def test_queue_configuration(redis_url):
     assert c.broker_transport_options["visibility_timeout"] > 0
 
 
-def test_stalled_jobs_are_requeued_a_bounded_number_of_times(store):
-    from services.common.jobs import QUIET
+def test_stalled_jobs_are_requeued_a_bounded_number_of_times(store, sweeper):
+    from services.common.job_store import QUIET
 
     quiet, stuck, done = _job(), _job(), _job()
     for j in (quiet, stuck, done):
         store.create(j)
     store.complete_stage(stuck.id, "detect", "classify", [_obj(1)], 5.0)
     store.fail(done.id, "cancelled")
-    assert store.requeue_stalled(older_than=30) == []  # nothing has been quiet for 30 s yet
+    assert sweeper.requeue_stalled(older_than=30) == []  # nothing has been quiet for 30 s yet
     later = time.time() + 60
-    assert sorted(store.requeue_stalled(older_than=30, now=later)) == sorted(
+    assert sorted(sweeper.requeue_stalled(older_than=30, now=later)) == sorted(
         [(quiet.id, "detect"), (stuck.id, "classify")])  # each at its current stage; not the failed one
     assert store.get(stuck.id).requeues == 1 and store.get(stuck.id).objects == [_obj(1)]
     for _ in range(5):
-        store.requeue_stalled(older_than=30, max_requeues=3, now=later)
+        sweeper.requeue_stalled(older_than=30, max_requeues=3, now=later)
     assert store.get(stuck.id).requeues == 3  # then only the deadline ends it
     assert store.r.zscore(QUIET, stuck.id) is None and store.r.zscore(QUIET, done.id) is None
 
 
 def test_one_sweeper_leads_until_its_lock_expires(store):
-    from services.common.jobs import LEADER
+    from services.common.sweeper import LEADER
 
-    other = JobStore(store.r, ttl_s=3600, leader_ttl_s=0.5)
-    store.leader_ttl_s = 0.5
+    leader = Sweeper(store, leader_ttl_s=0.5)
+    other = Sweeper(JobStore(store.r, ttl_s=3600), leader_ttl_s=0.5)  # another gateway replica
     late = _job(-1)
     store.create(late)
-    assert store.lead() and not other.lead()
+    assert leader.lead() and not other.lead()
     assert other.sweep() == [] and other.requeue_stalled(older_than=0) == []  # not the leader: no-op
     assert store.get(late.id).status == JobStatus.queued
-    assert store.sweep() == [late.id]  # the leader sweeps and renews its lock
-    assert store.r.get(LEADER).decode() == store.owner
+    assert leader.sweep() == [late.id]  # the leader sweeps and renews its lock
+    assert store.r.get(LEADER).decode() == leader.owner
     time.sleep(0.7)  # the leader stopped renewing (died): another replica takes over
-    assert other.lead() and not store.lead()
+    assert other.lead() and not leader.lead()
 
 
 def test_time_limits_and_lease_settings(redis_url):
@@ -183,9 +211,10 @@ def test_lease_renewal_moves_only_unacknowledged_messages(redis_url):
     assert r.zscore(UNACKED_INDEX, "acked-meanwhile") is None  # never re-added
 
 
-def test_a_quiet_job_whose_message_waits_is_not_sent_twice(store, redis_url):
-    from services.common.jobs import QUIET, queued_messages
+def test_a_quiet_job_whose_message_waits_is_not_sent_twice(store, sweeper, redis_url):
+    from services.common.job_store import QUIET
     from services.common.queue import enqueue
+    from services.common.sweeper import queued_messages
 
     app = make_celery(CommonSettings(redis_url=redis_url))
     waiting, held, lost = _job(), _job(), _job()
@@ -197,7 +226,7 @@ def test_a_quiet_job_whose_message_waits_is_not_sent_twice(store, redis_url):
     store.r.hset("unacked", "tag-1", json.dumps([json.loads(raw), "", "detect"]))
     assert queued_messages(store.r) == {("detect", waiting.id), ("detect", held.id)}
     later = time.time() + 60
-    assert store.requeue_stalled(older_than=30, now=later) == [(lost.id, "detect")]  # only the lost one
+    assert sweeper.requeue_stalled(older_than=30, now=later) == [(lost.id, "detect")]  # only the lost one
     assert store.get(waiting.id).requeues == 0 and store.get(held.id).requeues == 0
     assert store.r.zscore(QUIET, waiting.id) == pytest.approx(later)  # looked at again 30 s later
 
@@ -206,7 +235,7 @@ def test_a_quiet_job_whose_message_waits_is_not_sent_twice(store, redis_url):
     canary.routes = {"classifier": "v4"}
     store.create(canary)
     enqueue(app, "classify", canary.id, queue="classify@v4")  # a canary version's own queue
-    assert store.requeue_stalled(older_than=30, now=later + 60) == [(lost.id, "detect")]
+    assert sweeper.requeue_stalled(older_than=30, now=later + 60) == [(lost.id, "detect")]
     assert store.get(canary.id).requeues == 0
 
 

@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from services.common.jobs import JobRecord, JobStore, new_job_id
+from services.common.job_store import JobRecord, JobStore, new_job_id
 from services.common.retention import ROUND, RetentionSettings, job_id_of, run_round, sweep
 from services.common.storage import S3Storage
 from tests.services.stack import s3_storage

@@ -11,8 +11,9 @@ import time
 
 import httpx
 import pytest
+import redis
 
-from services.common.processes import wait_until
+from services.common.processes import free_port, wait_until
 from services.common.settings import ROOT
 from tests.services.stack import flush_redis, s3_storage, start_gateway, start_worker, wait_job
 
@@ -28,9 +29,16 @@ def _submit(client, data=SKETCH, **headers):
 
 
 @pytest.fixture
-def stack(stack_env, request):
+def metrics_ports() -> dict[str, int]:
+    """Each worker's Prometheus port (its stage latencies)."""
+    return {k: free_port() for k in ("detector", "classifier", "recommender")}
+
+
+@pytest.fixture
+def stack(stack_env, request, metrics_ports):
     flush_redis(stack_env["SKETCHREF_REDIS_URL"])
-    procs = {k: start_worker(stack_env, k, **getattr(request, "param", {}).get(k, {}))
+    procs = {k: start_worker(stack_env, k, args=("--metrics-port", str(metrics_ports[k])),
+                             **getattr(request, "param", {}).get(k, {}))
              for k in ("detector", "classifier", "recommender")}
     gw, url = start_gateway(stack_env)
     procs["gateway"] = gw
@@ -39,7 +47,6 @@ def stack(stack_env, request):
     finally:
         for p in procs.values():
             p.stop()
-
 
 
 def test_prefer_wait_submits_and_answers_with_the_finished_job(stack):
@@ -66,7 +73,7 @@ def test_prefer_wait_submits_and_answers_with_the_finished_job(stack):
                       headers={"Prefer": "wait=soon"}).status_code == 202
 
 
-def test_job_flows_through_three_queues(stack, stack_env):
+def test_job_flows_through_three_queues(stack, stack_env, metrics_ports):
     procs, url = stack
     with httpx.Client(base_url=url, timeout=30) as c:
         job = _submit(c)
@@ -89,14 +96,21 @@ def test_job_flows_through_three_queues(stack, stack_env):
         assert s3.exists(f"sketches/{job['id']}.png")
         metrics = c.get("/metrics").text
         assert 'sketchref_jobs_total{status="succeeded"} 1.0' in metrics
-        assert 'sketchref_stage_seconds_count{stage="classify"} 1.0' in metrics
         assert 'sketchref_queue_depth{queue="detect"}' in metrics
+        # stage latencies: each worker's own histogram, by model version and outcome (not the gateway's)
+        assert "stage_seconds" not in metrics
+        for kind, stage in (("detector", "detect"), ("classifier", "classify"), ("recommender", "recommend")):
+            line = (f'sketchref_worker_stage_seconds_count{{model_version="{done["models"][kind]}",'
+                    f'outcome="done",stage="{stage}"}} 1.0')
+            wait_until(lambda line=line, k=kind: line in httpx.get(
+                f"http://127.0.0.1:{metrics_ports[k]}/metrics", timeout=5).text, 10, f"the {stage} latency")
+        r = redis.Redis.from_url(stack_env["SKETCHREF_REDIS_URL"])
+        assert r.keys("sketchref:metrics:*") == [b"sketchref:metrics:jobs"]  # no latencies kept in Redis
+        r.close()
 
 
 def test_a_lost_message_is_sent_again(stack, stack_env):
-    import redis
-
-    from services.common.jobs import JobRecord, JobStore, new_job_id
+    from services.common.job_store import JobRecord, JobStore, new_job_id
 
     # a job whose detect message was lost: popped by a worker killed before it recorded the message
     # as unacknowledged (a window in Redis' transport). A gateway that sweeps for stalled jobs every

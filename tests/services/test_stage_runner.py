@@ -9,14 +9,20 @@ import pytest
 import redis
 from PIL import Image
 
+from services.classifier import worker as classifier_worker
+from services.classifier.settings import get_classifier_settings
 from services.classifier.worker import compute as classify_compute
 from services.common.contracts import JobStatus, Stage
 from services.common.imaging import encode_image
-from services.common.jobs import JobRecord, JobStore, new_job_id
+from services.common.job_store import JobRecord, JobStore, new_job_id
 from services.common.queue import make_celery
 from services.common.settings import ROOT, CommonSettings
 from services.common.worker import Context, PermanentError, load_gray, run_stage
+from services.detector import worker as detector_worker
+from services.detector.settings import get_detector_settings
 from services.detector.worker import compute as detect_compute
+from services.recommender import worker as recommender_worker
+from services.recommender.settings import get_recommender_settings
 from services.recommender.worker import compute as recommend_compute
 from services.recommender.worker import restore_missing_crops
 from tests.services.doubles import DOUBLES_ENV
@@ -25,23 +31,40 @@ from tests.services.stack import s3_storage
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
 
 
+WORKERS = {"detector": detector_worker.ctx, "classifier": classifier_worker.ctx,
+           "recommender": recommender_worker.ctx}
+
+
+def _clear_settings() -> None:
+    for getter in (get_detector_settings, get_classifier_settings, get_recommender_settings):
+        getter.cache_clear()
+
+
+def _fresh(kind: str) -> Context:
+    """A new context of the ``kind`` worker, wired as its module's (the loader from its settings)."""
+    w = WORKERS[kind]
+    return Context(kind=kind, default_loader=w.default_loader, loader_setting=w.loader_setting)
+
+
 @pytest.fixture
 def env(redis_url, s3_endpoint, monkeypatch):
-    for name, value in DOUBLES_ENV.items():
+    for name, value in DOUBLES_ENV.items():  # SKETCHREF_<KIND>_LOADER: the doubles, through the settings
         monkeypatch.setenv(name, value)
+    _clear_settings()
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
-    ctx = Context(kind="detector", default_loader="services.detector.model:load_detector")
+    ctx = _fresh("detector")
     ctx._store = JobStore(r)
     ctx._storage = s3_storage(s3_endpoint)
     app = make_celery(CommonSettings(redis_url=redis_url))
     yield ctx, app, r
     app.close()
+    _clear_settings()
 
 
 def _ctx(ctx: Context, kind: str) -> Context:
     """A context of another worker kind on the same Redis and S3."""
-    other = Context(kind=kind, default_loader="")
+    other = _fresh(kind)
     other._store, other._storage = ctx._store, ctx._storage
     return other
 

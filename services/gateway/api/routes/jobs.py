@@ -30,12 +30,21 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.common.contracts import ErrorBody, ImageInfo, Job
 from services.common.inline import upload_payload
-from services.common.jobs import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
+from services.common.job_store import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue
 from services.common.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
 from services.common.routing import queue_for
 
-from ...deps import ApiKeyDep, CeleryDep, ClientDep, RateLimitDep, SettingsDep, StorageDep, StoreDep
+from ...deps import (
+    ApiKeyDep,
+    CeleryDep,
+    ClientDep,
+    IdempotencyDep,
+    RateLimitDep,
+    SettingsDep,
+    StorageDep,
+    StoreDep,
+)
 from ...errors import ApiError
 from ...intake import Submission, read_submission
 from ...rendering import render
@@ -110,14 +119,14 @@ def _forget(storage, key: str) -> None:
         log.warning("could not delete a refused sketch: %s", type(exc).__name__)
 
 
-def _release_quietly(store, key_hash: str, job_id: str) -> None:
+def _release_quietly(claims, key_hash: str, job_id: str) -> None:
     try:
-        store.release_idempotency_key(key_hash, job_id)
+        claims.release(key_hash, job_id)
     except Exception as exc:  # Redis down: the claim expires with its TTL
         log.warning("could not release an idempotency key: %s", type(exc).__name__)
 
 
-def _submit(sub: Submission, settings, store, storage, celery, client: str, idem_key: str | None,
+def _submit(sub: Submission, settings, store, claims, storage, celery, client: str, idem_key: str | None,
             backpressure=None, router=None, job_id: str | None = None):
     job_id = job_id or new_job_id()
     if backpressure is not None:
@@ -127,7 +136,7 @@ def _submit(sub: Submission, settings, store, storage, celery, client: str, idem
         if not 1 <= len(idem_key) <= 255:
             raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters")
         key_hash = hashlib.sha256(f"{client}\x00{idem_key}".encode()).hexdigest()  # per client
-        earlier = store.claim_idempotency_key(key_hash, sub.payload_sha, job_id)
+        earlier = claims.claim(key_hash, sub.payload_sha, job_id)
         if earlier is not None:
             payload, existing = earlier
             if payload != sub.payload_sha:
@@ -142,7 +151,7 @@ def _submit(sub: Submission, settings, store, storage, celery, client: str, idem
         width, height = _store_sketch(storage, key, sub)
     except ApiError:
         if key_hash is not None:
-            _release_quietly(store, key_hash, job_id)
+            _release_quietly(claims, key_hash, job_id)
         raise
     rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
                     top_k=sub.top_k, references=sub.references, sketch_key=key,
@@ -154,7 +163,7 @@ def _submit(sub: Submission, settings, store, storage, celery, client: str, idem
     except Exception:
         _forget(storage, key)  # no job refers to it
         if key_hash is not None:
-            _release_quietly(store, key_hash, job_id)
+            _release_quietly(claims, key_hash, job_id)
         raise  # RedisError: 503 queue_unavailable (errors.py)
     try:
         # the upload also travels inline when small (decode once: services/common/inline.py)
@@ -191,7 +200,7 @@ def prefer_wait(header: str | None) -> float:
                         429: {"description": "Over the per-client rate limit (see Retry-After)"}})
 async def create_job(
     request: Request, response: Response, client: ClientDep, settings: SettingsDep, store: StoreDep,
-    storage: StorageDep, celery: CeleryDep, _limited: RateLimitDep,
+    claims: IdempotencyDep, storage: StorageDep, celery: CeleryDep, _limited: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     prefer: Annotated[str | None, Header(description=(
         "`wait=S` (RFC 7240): answer when the job has finished (201) or after S seconds (202), at most "
@@ -213,7 +222,7 @@ async def create_job(
                 sub.sha256 = hashlib.sha256(sub.data).hexdigest()
             # decoding, storing and queueing block: one hand-off to a worker thread for all of them
             rec, replayed = await run_in_threadpool(
-                lambda: _submit(sub, settings, store, storage, celery, client, idempotency_key,
+                lambda: _submit(sub, settings, store, claims, storage, celery, client, idempotency_key,
                                 request.app.state.backpressure,
                                 getattr(request.app.state, "router", None), job_id))
         finally:

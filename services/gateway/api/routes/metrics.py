@@ -1,4 +1,5 @@
-"""``/metrics``: Prometheus text format (jobs by status, stage latencies, queue depths)."""
+"""``/metrics``: Prometheus text format (jobs by status, queue depths, live workers; stage latencies are
+the workers' own metrics)."""
 
 from __future__ import annotations
 

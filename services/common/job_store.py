@@ -1,24 +1,17 @@
-"""Job records in Redis: one JSON document per job, with a TTL, updated atomically.
+"""The job store: job records in Redis, one JSON document per job, with a TTL, updated atomically.
 
 Keys (all under ``sketchref:``):
 
 - ``job:<id>``: the :class:`JobRecord` as JSON, expiring ``ttl_s`` after creation (default 24 h);
   updates keep the TTL.
-- ``jobs:active``: sorted set of unfinished job ids scored by their deadline (epoch seconds); the
-  sweeper marks the overdue ones ``failed`` so no job stays ``running`` forever.
-- ``jobs:quiet``: sorted set of unfinished job ids scored by the time of their last change. A job
-  that has not changed for a while may have lost its message (Redis' transport pops a message before
-  it records it as unacknowledged: a worker killed, or Redis itself killed, in between drops it);
-  the sweeper sends its current stage again (:meth:`JobStore.requeue_stalled`) unless the message is
-  still there, waiting in its queue or held by a worker (:func:`queued_messages`), so a job that only
-  waits behind others is never sent twice and the threshold can be short.
-- ``sweeper:leader``: which gateway replica runs the sweeps (:meth:`JobStore.lead`): a lock with a
-  TTL (``SKETCHREF_SWEEP_LEADER_TTL_S``, default 15 s) that its holder renews on every sweep; when
-  the holder dies, another replica takes over once it expires. Only the leader's
-  :meth:`JobStore.sweep` and :meth:`JobStore.requeue_stalled` act; the others return nothing.
-- ``idem:<hash>``: Idempotency-Key -> ``{"payload": sha256, "job": id}``, same TTL as jobs.
-- ``metrics:jobs`` and ``metrics:stage:<stage>``: counters and histogram buckets the workers write
-  and the gateway's ``/metrics`` reads (workers are separate processes).
+- ``jobs:active``: sorted set of unfinished job ids scored by their deadline (epoch seconds), and
+  ``jobs:quiet``: the same ids scored by the time of their last change; the sweeper
+  (:mod:`services.common.sweeper`) reads both to fail overdue jobs and resend stalled ones.
+- ``metrics:jobs``: how many jobs reached each status; the gateway's ``/metrics`` reads it. (Stage
+  latencies are each worker's own Prometheus histogram: :mod:`services.common.worker_metrics`.)
+
+Idempotency-Key claims live beside the records (:mod:`services.common.idempotency`); deleting a job
+deletes its claim too.
 
 Every change of a record is also published (inside the same transaction) on the pub/sub channel
 ``changed:<id>`` (:func:`change_message`: the new status, or the finished job itself), so a client
@@ -31,9 +24,6 @@ write again (objects are replaced as a whole, never appended, so nothing is dupl
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -41,23 +31,15 @@ from collections.abc import Callable
 from pydantic import Field
 
 from .contracts import DetectedObject, Job, JobStatus, Stage, utcnow
+from .idempotency import idempotency_key
 
 PREFIX = "sketchref:"
 ACTIVE = PREFIX + "jobs:active"
 QUIET = PREFIX + "jobs:quiet"
 JOB_METRICS = PREFIX + "metrics:jobs"
-LEADER = PREFIX + "sweeper:leader"
-# take the lock when free, renew it when ours; 1 when we lead
-_LEAD_SCRIPT = """
-local v = redis.call('GET', KEYS[1])
-if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-return 0
-"""
 DEFAULT_TTL_S = 24 * 3600
-# Histogram buckets of stage latencies, in seconds.
-BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 TERMINAL = (JobStatus.succeeded, JobStatus.failed)
+DEADLINE_EXCEEDED = "deadline exceeded: the job was not done in time"
 
 
 class JobRecord(Job):
@@ -103,16 +85,9 @@ def finished_job_json(message: bytes) -> bytes | None:
 
 
 class JobStore:
-    def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S, leader_ttl_s: float = 15.0):
+    def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S):
         self.r = redis_client
         self.ttl_s = int(ttl_s)
-        self.leader_ttl_s = float(leader_ttl_s)  # the gateway's SKETCHREF_SWEEP_LEADER_TTL_S
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-    def lead(self) -> bool:
-        """Take or renew the sweeper lock; True when this store is the one that sweeps."""
-        ms = max(1, int(self.leader_ttl_s * 1000))
-        return bool(self.r.eval(_LEAD_SCRIPT, 1, LEADER, self.owner, ms))
 
     # -- records ---------------------------------------------------------------------------------
     def create(self, job: JobRecord) -> None:
@@ -189,8 +164,8 @@ class JobStore:
     def complete_stage(self, job_id: str, stage: str, next_stage: str | None, objects: list[DetectedObject],
                        elapsed_ms: float, crop_keys: list[str] | None = None,
                        models: dict[str, str] | None = None) -> JobRecord | None:
-        """Store the result of ``stage`` and move on, and count its latency in the stage histogram;
-        returns the record as stored, or None when the job was not at that stage (nothing written)."""
+        """Store the result of ``stage`` (its time, ``elapsed_ms``, goes into the job's timings) and move
+        on; returns the record as stored, or None when the job was not at that stage (nothing written)."""
         applied = False
 
         def change(j: JobRecord):
@@ -212,7 +187,7 @@ class JobStore:
                 j.stage = Stage(next_stage)
             return j
 
-        stored = self.update(job_id, change, also=lambda pipe: _observe(pipe, stage, elapsed_ms / 1000))
+        stored = self.update(job_id, change)
         return stored if applied else None
 
     def pick_label(self, job_id: str, index: int, label: str, deadline_s: float) -> JobRecord | None:
@@ -263,156 +238,20 @@ class JobStore:
         pipe.zrem(ACTIVE, job_id)
         pipe.zrem(QUIET, job_id)
         if rec is not None and rec.idempotency_hash:
-            pipe.delete(f"{PREFIX}idem:{rec.idempotency_hash}")
+            pipe.delete(idempotency_key(rec.idempotency_hash))
         pipe.execute()
-
-    # -- deadlines ---------------------------------------------------------------------------------
-    def sweep(self, now: float | None = None, limit: int = 100) -> list[str]:
-        """Mark every unfinished job past its deadline ``failed``; returns their ids (nothing unless
-        this store leads: :meth:`lead`)."""
-        if not self.lead():
-            return []
-        now = time.time() if now is None else now
-        failed = []
-        for raw in self.r.zrangebyscore(ACTIVE, "-inf", now, start=0, num=limit):
-            job_id = raw.decode() if isinstance(raw, bytes) else raw
-            rec = self.fail(job_id, "deadline exceeded: the job was not done in time")
-            if rec is None or rec.status in TERMINAL:
-                self.r.zrem(ACTIVE, job_id)  # expired or finished meanwhile
-            if rec is not None and rec.status == JobStatus.failed:
-                failed.append(job_id)
-        return failed
-
-    def requeue_stalled(self, older_than: float, max_requeues: int = 3, now: float | None = None,
-                        limit: int = 100) -> list[tuple[str, str]]:
-        """Unfinished jobs unchanged for ``older_than`` seconds whose message is gone (neither
-        queued nor held by a worker): count a requeue on each (at most ``max_requeues`` per job;
-        after that only the deadline ends it) and return ``(id, stage)`` pairs whose stage the
-        caller sends again. A quiet job whose message is still there is looked at again
-        ``older_than`` later. Only the leader (:meth:`lead`) does this."""
-        if not self.lead():
-            return []
-        now = time.time() if now is None else now
-        quiet = [raw.decode() if isinstance(raw, bytes) else raw
-                 for raw in self.r.zrangebyscore(QUIET, "-inf", now - older_than, start=0, num=limit)]
-        recs = {job_id: self.get(job_id) for job_id in quiet}
-        present = set()
-        if quiet:
-            from .routing import queue_for
-
-            # a canary version's stage waits in its own queue (classify@v4): look there too
-            queues = {"detect", "classify", "recommend"} | {
-                queue_for(r.stage.value, r.routes) for r in recs.values() if r is not None and r.stage.value != "done"}
-            present = queued_messages(self.r, tuple(sorted(queues)))
-        out = []
-        for job_id in quiet:
-            rec = recs[job_id]
-            if rec is not None and rec.status not in TERMINAL and (rec.stage.value, job_id) in present:
-                self.r.zadd(QUIET, {job_id: now}, xx=True)  # waiting its turn: not lost
-                continue
-
-            counted = False
-
-            def change(j: JobRecord):
-                nonlocal counted
-                if j.status in TERMINAL or j.requeues >= max_requeues:
-                    return None
-                j.requeues += 1
-                counted = True
-                return j
-
-            rec = self.update(job_id, change)
-            if not counted:
-                self.r.zrem(QUIET, job_id)  # gone, finished, or out of requeues: stop watching it
-                continue
-            out.append((job_id, rec.stage.value))
-        return out
 
     def check_deadline(self, job: JobRecord, now: float | None = None) -> JobRecord:
         """The job, failed first if it is overdue (so a reader never sees a job stuck forever)."""
         now = time.time() if now is None else now
         if job.status not in TERMINAL and job.deadline_at and now > job.deadline_at:
-            return self.fail(job.id, "deadline exceeded: the job was not done in time") or job
+            return self.fail(job.id, DEADLINE_EXCEEDED) or job
         return job
-
-    # -- idempotency keys --------------------------------------------------------------------------
-    def claim_idempotency_key(self, key_hash: str, payload_sha: str, job_id: str) -> tuple[str, str] | None:
-        """Remember ``key -> (payload, job)``; returns the earlier ``(payload, job)`` if there was one."""
-        key = f"{PREFIX}idem:{key_hash}"
-        value = json.dumps({"payload": payload_sha, "job": job_id})
-        if self.r.set(key, value, ex=self.ttl_s, nx=True):
-            return None
-        raw = self.r.get(key)
-        if raw is None:  # expired in between: claim again
-            return self.claim_idempotency_key(key_hash, payload_sha, job_id)
-        old = json.loads(raw)
-        return old["payload"], old["job"]
-
-    def release_idempotency_key(self, key_hash: str, job_id: str) -> None:
-        """Forget a claim whose job was never created (so a retry with the same key can succeed)."""
-        key = f"{PREFIX}idem:{key_hash}"
-        raw = self.r.get(key)
-        if raw is not None and json.loads(raw)["job"] == job_id:
-            self.r.delete(key)
 
     # -- metrics -----------------------------------------------------------------------------------
     def job_counts(self) -> dict[str, int]:
         return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in self.r.hgetall(JOB_METRICS).items()}
 
-    def stage_histogram(self, stage: str) -> tuple[list[tuple[str, int]], float, int]:
-        raw = {(k.decode() if isinstance(k, bytes) else k): v for k, v in
-               self.r.hgetall(f"{PREFIX}metrics:stage:{stage}").items()}
-        buckets = [(repr(b), int(raw.get(repr(b), 0))) for b in BUCKETS]
-        count = int(raw.get("+Inf", 0))
-        buckets.append(("+Inf", count))
-        return buckets, float(raw.get("sum", 0.0)), count
-
     def active_count(self) -> int:
         return int(self.r.zcard(ACTIVE))
 
-
-def _message_job(message: dict) -> str | None:
-    """The job id a Celery message (kombu's Redis format, task protocol 2) carries."""
-    import base64
-
-    body = message.get("body", "")
-    if message.get("properties", {}).get("body_encoding") == "base64":
-        body = base64.b64decode(body)
-    try:
-        args = json.loads(body)[0]
-    except (ValueError, IndexError, KeyError, TypeError):
-        return None
-    return args[0] if args and isinstance(args[0], str) else None
-
-
-def queued_messages(r, queues: tuple[str, ...] = ("detect", "classify", "recommend")) -> set[tuple[str, str]]:
-    """``(stage, job id)`` of every message waiting in one of ``queues`` (kombu keeps a queue as a
-    Redis list of its name; ``classify@v4`` counts as stage ``classify``) or delivered and not yet
-    acknowledged (kombu's ``unacked`` hash)."""
-    out = set()
-    pipe = r.pipeline(transaction=False)
-    for q in queues:
-        pipe.lrange(q, 0, -1)
-    pipe.hvals("unacked")
-    *lists, unacked = pipe.execute()
-    for q, items in zip(queues, lists, strict=True):
-        for raw in items:
-            job = _message_job(json.loads(raw))
-            if job:
-                out.add((q.split("@", 1)[0], job))
-    for raw in unacked:
-        message, _exchange, routing_key = json.loads(raw)
-        job = _message_job(message)
-        if job:
-            out.add((str(routing_key).split("@", 1)[0], job))
-    return out
-
-
-def _observe(pipe, stage: str, seconds: float) -> None:
-    """Count one ``stage`` latency in its histogram (cumulative buckets, sum) on ``pipe``."""
-    key = f"{PREFIX}metrics:stage:{stage}"
-    for b in BUCKETS:
-        if seconds <= b:
-            pipe.hincrby(key, repr(b), 1)
-    pipe.hincrby(key, "+Inf", 1)
-    pipe.hincrbyfloat(key, "sum", seconds)
