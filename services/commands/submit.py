@@ -1,7 +1,8 @@
 """``sketchref submit IMAGE --url URL [--wait]``: send a sketch to a gateway and print the job.
 
 IMAGE is a PNG/JPEG/WebP file, or a ``.json`` file with ``{"strokes", "width", "height"}``. With
-``--wait`` the job is polled until it finishes; the exit status is 0 when it succeeded.
+``--wait`` the submission waits for the job (``Prefer: wait``), then long polls until it finishes; the
+exit status is 0 when it succeeded.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--api-key", default=None, help="default: $SKETCHREF_API_KEY")
 
 
-def submit(client, path: Path, top_k=None, references=None, idempotency_key=None):
+def submit(client, path: Path, top_k=None, references=None, idempotency_key=None, wait_s: float = 0):
+    """POST the sketch; with ``wait_s`` the gateway answers when the job has finished (201) or after
+    ``wait_s`` seconds (RFC 7240 ``Prefer: wait``), saving a request."""
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+    if wait_s > 0:
+        headers["Prefer"] = f"wait={wait_s:g}"
     params = {k: v for k, v in (("top_k", top_k), ("references", references)) if v is not None}
     if path.suffix.lower() == ".json":
         body = json.loads(path.read_text())
@@ -54,7 +59,8 @@ def run(args) -> int:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     with httpx.Client(base_url=args.url.rstrip("/"), headers=headers, timeout=30) as client:
         try:
-            r = submit(client, args.image, args.top_k, args.references, args.idempotency_key)
+            r = submit(client, args.image, args.top_k, args.references, args.idempotency_key,
+                       wait_s=min(args.timeout, 20.0) if args.wait else 0)
         except (OSError, httpx.HTTPError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -62,7 +68,7 @@ def run(args) -> int:
             print(r.text, file=sys.stderr)
             return 1
         job = r.json()
-        if args.wait:
+        if args.wait and job["status"] not in ("succeeded", "failed"):
             job = wait(client, job["id"], args.timeout)
         print(json.dumps(job, indent=2))
     return 0 if not args.wait or job["status"] == "succeeded" else 1
