@@ -9,6 +9,9 @@ HTTP requests, and every job's latency is written to ``$SKETCHREF_LOAD_REPORT_DI
 
     locust -f loadtest/locustfile.py --headless -u 10 -r 2 -t 60s --host http://127.0.0.1:8000
 
+(from the repository root: locust puts the working directory on ``sys.path``, so ``loadtest`` is a
+package here; ``services`` and ``training`` are installed.)
+
 Settings (environment): ``SKETCHREF_LOAD_API_KEY`` (Bearer key when the gateway has auth on),
 ``SKETCHREF_LOAD_PNG_SHARE`` (fraction of users' jobs sent as PNG, default 0.5),
 ``SKETCHREF_LOAD_MAX_WAIT_S`` (a job not done by then counts as failed, default 120),
@@ -23,18 +26,15 @@ import io
 import json
 import os
 import random
-import sys
 import time
 import uuid
 from pathlib import Path
 
 from locust import HttpUser, between, events, task
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadtest.scenes import DRAWINGS, compose_scene, load_drawings, render_strokes
 
-from scenes import DRAWINGS, compose_scene, load_drawings, render_strokes  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PNG_SHARE = float(os.environ.get("SKETCHREF_LOAD_PNG_SHARE", "0.5"))
 MAX_WAIT_S = float(os.environ.get("SKETCHREF_LOAD_MAX_WAIT_S", "120"))

@@ -103,7 +103,7 @@ def main() -> int:
                  "trained here on the train split of the real raw drawings (each rendered as a user's PNG: "
                  "the reference 512 px rendering plus 3 random canvas/pen/margin renderings), selected on val.",
             config=cfg,
-            metrics={"val (selection)": m.get("val"), "val, DoodleNet's own head": m.get("val_doodlenet_head"),
+            metrics={"val (selection)": m.get("val"), "val, DoodleNet's own head": m.get("val_teacher", m.get("val_doodlenet_head")),
                      "test split through sketchref recognize": _load(reports / "single.json")},
             licences=["quickdraw", "doodlenet", "minilm"],
             sections={"Calibration and \"confident\" (issue 14)": _calibration_text(_load(reports / "calibration.json"))},

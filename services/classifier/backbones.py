@@ -92,9 +92,12 @@ class DoodleNetBackbone:
     # where the adapted part of the tower starts, per placement (index into ``convs``)
     FROZEN_PREFIX = {"dense": 15, "conv-late": 10}
 
-    def split(self, model: nn.Module, placement: str):
+    def split(self, model: nn.Module, placement: str | None):
         """``(prefix, suffix)`` with ``model(x) == suffix(prefix(x))`` and no LoRA in ``prefix``: training
-        computes the frozen prefix once per input instead of every step."""
+        computes the frozen prefix once per input instead of every step. ``placement`` None (no LoRA):
+        the prefix is the whole tower's features, in the mode the tower is in when it runs."""
+        if placement is None:
+            return model.image_tower.features, model.logits_from_features
         k = self.FROZEN_PREFIX.get(placement, 0)
         if not k:
             return None, model
@@ -193,7 +196,7 @@ class ClipBackbone:
     def trainable_head(self, model: nn.Module) -> list[nn.Parameter]:
         return [model.clip.logit_scale]
 
-    def split(self, model: nn.Module, placement: str):
+    def split(self, model: nn.Module, placement: str | None):
         return None, model
 
     @torch.no_grad()

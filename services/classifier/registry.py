@@ -58,8 +58,9 @@ class Backbone(Protocol):
 
     def teacher(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor: ...
 
-    def split(self, model: nn.Module, placement: str) -> tuple[Stage | None, Stage]:
-        """``(prefix, suffix)``, ``model(x) == suffix(prefix(x))``, no LoRA in ``prefix`` (or ``None``)."""
+    def split(self, model: nn.Module, placement: str | None) -> tuple[Stage | None, Stage]:
+        """``(prefix, suffix)``, ``model(x) == suffix(prefix(x))``, no LoRA in ``prefix`` (or ``None``).
+        ``placement`` None: nothing in the tower is adapted (the prefix may be the whole image tower)."""
         ...
 
 

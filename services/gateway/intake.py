@@ -15,13 +15,14 @@ rendered with :func:`render_strokes`, the project's one rasteriser, in a separat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
 from PIL.Image import DecompressionBombError
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.formparsers import MultiPartParser
 
 from services.common.imaging import ImageError, ImageHeader, encode_image, inspect_image, sniff_type
 from services.common.requests import (
@@ -218,6 +219,15 @@ def from_strokes_json(body: bytes, s: GatewaySettings, top_k, references) -> Sub
                       render=(strokes, obj.width, obj.height, sw))
 
 
+async def parse_multipart(headers: Headers, body: bytes) -> FormData:
+    """The form of a multipart ``body`` already read (and capped): Starlette's public parser over it,
+    at most one file and 16 fields."""
+    async def once() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    return await MultiPartParser(headers, once(), max_files=1, max_fields=16).parse()
+
+
 async def read_submission(request: Request, s: GatewaySettings, top_k: int | None = None,
                           references: int | None = None):
     """Read the body (capped) and return a callable that validates it (run it in a thread).
@@ -227,17 +237,19 @@ async def read_submission(request: Request, s: GatewaySettings, top_k: int | Non
     if not body:
         raise ApiError(400, "empty_body", "the request body is empty: send an image or strokes JSON")
     if ctype == "multipart/form-data":
-        request._body = body  # let Starlette parse the capped, buffered body
         try:
-            form = await request.form(max_files=1, max_fields=16)
+            form = await parse_multipart(request.headers, body)
         except Exception as exc:
             raise ApiError(400, "invalid_multipart", "the multipart body cannot be parsed") from exc
-        upload = form.get("image")
-        if not isinstance(upload, UploadFile):
-            raise ApiError(422, "missing_image", "the multipart field 'image' (a file) is required")
-        data = await upload.read()
-        top_k = form.get("top_k", top_k)
-        references = form.get("references", references)
+        try:
+            upload = form.get("image")
+            if not isinstance(upload, UploadFile):
+                raise ApiError(422, "missing_image", "the multipart field 'image' (a file) is required")
+            data = await upload.read()
+            top_k = form.get("top_k", top_k)
+            references = form.get("references", references)
+        finally:
+            await form.close()
         return lambda: from_image(data, s, top_k, references, request.app.state.decode_budget)
     if ctype in ("application/json", "") and body.lstrip()[:1] in (b"{", b"[") or ctype == "application/json":
         if len(body) > s.max_upload_bytes:

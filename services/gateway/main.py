@@ -20,7 +20,7 @@ from services.common.job_store import JobStore
 from services.common.routing import RouteCache
 from services.common.sweeper import Sweeper
 
-from . import errors, guess, openapi, warmup
+from . import composition, errors, guess, openapi, warmup
 from .admission import DecodeBudget
 from .api.main import api_router
 from .api.routes import docs
@@ -89,7 +89,10 @@ async def lifespan(app: FastAPI):
         await app.state.aredis.aclose()
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None, references=None) -> FastAPI:
+    """The app over ``settings`` (default: the environment's). ``references``: what the references
+    routes serve (:class:`services.common.stages.ReferenceFiles`); default: the recommender's, named
+    in :data:`services.gateway.composition.PROVIDED`, over the app's storage."""
     import redis
     import redis.asyncio
     from redis.backoff import NoBackoff
@@ -123,6 +126,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.storage.client.meta.events.unregister("before-call.s3", add_expect_header)
     else:
         app.state.storage = get_storage(s)
+    app.state.references = references if references is not None else \
+        composition.reference_files(app.state.storage)
     app.state.decode_budget = DecodeBudget(s.decode_budget_bytes, s.decode_budget_wait_s)
     app.state.celery = make_celery(s)
     app.state.celery.conf.update(  # publishing: one attempt, short timeouts (the gateway answers 503)

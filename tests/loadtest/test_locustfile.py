@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import json
 import random
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "loadtest"))
-import scenes  # noqa: E402  (not the locustfile: importing locust monkey-patches this process)
-import summary  # noqa: E402
+from loadtest import scenes, summary  # not the locustfile: importing locust monkey-patches this process
 
 
 def test_scenes_are_real_drawings_on_phone_canvases():

@@ -45,13 +45,7 @@ MAY_IMPORT = {
 }
 
 # (importer, imported): why it is still there. Only ever remove entries.
-ALLOWED = {
-    # The gateway's references route serves the recommender's gallery files and Unsplash's download
-    # event itself (#13: behind a recommender-owned interface).
-    ("services.gateway.api.routes.references", "services.recommender.gallery"): "references route",
-    ("services.gateway.api.routes.references", "services.recommender.settings"): "references route",
-    ("services.gateway.api.routes.references", "services.recommender.unsplash"): "references route",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def layer_of(module: str) -> str | None:

@@ -19,13 +19,14 @@ from services.gateway.main import create_app
 from services.gateway.settings import GatewaySettings
 from services.recommender.gallery import LocalGallery
 from services.recommender.providers import load_recommender
+from services.recommender.references import GalleryAndUnsplash
 
 
 @pytest.fixture
 def gateway(s3_settings, redis_url, make_settings, fake_unsplash):
     settings = GatewaySettings(**{**s3_settings.model_dump(), "redis_url": redis_url, "api_keys": "k1"})
     app = create_app(settings)
-    app.state.recommender_settings = make_settings(fake_unsplash)
+    app.state.references = GalleryAndUnsplash(app.state.storage, make_settings(fake_unsplash))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -72,13 +73,13 @@ def test_unsplash_download_event_is_sent_server_side(gateway, fake_unsplash, mak
     assert r.status_code == 404 and r.json()["error"]["code"] == "photo_not_found"
     r = httpx.post(url + "/v1/references/unsplash/bad%20id!/download", headers=auth)
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_photo_id"
-    app.state.unsplash_client = None
-    app.state.recommender_settings = make_settings(None)
+    app.state.references = GalleryAndUnsplash(app.state.storage, make_settings(None))
     r = httpx.post(url + path, headers=auth)
     assert r.status_code == 503 and r.json()["error"]["code"] == "unsplash_not_configured"
 
 
 def test_references_route_imports_no_torch():
-    code = ("import sys, services.gateway.api.routes.references, services.recommender.providers;"
+    code = ("import sys, services.gateway.api.routes.references, services.recommender.providers,"
+            " services.recommender.references;"
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from training.classifier.card import write_card as write_adapter_card
+from training.classifier.card import write_adapter_card
 from training.model_card import LICENCES, write_card
 
 

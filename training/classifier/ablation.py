@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .adapt import AdaptConfig, Data, _evaluate, build, train
+from .adapt import AdaptConfig, Data, build, evaluate, train
 
 
 def _arm_cfg(base: AdaptConfig, setting: str, placement: str, loss: str, seed: int, runs: Path,
@@ -80,8 +80,8 @@ def _baseline(model, data) -> dict:
     """The starting points: the base model without adaptation (shipped projections for natural,
     fresh ones for long-tailed) and DoodleNet's own 345-way head, the distillation teacher."""
     teacher = getattr(model, "image_tower", model)
-    return {"val": _evaluate(model, *data.val)[0], "test": _evaluate(model, *data.test)[0],
-            "teacher": {"val": _evaluate(teacher, *data.val)[0], "test": _evaluate(teacher, *data.test)[0]}}
+    return {"val": evaluate(model, *data.val)[0], "test": evaluate(model, *data.test)[0],
+            "teacher": {"val": evaluate(teacher, *data.val)[0], "test": evaluate(teacher, *data.test)[0]}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Domain adaptation of the classifier with LoRA: ``sketchref train classifier --placement ... --loss ...``.
+"""The classifier trainer (``sketchref train classifier``; :mod:`training.classifier.train` is its
+command line): LoRA domain adaptation, and the shipped model's projections (``--mode projections``).
 
 Starts from a backbone (``doodlenet``: DoodleNet + MiniLM with the shipped projections from
 ``--init-head``; ``clip``: a CLIPModel from a hub id or folder), injects LoRA at a named placement
@@ -8,6 +9,16 @@ the train split (rendered like users' PNGs, both file formats) with the chosen l
 zero-shot logits). The epoch is selected by val top-1; test is evaluated once, after selection.
 Writes into ``--out``: the adapter (peft files), ``head.pt``, ``classes.txt``, ``config.json`` (the
 resolved config), ``metrics.json``, ``predictions.npz`` and a resumable ``checkpoint.pt``.
+
+``--mode projections`` is the recipe of the shipped ``models/classifier`` (``sketchref train classifier``
+without adapter flags): no LoRA; the image tower's features are computed once (frozen, no dropout) and
+only the head trains, at ``--lr``, with a one-cycle schedule over one shuffling stream seeded by
+``--seed`` (which also seeds the renderings); ``--fetched-data`` adds to the first format when
+``simplified`` is not among ``--formats``. Val selects the epoch; the teacher's own val accuracy is
+reported (``val_teacher``); test is not touched, and only ``head.pt``, ``classes.txt``,
+``config.json`` and ``metrics.json`` are written.
+
+Every accuracy is :func:`training.classifier.metrics.accuracy`.
 """
 
 from __future__ import annotations
@@ -32,8 +43,9 @@ from training.data.quickdraw import class_names
 from . import adapt_data as D
 from .budget import capped_lora_config
 from .losses import build_loss
+from .metrics import accuracy
 
-MODES = ("lora+head", "head", "lora")
+MODES = ("lora+head", "head", "lora", "projections")
 
 
 @dataclass
@@ -62,7 +74,9 @@ class AdaptConfig:
     tiny: bool = False
     progress: bool = True
     # protocol v2 (defaults keep the v1 behaviour)
-    mode: str = "lora+head"  # what trains: lora+head | head (no LoRA) | lora (head frozen at its init)
+    # what trains: lora+head | head (no LoRA) | lora (head frozen at its init) | projections (the shipped
+    # model's recipe: the head on features computed once; see the module docstring)
+    mode: str = "lora+head"
     patience: int = 0  # early stopping: stop after this many epochs without a better val top-1; 0: never
     loss_alpha: float = 0.25  # the QMW quantile α
     longtail_seed: int = -1  # >= 0: the long-tailed subsample is re-drawn with this seed; -1: fixed
@@ -70,17 +84,15 @@ class AdaptConfig:
     cap_rank: bool = False  # cap each layer's rank at its maximum useful rank (training.classifier.budget)
 
 
-def _evaluate(model, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> tuple[dict, np.ndarray]:
-    model.eval()
+def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> tuple[dict, np.ndarray]:
+    """:func:`~training.classifier.metrics.accuracy` of ``model`` (any ``x -> logits``; an
+    ``nn.Module`` is put in eval mode) on ``(x, y)``, and its top-5 class ids."""
+    if isinstance(model, torch.nn.Module):
+        model.eval()
     with torch.no_grad():
         logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
     top5 = logits.topk(5, 1).indices
-    hit = (top5[:, 0] == y).float()
-    classes = y.unique()
-    per_class = torch.stack([hit[y == c].mean() for c in classes])
-    return {"top1": hit.mean().item(), "top5": (top5 == y[:, None]).any(1).float().mean().item(),
-            "macro": per_class.mean().item(), "worst10": per_class.sort().values[:10].mean().item(),
-            "n": len(y)}, top5.numpy()
+    return accuracy(top5.numpy(), y.numpy()), top5.numpy()
 
 
 RUNTIME_ONLY = ("threads", "progress")  # settings that do not change what is trained
@@ -111,12 +123,14 @@ class Data:
         words = classes[:12] if cfg.tiny else None
         per = 3 if cfg.tiny else None
         formats = tuple(f for f in cfg.formats.split(",") if f)
+        projections = cfg.mode == "projections"
         train = D.load_split("train", formats, words, per, fetched=cfg.fetched_data or None)
-        held = [D.load_split(s, formats, words, per) for s in ("val", "test")]
+        held = [D.load_split(s, formats, words, per) for s in (("val",) if projections else ("val", "test"))]
         self.train_keys = D.check_no_leak([d for lst in train.values() for d in lst],
                                           *[lst for h in held for lst in h.values()])
         norm = backbone.norm
-        x, y, keys = D.inputs(train, 0 if cfg.tiny else cfg.renders, cfg.render_seed, index, norm)
+        x, y, keys = D.inputs(train, 0 if cfg.tiny else cfg.renders, cfg.seed if projections else cfg.render_seed,
+                              index, norm)
         self.longtail = None
         if cfg.longtail:
             keep, self.longtail = D.longtail(train, cfg.longtail, classes,
@@ -128,15 +142,15 @@ class Data:
         self.counts = D.class_counts(y, len(classes))
         self.teacher = torch.cat([backbone.teacher(model, self.x[i:i + 512]) for i in range(0, len(self.x), 512)])
         self._prefixed: dict = {}
-        self.val, self.test = [
+        self.val, self.test = ([
             (backbone.prepare(D.normalized_batch(h["raw"], "reference", **({"norm": norm} if norm else {}))),
-             torch.tensor([index[d.word] for d in h["raw"]])) for h in held]
+             torch.tensor([index[d.word] for d in h["raw"]])) for h in held] + [None])[:2]
 
 
 _TEXT: dict = {}  # class text embeddings per (backbone, source), computed once per process
 
 
-def _prefixed(data: Data, placement: str, prefix) -> torch.Tensor:
+def _prefixed(data: Data, placement: str | None, prefix) -> torch.Tensor:
     """The train inputs through the frozen prefix of ``placement`` (cached on ``data``)."""
     if prefix is None:
         return data.x
@@ -159,7 +173,10 @@ def build(cfg: AdaptConfig):
     return backbone, model, classes
 
 
-def _schedule(opt, total: int):
+def _schedule(opt, cfg: AdaptConfig, epochs: int, n: int):
+    if cfg.mode == "projections":  # one cycle at --lr (the shipped model's recipe)
+        return torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=epochs * (n // cfg.batch + 1))
+    total = epochs * max(1, math.ceil(n / cfg.batch))
     warm = max(1, total // 20)
     return torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
@@ -174,7 +191,8 @@ def _iterate(n: int, desc: str, show: bool):
 
 
 def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
-    """Train one adapter on a fresh base; ``data`` (built for the same backbone) is reused if given."""
+    """Train one adapter (or the projections) on a fresh base; ``data`` (built for the same backbone
+    and mode) is reused if given."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -183,16 +201,19 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
         data = Data(cfg, backbone, model, classes)
     if cfg.mode not in MODES:
         raise ValueError(f"unknown mode {cfg.mode!r}; choose from {', '.join(MODES)}")
+    projections = cfg.mode == "projections"
+    adapts = cfg.mode in ("lora+head", "lora")
     root = backbone.lora_root(model)
-    budget = cfg.lora_budget or lora.budget(root, backbone.name)  # before injection wraps the layers
-    plan = None
-    if cfg.cap_rank and not cfg.rank:
-        lcfg, plan = capped_lora_config(root, backbone.name, cfg.placement, budget)
-    else:
-        lcfg = lora.lora_config(root, backbone.name, cfg.placement, cfg.rank, target_budget=budget)
+    budget, plan, lcfg = 0, None, None
+    if not projections:
+        budget = cfg.lora_budget or lora.budget(root, backbone.name)  # before injection wraps the layers
+        if cfg.cap_rank and not cfg.rank:
+            lcfg, plan = capped_lora_config(root, backbone.name, cfg.placement, budget)
+        else:
+            lcfg = lora.lora_config(root, backbone.name, cfg.placement, cfg.rank, target_budget=budget)
     for p in root.parameters():
         p.requires_grad_(False)
-    if cfg.mode != "head":
+    if adapts:
         lora.inject(root, lcfg)
     adapter_params = lora.lora_parameters(root)
     head_params = backbone.trainable_head(model)
@@ -200,27 +221,30 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
         p.requires_grad_(cfg.mode != "lora")
     if cfg.mode == "lora":
         head_params = []
+    rank = lcfg.r if adapts and lcfg is not None else 0
     counts = {"lora": lora.count(root), "head": sum(p.numel() for p in head_params),
-              "rank": lcfg.r if cfg.mode != "head" else 0, "budget": budget, "mode": cfg.mode,
-              "rank_caps": plan.caps if plan else {}}
+              "rank": rank, "budget": budget, "mode": cfg.mode, "rank_caps": plan.caps if plan else {}}
     counts["trainable"] = counts["lora"] + counts["head"]
-    print(f"[{cfg.placement} {cfg.mode}] LoRA rank {counts['rank']}"
+    placement = None if projections else cfg.placement
+    print(f"[{placement or 'features'} {cfg.mode}] LoRA rank {counts['rank']}"
           f"{' ' + str(plan.caps) if plan and plan.caps else ''}: {counts['lora']:,} trainable adapter parameters "
           f"(budget {budget:,}), head {counts['head']:,}; trainable {counts['trainable']:,}", flush=True)
-    prefix, suffix = backbone.split(model, cfg.placement)
-    x_train = _prefixed(data, cfg.placement, prefix)
-    groups = [{"params": ps, "lr": lr} for ps, lr in ((adapter_params, cfg.lr), (head_params, cfg.head_lr)) if ps]
+    prefix, suffix = backbone.split(model, placement)
+    x_train = _prefixed(data, placement, prefix)
+    val_in = (_prefixed_val(data, prefix), data.val[1]) if projections and prefix is not None else data.val
+    head_lr = cfg.lr if projections else cfg.head_lr
+    groups = [{"params": ps, "lr": lr} for ps, lr in ((adapter_params, cfg.lr), (head_params, head_lr)) if ps]
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     n = len(data.x)
     steps = max(1, math.ceil(n / cfg.batch))
     epochs = 1 if cfg.tiny and not cfg.patience else cfg.epochs  # tiny smoke runs: 1 epoch unless early stopping
-    sched = _schedule(opt, epochs * steps)
+    sched = _schedule(opt, cfg, epochs, n)
     loss_fn = build_loss(cfg.loss, data.counts, **({"alpha": cfg.loss_alpha} if cfg.loss.startswith("qmw") else {}))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "checkpoint.pt"
+    ckpt_path = None if projections else out / "checkpoint.pt"  # the projections train in seconds
     state = {"epoch": 0, "history": [], "best": -1.0, "best_state": None, "best_epoch": 0}
-    if ckpt_path.exists():
+    if ckpt_path is not None and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # tensors and plain types only
         if same_config(ck["config"], asdict(cfg)):
             model.load_state_dict(ck["model"], strict=False)
@@ -235,7 +259,8 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
     for epoch in range(state["epoch"], epochs):
         if cfg.patience and state["epoch"] - state.get("best_epoch", state["epoch"]) >= cfg.patience:
             break  # early stopping (also when a resumed run had already stopped)
-        g.manual_seed(cfg.seed * 1000 + epoch)
+        if not projections:  # resumable: each epoch's order from its own seed
+            g.manual_seed(cfg.seed * 1000 + epoch)
         perm = torch.randperm(n, generator=g)
         model.train()
         total = 0.0
@@ -251,7 +276,8 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
             opt.step()
             sched.step()
             total += loss.item()
-        val, _ = _evaluate(model, *data.val)
+        model.eval()
+        val, _ = evaluate(suffix if projections else model, *val_in)
         state["history"].append({"epoch": epoch + 1, "loss": total / steps, **val})
         if val["top1"] > state["best"]:
             state["best"] = val["top1"]
@@ -259,32 +285,41 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
             state["best_state"] = {k: v.detach().clone() for k, v in model.named_parameters()
                                    if id(v) in trainable}
         state["epoch"] = epoch + 1
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save({"config": asdict(cfg), "model": {k: v for k, v in model.named_parameters()
-                                                     if id(v) in trainable},
-                    "opt": opt.state_dict(), "sched": sched.state_dict(), "state": state}, tmp)
-        tmp.replace(ckpt_path)
+        if ckpt_path is not None:
+            tmp = ckpt_path.with_suffix(".tmp")
+            torch.save({"config": asdict(cfg), "model": {k: v for k, v in model.named_parameters()
+                                                         if id(v) in trainable},
+                        "opt": opt.state_dict(), "sched": sched.state_dict(), "state": state}, tmp)
+            tmp.replace(ckpt_path)
         print(f"epoch {epoch + 1}: loss {total / steps:.4f} val top1 {val['top1']:.4f} top5 {val['top5']:.4f}",
               flush=True)
     model.load_state_dict(state["best_state"], strict=False)
-    val, _ = _evaluate(model, *data.val)
-    test, test_top5 = _evaluate(model, *data.test)  # once, after selection
-    compact = {f"{split}_{k}": v for split, xy in (("val", data.val), ("test", data.test))
-               for k, v in zip(("top5", "p5"), predict_top5(model, xy[0]), strict=True)}
-    metrics = {"val": val, "test": test, "params": counts, "best_epoch": max(
+    model.eval()
+    val, _ = evaluate(suffix if projections else model, *val_in)
+    metrics = {"val": val}
+    if projections:  # the teacher's own val accuracy, for comparison; test stays untouched
+        metrics["val_teacher"] = evaluate(lambda x: backbone.teacher(model, x), *data.val)[0]
+    else:
+        test, test_top5 = evaluate(model, *data.test)  # once, after selection
+        metrics["test"] = test
+    metrics.update({"params": counts, "best_epoch": max(
         state["history"], key=lambda h: h["top1"])["epoch"], "history": state["history"],
         "train_samples": n, "train_drawings": data.train_keys, "longtail": data.longtail,
         "seconds": round(time.time() - t0, 1), "epochs_run": state["epoch"],
-        "max_epochs": epochs, "patience": cfg.patience}
-    if cfg.mode != "head":
+        "max_epochs": epochs, "patience": cfg.patience})
+    if adapts:
         lora.save_adapter(root, lcfg, out)
     torch.save({k: v.detach().clone() for k, v in model.head_state_dict().items()}, out / "head.pt")
     (out / "classes.txt").write_text("\n".join(classes) + "\n")
     (out / "config.json").write_text(json.dumps({
         "backbone": backbone.name, "model": cfg.model or getattr(backbone, "source", None),
-        "placement": cfg.placement, "rank": lcfg.r, "prompts": list(PROMPTS), "norm": backbone.norm.to_dict(),
-        "train": asdict(cfg)}, indent=2))
+        "placement": placement, "rank": lcfg.r if lcfg is not None else 0, "prompts": list(PROMPTS),
+        "norm": backbone.norm.to_dict(), "train": asdict(cfg)}, indent=2))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if projections:
+        return metrics
+    compact = {f"{split}_{k}": v for split, xy in (("val", data.val), ("test", data.test))
+               for k, v in zip(("top5", "p5"), predict_top5(model, xy[0]), strict=True)}
     np.savez_compressed(out / "predictions.npz", test_top5=test_top5, test_y=data.test[1].numpy(),
                         counts=data.counts)
     np.savez_compressed(out / "compact.npz", **compact, val_y=data.val[1].numpy().astype(np.int16),
@@ -292,16 +327,28 @@ def train(cfg: AdaptConfig, data: Data | None = None) -> dict:
     return metrics
 
 
+def _prefixed_val(data: Data, prefix) -> torch.Tensor:
+    with torch.no_grad():
+        x = data.val[0]
+        return torch.cat([prefix(x[i:i + 1024]) for i in range(0, len(x), 1024)])
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(p, AdaptConfig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="sketchref train classifier --placement ...")
+SUMMARY = ("val", "val_teacher", "test", "params", "best_epoch", "train_drawings", "train_samples", "seconds")
+
+
+def main(argv: list[str] | None = None, defaults: dict | None = None,
+         prog: str = "sketchref train classifier --placement ...") -> int:
+    """Parse ``argv`` into an :class:`AdaptConfig` (``defaults`` override the fields' own), train,
+    print the summary."""
+    p = argparse.ArgumentParser(prog=prog)
     add_arguments(p)
-    cfg = AdaptConfig(**vars(p.parse_args(argv)))
-    m = train(cfg)
-    print(json.dumps({k: m[k] for k in ("val", "test", "params", "best_epoch", "seconds")}, indent=2))
+    p.set_defaults(**(defaults or {}))
+    m = train(AdaptConfig(**vars(p.parse_args(argv))))
+    print(json.dumps({k: m[k] for k in SUMMARY if k in m}, indent=2))
     return 0
 
 

@@ -29,9 +29,11 @@ from .renders import normalized_batch
 def load_split(split: str, formats: tuple[str, ...], words=None, per_class=None, fetched=None
                ) -> dict[str, list[Drawing]]:
     """Each format's drawings of ``split``; ``fetched`` (a ``sketchref data fetch quickdraw`` folder,
-    Google's simplified drawings) adds train drawings to the ``simplified`` format."""
+    Google's simplified drawings) adds train drawings to the ``simplified`` format, or to the first
+    format when ``simplified`` is not one of ``formats``."""
+    into = "simplified" if "simplified" in formats else (formats[0] if formats else None)
     return {f: load_drawings(f, split=split, words=words, per_class=per_class,
-                             fetched=fetched if f == "simplified" else None) for f in formats}
+                             fetched=fetched if f == into else None) for f in formats}
 
 
 def check_no_leak(train: list[Drawing], *held_out: list[Drawing]) -> int:

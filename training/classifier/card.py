@@ -18,18 +18,19 @@ import numpy as np
 from training.eval.stats import bootstrap_mean, wilson
 from training.model_card import write_card as write_model_card
 
+from .metrics import accuracy
+
 
 def test_metrics(adapter: Path) -> dict:
+    """The adapter's test accuracy (:func:`~training.classifier.metrics.accuracy` of its saved test
+    predictions) with 95% intervals."""
     z = np.load(adapter / "predictions.npz")
-    y, top5 = z["test_y"], z["test_top5"]
-    hit1 = top5[:, 0] == y
-    hit5 = (top5 == y[:, None]).any(1)
-    per_class = [float(hit1[y == c].mean()) for c in np.unique(y)]
-    n = len(y)
-    return {"n": int(n), "classes": len(per_class),
-            "top1": float(hit1.mean()), "top1_ci": wilson(int(hit1.sum()), n),
-            "top5": float(hit5.mean()), "top5_ci": wilson(int(hit5.sum()), n),
-            "macro": float(np.mean(per_class)), "macro_ci": bootstrap_mean(per_class)}
+    a = accuracy(z["test_top5"], z["test_y"], per_class=True)
+    n, per_class = a["n"], a["per_class"]
+    return {"n": n, "classes": len(per_class),
+            "top1": a["top1"], "top1_ci": wilson(round(a["top1"] * n), n),
+            "top5": a["top5"], "top5_ci": wilson(round(a["top5"] * n), n),
+            "macro": a["macro"], "macro_ci": bootstrap_mean(per_class)}
 
 
 def _fmt(m: dict, k: str) -> str:
@@ -37,7 +38,7 @@ def _fmt(m: dict, k: str) -> str:
     return f"{m[k]:.3f}" + (f" (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
 
 
-def write_card(adapter: Path, out: Path, recognition: Path | None = None, baseline: dict | None = None) -> dict:
+def write_adapter_card(adapter: Path, out: Path, recognition: Path | None = None, baseline: dict | None = None) -> dict:
     cfg = json.loads((adapter / "config.json").read_text())
     metrics = json.loads((adapter / "metrics.json").read_text())
     t = test_metrics(adapter)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recognition", default="")
     p.add_argument("--baseline", default="", help="JSON string describing the replaced model")
     a = p.parse_args(argv)
-    write_card(Path(a.adapter), Path(a.out), Path(a.recognition) if a.recognition else None,
+    write_adapter_card(Path(a.adapter), Path(a.out), Path(a.recognition) if a.recognition else None,
                json.loads(a.baseline) if a.baseline else None)
     return 0
 

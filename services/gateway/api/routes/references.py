@@ -8,7 +8,9 @@
   only when it points at the configured API's ``/photos/{photo_id}/download``, so the key is never
   sent anywhere else.
 
-No torch here: only the gallery index reader and the httpx Unsplash client are imported.
+What is served comes from ``app.state.references`` (:class:`services.common.stages.ReferenceFiles`,
+the recommender's by default: :mod:`services.gateway.composition`); this module imports no stage
+package, and no torch.
 """
 
 from __future__ import annotations
@@ -16,16 +18,13 @@ from __future__ import annotations
 import logging
 import re
 
-import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from services.recommender.gallery import LocalGallery
-from services.recommender.settings import RecommenderSettings, get_recommender_settings
-from services.recommender.unsplash import PHOTO_ID, UnsplashClient, UnsplashError
+from services.common.stages import DownloadNotTracked, ReferenceFiles
 
-from ...deps import ApiKeyDep, StorageDep
+from ...deps import ApiKeyDep
 from ...errors import error_response
 
 log = logging.getLogger("sketchref.gateway")
@@ -34,35 +33,15 @@ router = APIRouter(tags=["references"])
 _IMAGE_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
-def _settings(request: Request) -> RecommenderSettings:
-    return getattr(request.app.state, "recommender_settings", None) or get_recommender_settings()
+def _references(request: Request) -> ReferenceFiles:
+    return request.app.state.references
 
 
-def _gallery(request: Request, storage) -> LocalGallery:
-    g = getattr(request.app.state, "gallery", None)
-    if g is None or g.storage is not storage:
-        g = LocalGallery(storage, _settings(request), autobuild=False)
-        request.app.state.gallery = g
-    return g
-
-
-def _unsplash(request: Request) -> UnsplashClient | None:
-    client = getattr(request.app.state, "unsplash_client", None)
-    if client is None:
-        s = _settings(request)
-        if not s.unsplash_access_key:
-            return None
-        client = UnsplashClient(s.unsplash_access_key, s.unsplash_api_url, s.unsplash_timeout_s,
-                                getattr(request.app.state, "unsplash_transport", None))
-        request.app.state.unsplash_client = client
-    return client
-
-
-async def _serve(request: Request, storage, image_id: str, thumb: bool):
+async def _serve(request: Request, image_id: str, thumb: bool):
     if not _IMAGE_ID.match(image_id):
         return error_response(404, "image_not_found", "no such gallery image")
     try:
-        found = await run_in_threadpool(_gallery(request, storage).read, image_id, thumb)
+        found = await run_in_threadpool(_references(request).gallery_image, image_id, thumb)
     except Exception as exc:
         log.warning("gallery read failed: %s", type(exc).__name__)
         return error_response(503, "storage_unavailable", "the gallery cannot be read right now")
@@ -74,13 +53,13 @@ async def _serve(request: Request, storage, image_id: str, thumb: bool):
 
 
 @router.get("/gallery/{image_id}", summary="A local gallery photo", response_class=Response)
-async def gallery_image(image_id: str, request: Request, storage: StorageDep):
-    return await _serve(request, storage, image_id, thumb=False)
+async def gallery_image(image_id: str, request: Request):
+    return await _serve(request, image_id, thumb=False)
 
 
 @router.get("/gallery/{image_id}/thumb", summary="A local gallery photo's thumbnail", response_class=Response)
-async def gallery_thumb(image_id: str, request: Request, storage: StorageDep):
-    return await _serve(request, storage, image_id, thumb=True)
+async def gallery_thumb(image_id: str, request: Request):
+    return await _serve(request, image_id, thumb=True)
 
 
 class DownloadBody(BaseModel):
@@ -90,23 +69,26 @@ class DownloadBody(BaseModel):
 @router.post("/references/unsplash/{photo_id}/download",
              summary="Record that a user picked an Unsplash photo (its download event)")
 async def unsplash_download(photo_id: str, request: Request, _: ApiKeyDep, body: DownloadBody | None = None):
-    if not PHOTO_ID.match(photo_id):
-        return error_response(400, "bad_photo_id", "photo ids are 1-64 letters, digits, '-' or '_'")
-    client = _unsplash(request)
-    if client is None:
-        return error_response(503, "unsplash_not_configured", "Unsplash is not configured on this server")
     location = body.download_location if body else None
     try:
-        await run_in_threadpool(client.track_download, photo_id, location)
-    except UnsplashError as exc:
-        if exc.status == 404:
-            return error_response(404, "photo_not_found", "Unsplash has no such photo")
-        if exc.status in (403, 429):
-            return error_response(503, "unsplash_rate_limited", "Unsplash's rate limit is reached; try later",
-                                  headers={"Retry-After": "600"})
-        log.warning("Unsplash download tracking answered %s", exc.status)
-        return error_response(502, "unsplash_error", "Unsplash did not accept the download event")
-    except httpx.HTTPError as exc:
-        log.warning("Unsplash download tracking failed: %s", type(exc).__name__)
-        return error_response(502, "unsplash_unreachable", "Unsplash cannot be reached")
+        await run_in_threadpool(_references(request).track_download, photo_id, location)
+    except DownloadNotTracked as exc:
+        return _not_tracked(exc)
     return {"id": photo_id, "tracked": True}
+
+
+def _not_tracked(exc: DownloadNotTracked) -> Response:
+    if exc.reason == "bad_photo_id":
+        return error_response(400, "bad_photo_id", "photo ids are 1-64 letters, digits, '-' or '_'")
+    if exc.reason == "not_configured":
+        return error_response(503, "unsplash_not_configured", "Unsplash is not configured on this server")
+    if exc.reason == "not_found":
+        return error_response(404, "photo_not_found", "Unsplash has no such photo")
+    if exc.reason == "rate_limited":
+        return error_response(503, "unsplash_rate_limited", "Unsplash's rate limit is reached; try later",
+                              headers={"Retry-After": "600"})
+    if exc.reason == "unreachable":
+        log.warning("Unsplash download tracking failed: %s", exc.detail)
+        return error_response(502, "unsplash_unreachable", "Unsplash cannot be reached")
+    log.warning("Unsplash download tracking answered %s", exc.status)
+    return error_response(502, "unsplash_error", "Unsplash did not accept the download event")
