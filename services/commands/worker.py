@@ -116,7 +116,7 @@ def _watchdog(ctx):
 
 def _consume(args, module, queue: str, version: str) -> int:
     import redis
-    from celery.signals import worker_process_init, worker_process_shutdown
+    from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 
     from services.common import serving, worker_metrics
     from services.common.queue import NEXT_STAGE, WORKER_QUEUES, make_celery, warm_publisher
@@ -147,7 +147,10 @@ def _consume(args, module, queue: str, version: str) -> int:
     name = args.name or f"{args.kind}-{os.getpid()}@{socket.gethostname()}"
     beat = serving.Heartbeat(redis.Redis.from_url(get_settings().redis_url, socket_timeout=5), name,
                              {"kind": args.kind, "version": version, "queue": queue,
-                              "metrics_port": args.metrics_port}).start()
+                              "metrics_port": args.metrics_port})
+    # announced (/v1/version, the gateway's no-worker check) once Celery consumes, not before: a job sent
+    # while the consumer was still starting waited for it (up to a few hundred ms on the first job)
+    worker_ready.connect(lambda **_: beat.start(), weak=False)
     try:
         app.worker_main(["worker", "-Q", queue, "-c", str(args.concurrency), "-P", args.pool, "-n", name,
                          "-l", args.loglevel, "--without-gossip", "--without-mingle", "--without-heartbeat"])
