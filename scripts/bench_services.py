@@ -56,7 +56,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def recognizer(doubles: bool):
-    from services.common.pipeline import Recognizer
+    from services.core.pipeline import Recognizer
     from services.embedded import load_recognizer
 
     if doubles:

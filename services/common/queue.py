@@ -37,7 +37,7 @@ log = logging.getLogger("sketchref.queue")
 # Everything else is derived from this one table: the queues, the task names, each stage's next,
 # which worker consumes which queue, the workers `sketchref up` starts, what
 # scripts/validate_deploy.py expects of the manifests; tests check the job contract's Stage enum
-# (services/common/contracts.py) against it.
+# (services/core/contracts.py) against it.
 PIPELINE: tuple[tuple[str, str], ...] = (("detect", "detector"), ("classify", "classifier"),
                                          ("recommend", "recommender"))
 QUEUES = tuple(stage for stage, _ in PIPELINE)

@@ -70,7 +70,7 @@ def test_batch_flags_are_settings_overrides(monkeypatch):
     import os
 
     from services.commands.worker import batch_overrides
-    from services.common.batching import BatchSettings
+    from services.core.batching import BatchSettings
 
     monkeypatch.setenv("SKETCHREF_BATCH_MAX_WAIT_MS", "25")
     args = argparse.Namespace(batch_size=4, batch_wait_ms=None)
