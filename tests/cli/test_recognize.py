@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not (ROOT / "models" / "detector" / "best.pt").e
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "services.cli", "recognize", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", "recognize", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=300)
 
 

@@ -3,7 +3,7 @@ the local stack all follow it."""
 
 from __future__ import annotations
 
-from services.commands.up import WORKERS
+from cli.commands.up import WORKERS
 from services.common.queue import NEXT_STAGE, PIPELINE, QUEUES, TASK_NAMES, WORKER_QUEUES
 from services.core.contracts import Stage
 
