@@ -72,7 +72,7 @@ test-fast: setup
 # ruff on everything (T20: no print outside the command line), mypy --strict on the files listed
 # under [tool.mypy] in pyproject.toml (the stage interfaces and the typed core). CI runs it.
 lint: setup
-	$(BIN)/ruff check services training tests scripts loadtest
+	$(BIN)/ruff check cli services training tests scripts loadtest
 	$(BIN)/mypy
 
 bench: setup
@@ -86,7 +86,7 @@ load: setup
 
 # a .env with random keys for docker-compose (kept if it exists; only missing keys are added)
 env:
-	$(PY) -c "import sys; sys.path.insert(0, '.'); from services.cli import main; sys.exit(main(['env']))"
+	$(PY) -c "import sys; sys.path.insert(0, '.'); from cli.main import main; sys.exit(main(['env']))"
 
 # faults against a real `sketchref up` (kill -9 Redis / each worker, frozen Redis and S3), measured:
 # prints a table, writes reports/chaos/chaos.json. CHAOS_ARGS="--doubles --stage-delay 0.3" for plumbing only.

@@ -29,6 +29,7 @@ RUN pip install -c requirements/lock.txt ${TORCH_INDEX_URL:+--index-url "$TORCH_
     torch==2.14.1 torchvision==0.29.1
 COPY pyproject.toml README.md ./
 COPY services ./services
+COPY cli ./cli
 COPY training ./training
 RUN pip install -c requirements/lock.txt ".[classifier]"
 # Fetch the pretrained image tower once, at build time (the running worker needs no network).

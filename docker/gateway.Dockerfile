@@ -12,6 +12,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY requirements ./requirements
 COPY services ./services
+COPY cli ./cli
 COPY training ./training
 RUN pip install -c requirements/lock.txt ".[gateway]" \
  && if python -c "import torch" 2>/dev/null; then echo "torch must not be in the gateway image" >&2; exit 1; fi

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from services.common.rendering import place_strokes, render_strokes  # noqa: F401  (the locustfile renders)
+from services.core.rendering import place_strokes, render_strokes  # noqa: F401  (the locustfile renders)
 from training.data import quickdraw
 
 CANVASES = [(720, 1280), (1280, 720), (800, 800), (600, 900)]

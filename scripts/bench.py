@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def three_object_png(seed: int = 0) -> bytes:
-    from services.common.imaging import encode_image
+    from services.core.imaging import encode_image
     from training.data.quickdraw import load_drawings
     from training.data.scenes import SceneConfig, compose_scene
 

@@ -50,7 +50,7 @@ def one_start(warm: int, data: bytes, workdir: Path) -> dict:
 
     port = free_port()
     log = open(workdir / f"up-{port}.log", "w")  # noqa: SIM115
-    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--free-ports", "--port", str(port),
+    up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--free-ports", "--port", str(port),
                            "--data-dir", str(workdir / f"up-{port}")], cwd=ROOT, stdout=log,
                           stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     url = f"http://127.0.0.1:{port}"

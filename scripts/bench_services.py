@@ -56,7 +56,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def recognizer(doubles: bool):
-    from services.common.pipeline import Recognizer
+    from services.core.pipeline import Recognizer
     from services.embedded import load_recognizer
 
     if doubles:
@@ -77,7 +77,7 @@ def start_stack(doubles: bool, tmp: Path, extra: list[str] | None = None, settin
         from tests.services.doubles import DOUBLES_ENV
 
         env.update(DOUBLES_ENV)
-    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(port), "--free-ports",
+    up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(port), "--free-ports",
                            "--data-dir", str(tmp), *(extra or [])], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

@@ -41,7 +41,7 @@ TARGET_RATIO, TARGET_OVERHEAD_MS, TARGET_FIRST = 0.75, 25.0, 1.5
 
 
 def scenes(n: int, doubles: bool) -> list[bytes]:
-    from services.common.imaging import encode_image
+    from services.core.imaging import encode_image
 
     if doubles:  # bands of ink the test detector finds; no data set needed
         from PIL import Image
@@ -64,7 +64,7 @@ def scenes(n: int, doubles: bool) -> list[bytes]:
 
 
 def recognizer(doubles: bool):
-    from services.common.pipeline import Recognizer
+    from services.core.pipeline import Recognizer
     from services.embedded import load_recognizer
 
     if doubles:

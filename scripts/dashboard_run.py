@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "SKETCHREF_UNSPLASH_ACCESS_KEY": KEY, "SKETCHREF_UNSPLASH_API_URL": fake.url,
            "PYTHONPATH": str(ROOT)}
     log = open(args.data_dir.with_suffix(".log"), "w")  # noqa: SIM115
-    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--free-ports", "--port", str(port),
+    up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--free-ports", "--port", str(port),
                            "--prometheus", "--prometheus-port", str(prom), "--data-dir", str(args.data_dir)],
                           env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

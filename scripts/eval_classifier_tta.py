@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from services.classifier.model import load_classifier
-from services.common.preprocess import DEFAULT_NORM, SketchNorm, normalize_sketch
+from services.core.preprocess import DEFAULT_NORM, SketchNorm, normalize_sketch
 from training.classifier.renders import reference_image
 from training.data.quickdraw import load_drawings
 

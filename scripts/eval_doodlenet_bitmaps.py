@@ -16,7 +16,7 @@ import torch
 
 from services.classifier.doodlenet import FILES, load_doodlenet
 from services.common.assets import asset_dir
-from services.common.preprocess import normalize_sketch
+from services.core.preprocess import normalize_sketch
 from training.classifier.renders import reference_image
 from training.data.quickdraw import bitmap_words, load_bitmaps, load_drawings
 from training.eval.stats import wilson

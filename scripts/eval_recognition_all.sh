@@ -4,7 +4,7 @@
 set -euo pipefail
 n=${1:-150}
 for style in clean dark colour photo touching overlap strays thin; do
-  nice -n 10 .venv/bin/python -m services.cli eval recognition scenes --style "$style" --scenes "$n"
+  nice -n 10 .venv/bin/python -m cli eval recognition scenes --style "$style" --scenes "$n"
 done
-nice -n 10 .venv/bin/python -m services.cli eval recognition nonsense --scenes "$n"
-nice -n 10 .venv/bin/python -m services.cli eval recognition single
+nice -n 10 .venv/bin/python -m cli eval recognition nonsense --scenes "$n"
+nice -n 10 .venv/bin/python -m cli eval recognition single

@@ -52,7 +52,7 @@ def build_export_module(clf):
 def render_for_guess(strokes) -> tuple:
     """A Quick, Draw! drawing as the phone would send it: fitted to a 392x640 canvas, the gateway's
     default stroke width for that canvas."""
-    from services.common.rendering import render_strokes
+    from services.core.rendering import render_strokes
 
     w, h = 392, 640
     im = render_strokes([s[:2] for s in strokes], size=(w, h), stroke_width=max(2.0, round(max(w, h) / 160, 1)),
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     import torch
 
     from services.classifier.model import load_classifier
-    from services.common.preprocess import normalize_sketch
+    from services.core.preprocess import normalize_sketch
     from training.data.quickdraw import load_drawings
 
     out = Path(args.out)

@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
 def rgba_png(side: int = 4000) -> bytes:
     from PIL import Image
 
-    from services.common.imaging import encode_image
+    from services.core.imaging import encode_image
 
     return encode_image(Image.new("RGBA", (side, side), (255, 255, 255, 0)), compress_level=9)
 

@@ -10,7 +10,7 @@ import math
 import random
 from pathlib import Path
 
-from services.common.rendering import place_strokes, render_strokes
+from services.core.rendering import place_strokes, render_strokes
 
 OUT = Path(__file__).resolve().parents[1] / "examples"
 

@@ -3,7 +3,7 @@
     python scripts/security_scan.py            # both; exit 1 on any finding outside the allow-list
     python scripts/security_scan.py bandit     # or one of them: bandit | checkov
 
-- bandit (PyPI): every MEDIUM or HIGH severity finding in services/, training/, scripts/ is a
+- bandit (PyPI): every MEDIUM or HIGH severity finding in cli/, services/, training/, scripts/ is a
   failure; a line that is fine on purpose carries ``# nosec BXXX`` with its reason beside it.
 - checkov (PyPI; its pinned dependencies clash with the project's, so it lives in its own venv:
   ``make security-tools`` -> .cache/tools/checkov): each overlay rendered by ``kubectl kustomize``,
@@ -28,7 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWLIST = ROOT / "security" / "checkov-allowlist.yaml"
-BANDIT_PATHS = ("services", "training", "scripts")
+BANDIT_PATHS = ("cli", "services", "training", "scripts")
 
 
 def tool(name: str, *extra: Path) -> str:

@@ -26,11 +26,18 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from services.common.queue import WORKER_QUEUES  # noqa: E402 - the repository root is on the path now
+from services.common.queue import PIPELINE, stage_tables  # noqa: E402 - the repository root is on the path now
 
 SCHEMA = ROOT / "k8s" / "schemas" / "keda-scaledobject-v1alpha1.json"
 EXTERNAL_SECRETS = {"sketchref-secrets"}
-QUEUES = WORKER_QUEUES  # worker kind -> its queue, from the pipeline table (services/common/queue.py)
+
+
+def expected_queues(pipeline) -> dict[str, str]:
+    """Worker kind (its Deployment's name) -> the queue it consumes, from the pipeline table."""
+    return stage_tables(pipeline).worker_queues
+
+
+QUEUES = expected_queues(PIPELINE)  # from the pipeline table (services/common/queue.py)
 
 
 def _pod_spec(obj: dict) -> dict | None:

@@ -41,7 +41,7 @@ if "${NOKEYS[@]}" "$COMPOSE" --env-file "$TMP/empty.env" -f docker-compose.yml c
 elif grep -q "is not set - run make env" "$TMP/nokeys.out"; then
   echo "ok: without keys docker-compose config fails: $(grep -o 'SKETCHREF_[A-Z0-9_]* is not set - run make env' "$TMP/nokeys.out" | head -1)"
 else cat "$TMP/nokeys.out"; echo "FAILED: docker-compose config failed for another reason"; fail=1; fi
-"$PY" -m services.cli env --file "$TMP/compose.env" > /dev/null
+"$PY" -m cli env --file "$TMP/compose.env" > /dev/null
 CFG=("${NOKEYS[@]}" "$COMPOSE" --env-file "$TMP/compose.env" -f docker-compose.yml)
 if "${CFG[@]}" config -q && "${CFG[@]}" --profile training config -q; then
   echo "ok: docker-compose.yml with generated keys ($("${CFG[@]}" --profile training config --services | wc -l) services)"

@@ -205,7 +205,7 @@ def main() -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
-            subprocess.run([sys.executable, "-m", "services.cli", "env", "--file", f"{tmp}/compose.env"], cwd=ROOT,
+            subprocess.run([sys.executable, "-m", "cli", "env", "--file", f"{tmp}/compose.env"], cwd=ROOT,
                            env={**env, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True)
             r = subprocess.run([compose, "--env-file", f"{tmp}/compose.env", "-f", "docker-compose.yml",
                                 "--profile", "observability", "config", "-q"],

@@ -15,12 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 DETECTOR_INPUTS = (
-    "The detector sees every input through `services/common/preprocess.py::clean_sketch` (dark canvases, "
+    "The detector sees every input through `services/core/preprocess.py::clean_sketch` (dark canvases, "
     "coloured pens and paper, photos of pencil on paper all become black on white before the area "
     "downscale); training scenes are saved through the same function (`write_yolo_split`). "
     "`--style-scenes N` adds the style families of `training/data/styles.py` (train looks) and "
     "`--near-scenes N` the touching and overlap layouts (train gaps and overlaps). Its boxes are then grown "
-    "to the ink components they cut (`services/common/ink_boxes.py::fit_to_ink`, chosen on val). A fine-tune on "
+    "to the ink components they cut (`services/core/ink_boxes.py::fit_to_ink`, chosen on val). A fine-tune on "
     "that mix (run 4) separated touching and overlapping drawings far better but found single large drawings "
     "in parts, so it was not shipped: reports/recognition/detector-run4-candidate/README.md.")
 

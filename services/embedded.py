@@ -1,13 +1,13 @@
 """The embedded default: the three stages loaded in this one process (no Redis, no S3, no workers).
 
-The recognition core's :class:`~services.common.pipeline.Recognizer` receives its stages; it never
+The recognition core's :class:`~services.core.pipeline.Recognizer` receives its stages; it never
 imports a stage package. This module is where the shipped ones are chosen and loaded for whoever
 runs the whole pipeline in-process: ``sketchref recognize``, the benchmarks and the evaluations.
 """
 
 from __future__ import annotations
 
-from services.common.pipeline import Recognizer
+from services.core.pipeline import Recognizer
 
 
 def load_recognizer(detector=None, classifier=None, recommender=None) -> Recognizer:

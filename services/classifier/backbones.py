@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from services.common.preprocess import DEFAULT_NORM, SketchNorm
+from services.core.preprocess import DEFAULT_NORM, SketchNorm
 
 from .labels import class_names
 from .registry import get_backbone as get_backbone  # where callers have always found it

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from services.common.preprocess import SketchNorm, normalize_sketch, object_crops
+from services.core.preprocess import SketchNorm, normalize_sketch, object_crops
 
 from .settings import ClassifierSettings, get_classifier_settings
 from .vlm import SketchVLM
@@ -87,7 +87,7 @@ class SketchClassifier:
 
     def classify_many(self, items) -> list[list[Labels]]:
         """``classify`` of several sketches, ``items`` = ``[(gray, boxes, top_k), ...]``, through ONE
-        model call over all their boxes (cross-job batching: services/common/batching.py)."""
+        model call over all their boxes (cross-job batching: services/core/batching.py)."""
         arrs = [self.arrays(gray, boxes) for gray, boxes, _ in items]
         probs = (self.probabilities(self._prepared(np.concatenate(arrs))) if arrs
                  else torch.zeros(0, len(self.classes)))

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from services.common.preprocess import SketchNorm
+from services.core.preprocess import SketchNorm
 
 BUILTIN_MODULES = ("services.classifier.backbones",)
 

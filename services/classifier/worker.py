@@ -7,10 +7,10 @@ with concurrent tasks), labels into the job record, then the ``recommend`` stage
 
 from __future__ import annotations
 
-from services.common import pipeline
 from services.common.inline import clean_image, without_clean
-from services.common.preprocess import clean_sketch
 from services.common.worker import Context, forward, load_gray, payload, register_stage
+from services.core import pipeline
+from services.core.preprocess import clean_sketch
 
 from .settings import get_classifier_settings
 

@@ -1,7 +1,7 @@
 """Crops of a job's objects in storage: ``crops/<job>/<i>.png``, one per object, in object order.
 
 The stages never read them (the classifier needs each box's neighbours to widen it, so it works on the
-whole sketch; see :func:`services.common.preprocess.widen_boxes`); they are the job's by-product for
+whole sketch; see :func:`services.core.preprocess.widen_boxes`); they are the job's by-product for
 clients, debugging and relabelling. So they are written after the job has succeeded, by the last
 stage, before its message is acknowledged: off the path a user waits on (written during the classify
 stage they slowed it by 13-30 ms on this 2-core machine; ``scripts/bench_services.py``), and a crash
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from .imaging import encode_image
+from services.core.imaging import encode_image
 
 
 def crop_keys(job_id: str, n: int) -> list[str]:

@@ -1,7 +1,7 @@
 """Decode once: a small copy of the sketch travels inline in the stage messages.
 
 Before this, every stage fetched the upload from S3 and decoded it again, and the classifier also
-cleaned it again (:func:`services.common.preprocess.clean_sketch`, the costliest step outside the
+cleaned it again (:func:`services.core.preprocess.clean_sketch`, the costliest step outside the
 models). Now a message may carry, besides the job id, a payload of a few KB (DESIGN.md §1):
 
 - ``upload``: the bytes the gateway stored (base64), when they are at most ``inline_max_bytes``;
@@ -27,7 +27,7 @@ from functools import lru_cache
 from PIL import Image
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .preprocess import CLEAN_KEY, STATS_KEY, SketchStats
+from services.core.preprocess import CLEAN_KEY, STATS_KEY, SketchStats
 
 
 class InlineSettings(BaseSettings):

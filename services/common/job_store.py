@@ -30,7 +30,8 @@ from collections.abc import Callable
 
 from pydantic import Field
 
-from .contracts import DetectedObject, Job, JobStatus, Stage, utcnow
+from services.core.contracts import DetectedObject, Job, JobStatus, Stage, utcnow
+
 from .idempotency import idempotency_key
 
 PREFIX = "sketchref:"

@@ -287,5 +287,5 @@ class Proc:
 
 
 def python_command(*args: str) -> list[str]:
-    """``python -m services.cli ARGS`` with this interpreter (works without the console script)."""
-    return [sys.executable, "-m", "services.cli", *args]
+    """``python -m cli ARGS`` with this interpreter (works without the console script)."""
+    return [sys.executable, "-m", "cli", *args]

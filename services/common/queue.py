@@ -25,7 +25,8 @@ Delivery guarantees (DESIGN.md §1, §6):
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -37,13 +38,34 @@ log = logging.getLogger("sketchref.queue")
 # Everything else is derived from this one table: the queues, the task names, each stage's next,
 # which worker consumes which queue, the workers `sketchref up` starts, what
 # scripts/validate_deploy.py expects of the manifests; tests check the job contract's Stage enum
-# (services/common/contracts.py) against it.
+# (services/core/contracts.py) against it.
 PIPELINE: tuple[tuple[str, str], ...] = (("detect", "detector"), ("classify", "classifier"),
                                          ("recommend", "recommender"))
-QUEUES = tuple(stage for stage, _ in PIPELINE)
-TASK_NAMES = {q: f"sketchref.{q}" for q in QUEUES}
-NEXT_STAGE: dict[str, str | None] = {q: QUEUES[i + 1] if i + 1 < len(QUEUES) else None for i, q in enumerate(QUEUES)}
-WORKER_QUEUES = {kind: stage for stage, kind in PIPELINE}  # which worker kind consumes which queue
+
+
+class StageTables(NamedTuple):
+    queues: tuple[str, ...]
+    task_names: dict[str, str]
+    next_stage: dict[str, str | None]
+    worker_queues: dict[str, str]  # which worker kind consumes which queue
+
+
+def stage_tables(pipeline: Sequence[tuple[str, str]]) -> StageTables:
+    """The tables derived from a pipeline table (the module's constants are those of ``PIPELINE``;
+    tests/project/test_add_a_stage.py derives them from one with a stub stage)."""
+    queues = tuple(stage for stage, _ in pipeline)
+    return StageTables(
+        queues=queues,
+        task_names={q: f"sketchref.{q}" for q in queues},
+        next_stage={q: queues[i + 1] if i + 1 < len(queues) else None for i, q in enumerate(queues)},
+        worker_queues={kind: stage for stage, kind in pipeline},
+    )
+
+
+QUEUES, TASK_NAMES, NEXT_STAGE, WORKER_QUEUES = stage_tables(PIPELINE)
+
+
+DEFAULT_TIME_LIMIT_S, DEFAULT_SOFT_TIME_LIMIT_S = 120.0, 100.0  # a stage's limits unless set
 
 
 class QueueSettings(BaseSettings):
@@ -56,8 +78,8 @@ class QueueSettings(BaseSettings):
     lease_renew_s: float = 3.0
     # Per-stage limits in seconds (JSON in the environment, e.g.
     # SKETCHREF_QUEUE_TIME_LIMIT_S='{"classify": 60}'); a missing stage gets the default.
-    time_limit_s: dict[str, float] = {"detect": 120.0, "classify": 120.0, "recommend": 120.0}
-    soft_time_limit_s: dict[str, float] = {"detect": 100.0, "classify": 100.0, "recommend": 100.0}
+    time_limit_s: dict[str, float] = dict.fromkeys(QUEUES, DEFAULT_TIME_LIMIT_S)
+    soft_time_limit_s: dict[str, float] = dict.fromkeys(QUEUES, DEFAULT_SOFT_TIME_LIMIT_S)
     max_retries: int = 5
     retry_backoff_max: int = 60
     # Seconds the gateway keeps trying to publish before it answers 503.
@@ -105,8 +127,8 @@ def time_limits(qs: QueueSettings) -> dict[str, dict[str, float]]:
     hard_default, soft_default = default["time_limit_s"].default, default["soft_time_limit_s"].default
     out = {}
     for q in QUEUES:
-        hard = float(qs.time_limit_s.get(q, hard_default[q]))
-        soft = float(qs.soft_time_limit_s.get(q, soft_default[q]))
+        hard = float(qs.time_limit_s.get(q, hard_default.get(q, DEFAULT_TIME_LIMIT_S)))
+        soft = float(qs.soft_time_limit_s.get(q, soft_default.get(q, DEFAULT_SOFT_TIME_LIMIT_S)))
         out[TASK_NAMES[q]] = {"time_limit": hard, "soft_time_limit": min(soft, hard)}
     return out
 

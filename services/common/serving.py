@@ -89,8 +89,8 @@ def warm_up(kind: str, model) -> None:
     """One real inference through the stage's pure function. The recommender asks its local gallery
     (for Unsplash: the gallery it falls back to; an Unsplash request per worker start would spend the
     rate limit), which builds the gallery's index on first use of a fresh storage."""
-    from . import pipeline
-    from .contracts import DetectedObject
+    from services.core import pipeline
+    from services.core.contracts import DetectedObject
 
     gray = warm_sketch()
     if kind == "detector":  # the workers' own (batched) calls, twice: the first builds the runtime's

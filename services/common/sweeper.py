@@ -23,7 +23,8 @@ import socket
 import time
 import uuid
 
-from .contracts import JobStatus
+from services.core.contracts import JobStatus
+
 from .job_store import ACTIVE, DEADLINE_EXCEEDED, PREFIX, QUIET, TERMINAL, JobRecord, JobStore
 from .queue import QUEUES
 from .routing import queue_for

@@ -1,4 +1,4 @@
-"""What the three workers share: a thin stage task around a pure function of ``services.common.pipeline``.
+"""What the three workers share: a thin stage task around a pure function of ``services.core.pipeline``.
 
 A task receives a job id only. It reads the job record (Redis) and the sketch (S3, by the key in the
 record), calls the stage's pure function with the model of this process, stores the result in the job
@@ -18,7 +18,7 @@ the message is acknowledged): nobody waits for it, and a crash during it is a re
 Decode once (:mod:`services.common.inline`): a message may carry a small payload besides the job id
 (the upload, the detector's clean image); :func:`load_gray` uses it instead of S3 when it is the job's,
 and a stage hands the next one its payload with :func:`forward`. Cross-job batching
-(:mod:`services.common.batching`): a stage's model call goes through ``ctx.batched``; with the
+(:mod:`services.core.batching`): a stage's model call goes through ``ctx.batched``; with the
 threads pool, the calls of concurrent tasks become one batched call.
 
 Errors: transient ones (Redis/S3 connections) retry with backoff; anything else, or retries
@@ -37,8 +37,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from .batching import BatchSettings
-from .contracts import JobStatus
+from services.core.batching import BatchSettings
+from services.core.contracts import JobStatus
+
 from .job_store import TERMINAL, JobRecord, JobStore
 from .queue import NEXT_STAGE, TASK_NAMES, TRANSIENT_ERRORS, enqueue, retry_options
 from .routing import queue_for
@@ -102,7 +103,7 @@ class Context:
     def batcher(self):
         with self._lock:
             if self._batcher is None and self.batch_fn is not None:
-                from .batching import MicroBatcher, get_batch_settings
+                from services.core.batching import MicroBatcher, get_batch_settings
 
                 bs = self.batch_settings or get_batch_settings()
                 fn = self.batch_fn
@@ -162,9 +163,10 @@ class PermanentError(Exception):
 
 def load_gray(ctx: Context, rec: JobRecord, flatten: bool = True):
     """The job's sketch, decoded (greyscale on white; ``flatten=False``: in its own mode, colour and
-    alpha kept for :func:`services.common.preprocess.clean_sketch`): from the message's inline upload
+    alpha kept for :func:`services.core.preprocess.clean_sketch`): from the message's inline upload
     when it is the job's (same SHA-256), else from S3."""
-    from .imaging import ImageError, load_image
+    from services.core.imaging import ImageError, load_image
+
     from .inline import upload_bytes
     from .storage import NotFound
 

@@ -2,7 +2,7 @@
 
 ``yolo`` (the shipped ultralytics model, :func:`services.detector.model.load_detector`) is built in.
 A new detector is a module with a loader registered by :func:`register_detector`; what it must
-answer is :class:`services.common.stages.Detector`.
+answer is :class:`services.core.stages.Detector`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from services.common.stages import Detector
+from services.core.stages import Detector
 
 from .settings import DetectorSettings
 

@@ -9,10 +9,10 @@ boxes are stored when the job has succeeded (:mod:`services.common.crops`).
 
 from __future__ import annotations
 
-from services.common import pipeline
 from services.common.inline import with_clean
-from services.common.preprocess import clean_sketch
 from services.common.worker import Context, forward, load_gray, payload, register_stage
+from services.core import pipeline
+from services.core.preprocess import clean_sketch
 
 from .settings import get_detector_settings
 

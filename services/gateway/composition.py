@@ -1,7 +1,7 @@
 """What the gateway receives from the stage packages, named ``"module:attr"`` and resolved when an app
 is built (:func:`services.gateway.main.create_app`), so that no gateway module imports a stage package
 (``tests/project/test_layers.py``); the gateway knows only the interface
-(:class:`services.common.stages.ReferenceFiles`).
+(:class:`services.core.stages.ReferenceFiles`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from services.common.stages import ReferenceFiles
+from services.core.stages import ReferenceFiles
 
 # what -> "module:factory"; the factory takes the app's storage and returns the implementation
 PROVIDED = {

@@ -4,8 +4,8 @@ The model is the shipped classifier (DoodleNet image tower + the trained project
 class embeddings folded in) exported once to ONNX by ``scripts/export_guess_model.py`` into
 ``models/guess/``; onnxruntime runs it on one CPU thread. The input goes through the project's one
 preprocessing path, exactly as a job's object does: the strokes are rasterised by
-:func:`services.common.rendering.render_strokes` (what the gateway stores for a job) and normalised by
-:func:`services.common.preprocess.normalize_sketch`. For a drawing of one object the guess is
+:func:`services.core.rendering.render_strokes` (what the gateway stores for a job) and normalised by
+:func:`services.core.preprocess.normalize_sketch`. For a drawing of one object the guess is
 therefore the job classifier's answer on (nearly) the same crop.
 
 Both steps hold the GIL for most of their time, so :func:`sketch_input` runs them in the gateway's
@@ -36,7 +36,7 @@ MODEL_DIR = ROOT / "models" / "guess"
 class GuessModel:
     session: object  # onnxruntime.InferenceSession
     classes: list[str]
-    norm: object  # services.common.preprocess.SketchNorm
+    norm: object  # services.core.preprocess.SketchNorm
     threshold: float
     version: str
 
@@ -59,8 +59,8 @@ class GuessModel:
 def sketch_input(strokes: list, width: int, height: int, stroke_width: float, norm) -> np.ndarray:
     """Validated strokes -> the ``(28, 28)`` the model sees, through the one rendering and
     preprocessing path (picklable: it runs in the render process pool)."""
-    from services.common.preprocess import normalize_sketch
-    from services.common.rendering import render_strokes
+    from services.core.preprocess import normalize_sketch
+    from services.core.rendering import render_strokes
 
     im = render_strokes(strokes, size=(width, height), stroke_width=stroke_width, margin=None)
     return normalize_sketch(im, norm=norm)
@@ -73,7 +73,7 @@ _lock = threading.Lock()
 def _load(model_dir: str) -> GuessModel:
     import onnxruntime as ort
 
-    from services.common.preprocess import SketchNorm
+    from services.core.preprocess import SketchNorm
 
     d = Path(model_dir)
     cfg = json.loads((d / "config.json").read_text())
@@ -99,7 +99,7 @@ def warm_in_background(model_dir: Path | str = MODEL_DIR) -> threading.Thread:
 
     def run() -> None:
         try:
-            from services.common.preprocess import normalize_sketch  # noqa: F401  (scipy, numpy)
+            from services.core.preprocess import normalize_sketch  # noqa: F401  (scipy, numpy)
 
             get_guess_model(model_dir)
         except Exception:  # noqa: BLE001 - reported by the route when a guess is asked for

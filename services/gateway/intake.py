@@ -6,7 +6,7 @@ whole), the image type is sniffed from the bytes, the header is checked against 
 limits before decoding (decompression-bomb guard), and the image is decoded fully so a truncated file
 is refused in the gateway rather than in a worker (:attr:`Submission.decode`, run while the upload is
 being stored). Strokes and every numeric option go through the shared typed models of
-:mod:`services.common.requests` (finite, bounded numbers; a 422 naming the field otherwise), then the
+:mod:`services.core.requests` (finite, bounded numbers; a 422 naming the field otherwise), then the
 cross-field rules (equal xs/ys, total points, on the canvas, rendering cost); valid strokes are
 rendered with :func:`render_strokes`, the project's one rasteriser, in a separate process
 (:func:`render_png`), so a slow drawing never stalls the gateway's event loop or its GIL.
@@ -24,8 +24,8 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from services.common.imaging import ImageError, ImageHeader, encode_image, inspect_image, sniff_type
-from services.common.requests import (
+from services.core.imaging import ImageError, ImageHeader, encode_image, inspect_image, sniff_type
+from services.core.requests import (
     MAX_POINTS,
     MAX_STROKES,
     REFERENCES,
@@ -173,7 +173,7 @@ def parse_strokes(body: bytes, s: GatewaySettings) -> StrokesBody:
 
 def render_png(strokes: list, width: int, height: int, stroke_width: float) -> bytes:
     """The sketch PNG of validated strokes (picklable: it runs in the render process pool)."""
-    from services.common.rendering import render_strokes
+    from services.core.rendering import render_strokes
 
     im = render_strokes(strokes, size=(width, height), stroke_width=stroke_width, margin=None)
     return encode_image(im)

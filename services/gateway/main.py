@@ -91,7 +91,7 @@ async def lifespan(app: FastAPI):
 
 def create_app(settings: GatewaySettings | None = None, references=None) -> FastAPI:
     """The app over ``settings`` (default: the environment's). ``references``: what the references
-    routes serve (:class:`services.common.stages.ReferenceFiles`); default: the recommender's, named
+    routes serve (:class:`services.core.stages.ReferenceFiles`); default: the recommender's, named
     in :data:`services.gateway.composition.PROVIDED`, over the app's storage."""
     import redis
     import redis.asyncio

@@ -5,9 +5,9 @@ whole gateway (``/healthz`` included) for its duration. The pool's processes are
 ``spawn`` (no copy of the gateway's threads or sockets) at a lower CPU priority, import only the
 project's rendering and preprocessing (Pillow, numpy, scipy), and end with the gateway, even a
 killed one (``PR_SET_PDEATHSIG``). The drawing itself is the project's one rasteriser,
-:func:`services.common.rendering.render_strokes`: a job's sketch PNG (``intake.render_png``) and a
+:func:`services.core.rendering.render_strokes`: a job's sketch PNG (``intake.render_png``) and a
 live guess's model input (``guess.sketch_input``, which also runs the one preprocessing) are both
-made here. The cost of a drawing is capped before it gets here (``services.common.requests.check_strokes``).
+made here. The cost of a drawing is capped before it gets here (``services.core.requests.check_strokes``).
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def render_pool(app) -> ProcessPoolExecutor:
 
 
 def _warm() -> int:
-    import services.common.preprocess  # noqa: F401  (scipy: loaded before the first live guess)
-    import services.common.rendering  # noqa: F401  (Pillow, numpy: loaded before the first sketch)
+    import services.core.preprocess  # noqa: F401  (scipy: loaded before the first live guess)
+    import services.core.rendering  # noqa: F401  (Pillow, numpy: loaded before the first sketch)
 
     return multiprocessing.current_process().pid
 

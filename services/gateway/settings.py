@@ -63,7 +63,7 @@ class GatewaySettings(CommonSettings):
     max_points: int = 100_000
     max_canvas_side: int = 4096
     # Strokes whose rendering would take longer than about this many nanoseconds are refused (413;
-    # see services.common.requests.render_cost); renders run in a pool of this many processes.
+    # see services.core.requests.render_cost); renders run in a pool of this many processes.
     max_render_cost: float = 8e9
     render_processes: int = 2
     default_top_k: int = 5

@@ -30,10 +30,10 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from services.common.contracts import Reference
-from services.common.imaging import encode_image, sniff_type
 from services.common.settings import CommonSettings, get_settings
 from services.common.storage import LocalStorage, NotFound, Storage, get_storage
+from services.core.contracts import Reference
+from services.core.imaging import encode_image, sniff_type
 
 from .cache import best_effort, make_lock_factory
 from .credits import Credit, Creditor, creditor_for, folder_credit

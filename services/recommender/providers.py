@@ -6,7 +6,7 @@
 - ``auto`` (default): ``unsplash`` when ``SKETCHREF_UNSPLASH_ACCESS_KEY`` is set, else ``local``.
 
 Every provider has ``recommend(label, n, crop=None) -> list[Reference]`` and never raises into a job
-(:class:`services.common.stages.ReferenceProvider`). Providers are registered by name
+(:class:`services.core.stages.ReferenceProvider`). Providers are registered by name
 (:func:`register_provider`); a new one is a factory in its own module with that decorator.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Callable
 import httpx
 
 from services.common.settings import CommonSettings, get_settings
-from services.common.stages import ReferenceProvider
 from services.common.storage import Storage, get_storage
+from services.core.stages import ReferenceProvider
 
 from .cache import SearchCache
 from .gallery import LocalGallery

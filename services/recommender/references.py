@@ -1,4 +1,4 @@
-"""The recommender's :class:`~services.common.stages.ReferenceFiles`: what the gateway serves of the
+"""The recommender's :class:`~services.core.stages.ReferenceFiles`: what the gateway serves of the
 references a job answered, without knowing where they come from.
 
 - :meth:`GalleryAndUnsplash.gallery_image`: a local gallery photo or its thumbnail, read from the
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import httpx
 
-from services.common.stages import DownloadNotTracked
 from services.common.storage import Storage
+from services.core.stages import DownloadNotTracked
 
 from .gallery import LocalGallery
 from .settings import RecommenderSettings, get_recommender_settings
@@ -76,5 +76,5 @@ class GalleryAndUnsplash:
 
 
 def for_gateway(storage: Storage) -> GalleryAndUnsplash:
-    """The gateway's :class:`~services.common.stages.ReferenceFiles` over its storage."""
+    """The gateway's :class:`~services.core.stages.ReferenceFiles` over its storage."""
     return GalleryAndUnsplash(storage)

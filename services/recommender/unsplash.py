@@ -24,8 +24,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 from pydantic import SecretStr
 
-from services.common.contracts import Reference
 from services.common.worker_metrics import cache_lookup, unsplash_request
+from services.core.contracts import Reference
 
 from .cache import SearchCache, cache_key
 from .settings import RecommenderSettings, get_recommender_settings

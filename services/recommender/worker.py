@@ -8,9 +8,9 @@ already answered and before the message is acknowledged, it stores the crops of 
 
 from __future__ import annotations
 
-from services.common import pipeline
 from services.common.crops import crop_keys, missing_crops, store_crops
 from services.common.worker import Context, load_gray, register_stage
+from services.core import pipeline
 
 from .settings import get_recommender_settings
 

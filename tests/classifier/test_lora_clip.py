@@ -41,8 +41,8 @@ def test_train_save_reload_in_worker_and_classify(clip_dir, tmp_path, monkeypatc
 
     from services.classifier import worker
     from services.classifier.settings import get_classifier_settings
-    from services.common.contracts import DetectedObject
-    from services.common.pipeline import classify
+    from services.core.contracts import DetectedObject
+    from services.core.pipeline import classify
     from training.classifier.adapt import AdaptConfig, build, train
     from training.classifier.renders import reference_image
     from training.data.quickdraw import load_drawings

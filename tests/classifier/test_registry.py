@@ -20,7 +20,7 @@ from services.classifier.registry import (
     get_backbone,
     register_backbone,
 )
-from services.common.preprocess import SketchNorm
+from services.core.preprocess import SketchNorm
 
 CLASSES = ["circle", "line"]
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 from PIL import Image
 
-from services.common.imaging import encode_image
 from services.common.settings import ROOT
+from services.core.imaging import encode_image
 from training.classifier.renders import reference_image
 from training.data.quickdraw import load_drawings
 from training.data.scenes import SceneConfig, compose_scene
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(not (ROOT / "models" / "detector" / "best.pt").e
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "services.cli", "recognize", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", "recognize", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=300)
 
 

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from services.common import pipeline
-from services.common.imaging import encode_image
+from services.core import pipeline
+from services.core.imaging import encode_image
 from services.embedded import load_recognizer
 
 N = 8
@@ -51,7 +51,7 @@ def test_a_poisoned_input_fails_alone(scenes, recognizer):
 
 
 def test_torch_detector_batches_in_one_call_with_the_same_boxes(scenes, recognizer):
-    from services.common.preprocess import clean_sketch
+    from services.core.preprocess import clean_sketch
     from services.detector.model import load_detector
     from services.detector.settings import DetectorSettings
 
@@ -59,7 +59,7 @@ def test_torch_detector_batches_in_one_call_with_the_same_boxes(scenes, recogniz
     calls = []
     run = det._run
     det._run = lambda rgbs: calls.append(len(rgbs)) or run(rgbs)
-    from services.common.imaging import load_image
+    from services.core.imaging import load_image
 
     cleans = [clean_sketch(load_image(d, flatten=False)) for d in scenes]
     batched = pipeline.detect_many(cleans, det)

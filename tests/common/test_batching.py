@@ -1,4 +1,4 @@
-"""Cross-job batching (services/common/batching.py): batches form only from tasks on their way, a lone
+"""Cross-job batching (services/core/batching.py): batches form only from tasks on their way, a lone
 call never waits, and one poisoned item fails alone."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from services.common.batching import MicroBatcher, run_isolated
+from services.core.batching import MicroBatcher, run_isolated
 
 
 def _double(items):

@@ -2,7 +2,7 @@
 import pytest
 from PIL import Image
 
-from services.common.imaging import ImageError, encode_image, inspect_image, sniff_type
+from services.core.imaging import ImageError, encode_image, inspect_image, sniff_type
 
 
 def _png(w, h):
@@ -33,7 +33,7 @@ def test_pixel_bomb_rejected_from_header_alone():
 def test_load_image_flattens_light_strokes_onto_black_and_dark_onto_white():
     import numpy as np
 
-    from services.common.imaging import load_image
+    from services.core.imaging import load_image
 
     for colour, back in (((255, 255, 255), 0), ((0, 0, 0), 255)):
         im = Image.new("RGBA", (40, 40), (*colour, 0))

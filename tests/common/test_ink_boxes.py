@@ -1,7 +1,7 @@
 from PIL import Image
 
-from services.common.ink_boxes import fit_to_ink
-from services.common.rendering import render_strokes
+from services.core.ink_boxes import fit_to_ink
+from services.core.rendering import render_strokes
 
 
 def _canvas():

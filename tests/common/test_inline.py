@@ -6,9 +6,9 @@ import hashlib
 
 from PIL import Image, ImageDraw
 
-from services.common.imaging import encode_image, load_image
 from services.common.inline import clean_image, upload_bytes, upload_payload, with_clean, without_clean
-from services.common.preprocess import CLEAN_KEY, STATS_KEY, SketchStats, clean_sketch
+from services.core.imaging import encode_image, load_image
+from services.core.preprocess import CLEAN_KEY, STATS_KEY, SketchStats, clean_sketch
 
 
 def _sketch() -> bytes:

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from services.common.imaging import encode_image
-from services.common.pipeline import resolve_parts
-from services.common.rendering import render_strokes
+from services.core.imaging import encode_image
+from services.core.pipeline import resolve_parts
+from services.core.rendering import render_strokes
 from services.embedded import load_recognizer
 
 HOUSE = [[[0, 100, 100, 0, 0], [40, 40, 140, 140, 40]], [[0, 50, 100], [40, 0, 40]]]

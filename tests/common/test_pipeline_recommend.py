@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from PIL import Image
 
-from services.common.contracts import DetectedObject, Label
-from services.common.pipeline import recommend
 from services.common.settings import CommonSettings
 from services.common.storage import LocalStorage
+from services.core.contracts import DetectedObject, Label
+from services.core.pipeline import recommend
 from services.recommender.gallery import LocalGallery
 from services.recommender.settings import RecommenderSettings
 

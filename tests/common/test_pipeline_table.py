@@ -3,9 +3,9 @@ the local stack all follow it."""
 
 from __future__ import annotations
 
-from services.commands.up import WORKERS
-from services.common.contracts import Stage
+from cli.commands.up import WORKERS
 from services.common.queue import NEXT_STAGE, PIPELINE, QUEUES, TASK_NAMES, WORKER_QUEUES
+from services.core.contracts import Stage
 
 
 def test_the_contracts_stages_are_the_pipelines_in_order_then_done():

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from services.common.imaging import ImageError, encode_image
-from services.common.preprocess import DEFAULT_NORM, normalize_sketch
-from services.common.rendering import render_strokes
+from services.core.imaging import ImageError, encode_image
+from services.core.preprocess import DEFAULT_NORM, normalize_sketch
+from services.core.rendering import render_strokes
 
 CAT = [[[10, 60, 110, 60, 10], [60, 10, 60, 110, 60]], [[40, 80], [40, 80]]]
 
@@ -51,7 +51,7 @@ def test_rejects_non_images():
 
 
 def test_widen_boxes_grows_but_never_into_a_neighbour():
-    from services.common.preprocess import widen_boxes
+    from services.core.preprocess import widen_boxes
 
     (alone,) = widen_boxes([(100, 100, 200, 200)], 0.1)
     assert alone == (90, 90, 210, 210)
@@ -61,7 +61,7 @@ def test_widen_boxes_grows_but_never_into_a_neighbour():
 
 
 def test_object_crops_hold_the_objects_own_ink_only():
-    from services.common.preprocess import object_crops
+    from services.core.preprocess import object_crops
 
     im = Image.new("L", (320, 200), 255)
     render_strokes([[[10, 100, 100, 10, 10], [10, 10, 100, 100, 10]]], stroke_width=4, margin=None, canvas=im)
@@ -97,7 +97,7 @@ def _looks(im, mask, paper, ink):
 
 
 def _ink(im):
-    from services.common.preprocess import clean_sketch
+    from services.core.preprocess import clean_sketch
 
     return np.asarray(clean_sketch(im)) < 128
 
@@ -145,14 +145,14 @@ def test_clean_sketch_maps_every_look_to_the_same_black_on_white_sketch():
                                 Image.new("RGB", (300, 300), (200, 180, 90)), Image.new("L", (1, 4000), 255),
                                 Image.new("L", (4000, 1), 0)])
 def test_clean_sketch_of_blank_or_uniform_input_is_blank_paper(im):
-    from services.common.preprocess import clean_sketch
+    from services.core.preprocess import clean_sketch
 
     out = clean_sketch(im)
     assert out.size == im.size and out.mode == "L" and np.asarray(out).min() == 255
 
 
 def test_clean_sketch_is_idempotent_and_marks_photos():
-    from services.common.preprocess import SketchStats, clean_sketch
+    from services.core.preprocess import SketchStats, clean_sketch
 
     once = clean_sketch(_scene())
     assert clean_sketch(once) is once

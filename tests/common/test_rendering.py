@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-from services.common.rendering import place_strokes, render_strokes
+from services.core.rendering import place_strokes, render_strokes
 
 SQUARE = [[[0, 100, 100, 0, 0], [0, 0, 100, 100, 0]]]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.common.requests import StrokesBody, StrokesError, check_strokes, render_cost
+from services.core.requests import StrokesBody, StrokesError, check_strokes, render_cost
 
 
 def _body(**kw):

@@ -69,8 +69,8 @@ def test_shared_worker_settings(monkeypatch):
 def test_batch_flags_are_settings_overrides(monkeypatch):
     import os
 
-    from services.commands.worker import batch_overrides
-    from services.common.batching import BatchSettings
+    from cli.commands.worker import batch_overrides
+    from services.core.batching import BatchSettings
 
     monkeypatch.setenv("SKETCHREF_BATCH_MAX_WAIT_MS", "25")
     args = argparse.Namespace(batch_size=4, batch_wait_ms=None)
@@ -84,7 +84,7 @@ def test_batch_flags_are_settings_overrides(monkeypatch):
 def test_a_pinned_model_version_is_a_settings_override(fresh):
     import os
 
-    from services.commands.worker import _pin_version
+    from cli.commands.worker import _pin_version
 
     fresh.setenv("SKETCHREF_CLASSIFIER_MODEL_URI", "s3://elsewhere/models/classifier/old/")
     fresh.setenv("SKETCHREF_S3_BUCKET", "sketchref")

@@ -7,7 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from services.commands.env import KEYS, read_env, write_env
+from cli.commands.env import KEYS, read_env, write_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CLEAN = {k: v for k, v in os.environ.items() if k not in KEYS}

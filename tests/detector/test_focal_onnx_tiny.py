@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from services.cli import main as cli
+from cli.main import main as cli
 from services.detector.model import Detector, load_detector
 from services.detector.settings import DetectorSettings
 from training.data.quickdraw import class_names, load_drawings

@@ -7,9 +7,9 @@ import io
 import pytest
 from PIL import Image, ImageDraw
 
-from services.common.contracts import Reference
-from services.common.pipeline import Recognizer
-from services.common.stages import Classifier, Detector, ReferenceProvider
+from services.core.contracts import Reference
+from services.core.pipeline import Recognizer
+from services.core.stages import Classifier, Detector, ReferenceProvider
 from services.detector import registry
 
 

@@ -2,7 +2,7 @@
 
 from PIL import Image
 
-from services.cli import main as cli
+from cli.main import main as cli
 from services.detector.model import Detector
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from services.common.imaging import encode_image
+from services.core.imaging import encode_image
 from services.gateway.admission import DecodeBudget, check_geometry, check_png_chunks
 from services.gateway.errors import ApiError
 from tests.services.stack import start_gateway

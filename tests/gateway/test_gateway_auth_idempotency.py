@@ -7,9 +7,9 @@ import time
 import httpx
 import pytest
 
-from services.common.imaging import encode_image
-from services.common.rendering import render_strokes
 from services.common.settings import ROOT
+from services.core.imaging import encode_image
+from services.core.rendering import render_strokes
 from tests.services.stack import start_gateway
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()

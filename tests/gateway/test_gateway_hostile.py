@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from services.common.imaging import encode_image
+from services.core.imaging import encode_image
 
 HANG_S = 30
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from services.common.imaging import encode_image
 from services.common.settings import ROOT
+from services.core.imaging import encode_image
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
 

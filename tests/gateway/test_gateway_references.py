@@ -1,4 +1,4 @@
-"""The references routes over the interface only (:class:`services.common.stages.ReferenceFiles`): each
+"""The references routes over the interface only (:class:`services.core.stages.ReferenceFiles`): each
 reason a download event is not sent has its status, code and headers, and the recommender's
 implementation gives those reasons for Unsplash's answers. In-process (a stand-in transport)."""
 
@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from services.common.stages import DownloadNotTracked, ReferenceFiles
+from services.core.stages import DownloadNotTracked, ReferenceFiles
 from services.gateway.main import create_app
 from services.gateway.settings import GatewaySettings
 from services.recommender.references import GalleryAndUnsplash

@@ -1,7 +1,7 @@
 """Configuration is read through settings classes only: no ``os.environ`` / ``os.getenv`` elsewhere in
-``services/``.
+``services/`` and ``cli/``.
 
-Every use of the process environment under ``services/`` (a read, a write, ``dict(os.environ)``,
+Every use of the process environment under ``services/`` or ``cli/`` (a read, a write, ``dict(os.environ)``,
 ``from os import environ``) outside a ``settings.py`` module must be listed in ``ALLOWED`` with the
 reason; a new one fails this test. A setting belongs in its service's settings class (DESIGN.md §6:
 ``SKETCHREF_`` + name for what all services share, ``SKETCHREF_<SERVICE>_`` for a service's own), and
@@ -27,14 +27,14 @@ ALLOWED = {
     ("services/detector/ultralytics_env.py", "YOLO_CONFIG_DIR"): "a third-party default",
     ("services/classifier/backbones.py", "HF_HUB_OFFLINE"): "a third-party default",
     ("services/classifier/text_tower.py", "HF_HUB_OFFLINE"): "a third-party default",
-    ("services/commands/worker.py", "HF_HUB_OFFLINE"): "a third-party default for the worker process",
-    ("services/commands/worker.py", "YOLO_OFFLINE"): "a third-party default for the worker process",
+    ("cli/commands/worker.py", "HF_HUB_OFFLINE"): "a third-party default for the worker process",
+    ("cli/commands/worker.py", "YOLO_OFFLINE"): "a third-party default for the worker process",
     ("services/common/worker_metrics.py", "PROMETHEUS_MULTIPROC_DIR"): "prometheus_client's own variable",
     ("services/common/processes.py", "*"): "builds a child process's environment",
-    ("services/commands/up.py", "*"): "builds the environment of the processes `sketchref up` starts",
+    ("cli/commands/up.py", "*"): "builds the environment of the processes `sketchref up` starts",
     ("services/common/logs.py", "*"): "scans the environment for secret values to redact from logs",
-    ("services/commands/submit.py", "SKETCHREF_URL"): "the CLI client's default gateway URL",
-    ("services/commands/submit.py", "SKETCHREF_API_KEY"): "the CLI client's default API key",
+    ("cli/commands/submit.py", "SKETCHREF_URL"): "the CLI client's default gateway URL",
+    ("cli/commands/submit.py", "SKETCHREF_API_KEY"): "the CLI client's default API key",
 }
 
 
@@ -72,7 +72,7 @@ def environ_uses(path: Path) -> list[tuple[int, str]]:
 
 def uses() -> dict[tuple[str, str], list[int]]:
     found: dict[tuple[str, str], list[int]] = {}
-    for path in sorted((ROOT / "services").rglob("*.py")):
+    for path in sorted(p for top in ("cli", "services") for p in (ROOT / top).rglob("*.py")):
         if path.name == "settings.py":
             continue
         rel = path.relative_to(ROOT).as_posix()

@@ -26,7 +26,7 @@ def test_print_is_banned_outside_the_command_line():
     code = '"""x."""\n\nprint("hi")\n'
     assert "T201" in _ruff("services/common/new_module.py", code)
     assert "T201" in _ruff("training/data/new_module.py", code)
-    assert "T201" not in _ruff("services/commands/new_command.py", code)
+    assert "T201" not in _ruff("cli/commands/new_command.py", code)
     assert "T201" not in _ruff("scripts/new_script.py", code)
 
 

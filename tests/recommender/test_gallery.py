@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from services.cli import main as cli
+from cli.main import main as cli
 from services.common.settings import get_settings
 from services.recommender.gallery import LocalGallery, ensure_default_gallery
 from services.recommender.gallery_sources import read_labels_file, yolo_names

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.contracts import Reference
 from services.common.settings import CommonSettings
-from services.common.stages import ReferenceProvider
 from services.common.storage import LocalStorage
+from services.core.contracts import Reference
+from services.core.stages import ReferenceProvider
 from services.recommender.gallery import LocalGallery
 from services.recommender.providers import PROVIDERS, load_recommender, register_provider
 from services.recommender.settings import RecommenderSettings

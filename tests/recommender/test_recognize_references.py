@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.pipeline import Recognizer
+from services.core.pipeline import Recognizer
 from services.recommender.gallery import LocalGallery
 from services.recommender.providers import load_recommender
 

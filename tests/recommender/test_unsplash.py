@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from services.common import pipeline
-from services.common.contracts import DetectedObject, Label
 from services.common.processes import free_port
+from services.core import pipeline
+from services.core.contracts import DetectedObject, Label
 from services.recommender.providers import load_recommender
 from services.recommender.unsplash import UnsplashProvider, with_utm
 from tests.fakes.unsplash import KEY, FakeUnsplash

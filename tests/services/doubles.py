@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from services.common.contracts import Reference
+from services.core.contracts import Reference
 
 
 def _sleep(variable: str) -> None:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from services.common.imaging import encode_image
+from services.core.imaging import encode_image
 from tests.services.doubles import POISON_WIDTH
 from tests.services.stack import flush_redis, start_gateway, start_worker, wait_job
 

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from services.cli import main
+from cli.main import main
 from services.common.model_registry import Registry
 from services.common.processes import Proc, python_command, wait_until
 from services.common.routing import choose

@@ -10,7 +10,6 @@ import time
 import pytest
 import redis
 
-from services.common.contracts import DetectedObject, JobStatus, Stage
 from services.common.idempotency import IdempotencyKeys, idempotency_key
 from services.common.job_store import (
     JobRecord,
@@ -23,6 +22,7 @@ from services.common.job_store import (
 from services.common.queue import QUEUES, TASK_NAMES, make_celery, task_routes
 from services.common.settings import CommonSettings
 from services.common.sweeper import Sweeper
+from services.core.contracts import DetectedObject, JobStatus, Stage
 
 
 @pytest.fixture

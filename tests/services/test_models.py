@@ -7,7 +7,7 @@ import json
 import pytest
 import redis
 
-from services.cli import main
+from cli.main import main
 from services.common.model_registry import ModelError, Registry, read_routes, verify_model_dir
 from tests.services.stack import BUCKET, S3_KEY, s3_storage
 

@@ -133,7 +133,7 @@ def test_a_lost_message_is_sent_again(stack, stack_env):
 
 
 def test_submit_command_waits_for_the_job(stack, capsys):
-    from services.cli import main
+    from cli.main import main
 
     _, url = stack
     for example in ("three_objects.png", "three_objects.json"):

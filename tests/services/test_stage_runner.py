@@ -12,12 +12,12 @@ from PIL import Image
 from services.classifier import worker as classifier_worker
 from services.classifier.settings import get_classifier_settings
 from services.classifier.worker import compute as classify_compute
-from services.common.contracts import JobStatus, Stage
-from services.common.imaging import encode_image
 from services.common.job_store import JobRecord, JobStore, new_job_id
 from services.common.queue import make_celery
 from services.common.settings import ROOT, CommonSettings
 from services.common.worker import Context, PermanentError, load_gray, run_stage
+from services.core.contracts import JobStatus, Stage
+from services.core.imaging import encode_image
 from services.detector import worker as detector_worker
 from services.detector.settings import get_detector_settings
 from services.detector.worker import compute as detect_compute

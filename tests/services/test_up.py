@@ -38,7 +38,7 @@ def test_up_50_jobs_survive_kill9_and_sigint_stops_all(tmp_path, models):
         env.update(DOUBLES_ENV, SKETCHREF_TEST_CLASSIFY_DELAY="0.3")  # 50 jobs: ~15 s of classifying
     env.update(SKETCHREF_QUEUE_VISIBILITY_TIMEOUT="8", SKETCHREF_STALL_REQUEUE_S="20",
                SKETCHREF_RATE_LIMIT_PER_MINUTE="0", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(port), "--free-ports",
+    up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(port), "--free-ports",
                            "--data-dir", str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

@@ -86,7 +86,7 @@ def test_up_restarts_redis_and_workers_and_dies_with_its_parent(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
     env.update(DOUBLES_ENV, SKETCHREF_TEST_CLASSIFY_DELAY="0.3", SKETCHREF_RATE_LIMIT_PER_MINUTE="0",
                PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--port", str(port), "--free-ports",
+    up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(port), "--free-ports",
                            "--data-dir", str(tmp_path), "--pool", "prefork", "--concurrency", "1"],  # pool children to kill
                           cwd=ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)

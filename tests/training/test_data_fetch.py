@@ -7,7 +7,7 @@ from functools import partial
 
 import pytest
 
-from services.cli import main
+from cli.main import main
 from services.common.settings import get_settings
 from training.data.quickdraw import read_ndjson, split_of
 

@@ -67,7 +67,7 @@ def test_report_tables_and_bottom_classes(tmp_path):
 
 
 def test_eval_detector_is_a_cli_subcommand():
-    from services.commands import eval as eval_cmd
+    from cli.commands import eval as eval_cmd
 
     p = argparse.ArgumentParser()
     eval_cmd.add_arguments(p)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from services.cli import main as cli
+from cli.main import main as cli
 from services.common.settings import ROOT
 
 pytestmark = pytest.mark.skipif(not (ROOT / "models" / "detector" / "best.pt").exists(),

@@ -3,7 +3,7 @@ import random
 import numpy as np
 import pytest
 
-from services.common.preprocess import clean_sketch
+from services.core.preprocess import clean_sketch
 from training.data.quickdraw import load_drawings
 from training.data.styles import APPEARANCE, PARAMS, STYLES, gap_ranges, styled_scene
 

@@ -12,9 +12,9 @@ import random
 
 import numpy as np
 
-from services.common.preprocess import DEFAULT_NORM, SketchNorm, normalize_sketch
-from services.common.rendering import render_strokes
 from services.common.settings import ROOT
+from services.core.preprocess import DEFAULT_NORM, SketchNorm, normalize_sketch
+from services.core.rendering import render_strokes
 
 from ..data.quickdraw import Drawing
 

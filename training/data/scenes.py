@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from services.common.rendering import Box, place_strokes, render_strokes
+from services.core.rendering import Box, place_strokes, render_strokes
 
 from .quickdraw import Drawing
 
@@ -256,7 +256,7 @@ def write_yolo_split(out_dir: Path, split: str, drawings: list[Drawing], n: int,
     families (:mod:`training.data.styles`, **train** parameters) used in turn instead of ``cfg``.
     Every image is saved as the detector sees it in serving: through ``clean_sketch``, then shrunk.
     """
-    from services.common.preprocess import clean_sketch
+    from services.core.preprocess import clean_sketch
 
     from .styles import styled_scene
 

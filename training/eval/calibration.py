@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from services.common.imaging import encode_image
-from services.common.pipeline import load_sketch
+from services.core.imaging import encode_image
+from services.core.pipeline import load_sketch
 
 MAX_INK_PERCENTILE = 99
 

@@ -1,10 +1,10 @@
 """``python -m training.eval.crops``: choose the classifier's crop policy on **val** drawings.
 
-Each policy is a widening of the detector box (``widen``, :func:`services.common.preprocess.widen_boxes`),
+Each policy is a widening of the detector box (``widen``, :func:`services.core.preprocess.widen_boxes`),
 whether the crop keeps the object's own ink only (``own_ink``: other detections' ink inside the
-crop erased, :func:`services.common.preprocess.object_crops`) and whether boxes are first grown to the
-ink components they cut (``fit_to_ink``, :mod:`services.common.ink_boxes`). The detector runs once per input; every
-policy then labels the same boxes through :func:`services.common.pipeline.classify` (what serving does,
+crop erased, :func:`services.core.preprocess.object_crops`) and whether boxes are first grown to the
+ink components they cut (``fit_to_ink``, :mod:`services.core.ink_boxes`). The detector runs once per input; every
+policy then labels the same boxes through :func:`services.core.pipeline.classify` (what serving does,
 parts resolution included).
 
 - singles: every val drawing (or ``--limit``) as a user's 512 px PNG (6 px pen, 10% margin): top-1 and
@@ -54,9 +54,9 @@ def main(argv=None) -> int:
     p.add_argument("--dets", default=None, help="cache of the detections (JSON): read if there, else written")
     args = p.parse_args(argv)
 
-    from services.common.imaging import encode_image
-    from services.common.ink_boxes import fit_to_ink
-    from services.common.pipeline import classify, load_sketch
+    from services.core.imaging import encode_image
+    from services.core.ink_boxes import fit_to_ink
+    from services.core.pipeline import classify, load_sketch
     from services.embedded import load_recognizer
     from training.classifier.renders import reference_image
     from training.data.quickdraw import load_drawings
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     clf = rec.classifier
     drawings = load_drawings("raw", split="val")
     singles = drawings if not args.limit else random.Random(args.seed).sample(drawings, min(args.limit, len(drawings)))
-    from services.common.contracts import DetectedObject
+    from services.core.contracts import DetectedObject
 
     cache = json.loads(Path(args.dets).read_text()) if args.dets and Path(args.dets).exists() else None
     found: list = []

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from services.common.imaging import encode_image
-from services.common.rendering import render_strokes
+from services.core.imaging import encode_image
+from services.core.rendering import render_strokes
 
 from .stats import wilson
 

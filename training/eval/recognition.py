@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.common.imaging import encode_image
+from services.core.imaging import encode_image
 from training.classifier.renders import reference_image
 from training.data.quickdraw import load_drawings
 from training.data.scenes import SceneConfig, compose_scene

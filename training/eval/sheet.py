@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from services.common.annotate import annotate
+from services.core.annotate import annotate
 
 TILE = 360
 
@@ -43,7 +43,7 @@ def style_figure(path: str | Path, seed: int = 7) -> Path:
     import io
     import random
 
-    from services.common.imaging import encode_image
+    from services.core.imaging import encode_image
     from services.embedded import load_recognizer
     from training.data.quickdraw import load_drawings
     from training.data.styles import STYLES, styled_scene

@@ -12,7 +12,7 @@ from training.classifier.train import ADAPT_FLAGS
 @pytest.mark.slow
 def test_train_classifier_adapter_tiny_and_resume(tmp_path):
     out = tmp_path / "adapter"
-    cmd = [sys.executable, "-m", "services.cli", "train", "classifier", "--placement", "dense", "--loss",
+    cmd = [sys.executable, "-m", "cli", "train", "classifier", "--placement", "dense", "--loss",
            "logit-adjusted", "--seed", "1", "--tiny", "--threads", "1", "--no-progress", "--init-head", "",
            "--formats", "raw", "--out", str(out)]
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}

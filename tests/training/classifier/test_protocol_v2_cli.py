@@ -4,7 +4,7 @@ and a tiny random CLIP through the same protocol (``--backbone clip --model <fol
 import json
 from pathlib import Path
 
-from services.cli import main
+from cli.main import main
 from tests.classifier.tiny_clip import make_tiny_clip
 
 

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from services.common.requests import StrokesBody
+from services.core.requests import StrokesBody
 
 from ...deps import GuessRateLimitDep, SettingsDep
 from ...errors import ApiError

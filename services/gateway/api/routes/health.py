@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import APIRouter, Request
 
-from services.common.contracts import ErrorBody
+from services.core.contracts import ErrorBody
 
 from ...deps import StorageDep, StoreDep
 from ...errors import error_response

@@ -28,12 +28,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from services.common.contracts import ErrorBody, ImageInfo, Job
 from services.common.inline import upload_payload
 from services.common.job_store import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue
-from services.common.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
 from services.common.routing import queue_for
+from services.core.contracts import ErrorBody, ImageInfo, Job
+from services.core.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
 
 from ...deps import (
     ApiKeyDep,

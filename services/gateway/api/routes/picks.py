@@ -21,9 +21,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from services.common.contracts import Job
 from services.common.queue import enqueue
 from services.common.routing import queue_for
+from services.core.contracts import Job
 
 from ...deps import CeleryDep, ClientDep, RateLimitDep, SettingsDep, StoreDep
 from ...errors import ApiError

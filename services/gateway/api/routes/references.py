@@ -8,7 +8,7 @@
   only when it points at the configured API's ``/photos/{photo_id}/download``, so the key is never
   sent anywhere else.
 
-What is served comes from ``app.state.references`` (:class:`services.common.stages.ReferenceFiles`,
+What is served comes from ``app.state.references`` (:class:`services.core.stages.ReferenceFiles`,
 the recommender's by default: :mod:`services.gateway.composition`); this module imports no stage
 package, and no torch.
 """
@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from services.common.stages import DownloadNotTracked, ReferenceFiles
+from services.core.stages import DownloadNotTracked, ReferenceFiles
 
 from ...deps import ApiKeyDep
 from ...errors import error_response

@@ -34,10 +34,16 @@ from services.common.processes import (
     weed_command,
     weed_env,
 )
-from services.common.queue import WORKER_QUEUES
+from services.common.queue import PIPELINE, stage_tables
 from services.common.settings import ROOT
 
-WORKERS = tuple(WORKER_QUEUES)  # one per stage, in pipeline order (services/common/queue.py)
+
+def workers_of(pipeline) -> tuple[str, ...]:
+    """The worker kinds ``up`` starts: one per stage, in pipeline order (services/common/queue.py)."""
+    return tuple(stage_tables(pipeline).worker_queues)
+
+
+WORKERS = workers_of(PIPELINE)
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
 HEALTHY_AFTER_S = 60.0  # a child that ran this long restarts at once next time (back-off reset)

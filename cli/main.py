@@ -1,4 +1,4 @@
-"""``sketchref``: one command, one module per sub-command (``services/commands/<name>.py``).
+"""``sketchref``: one command, one module per sub-command (``cli/commands/<name>.py``).
 
 Each command module defines ``add_arguments(parser)`` and ``run(args) -> int``; modules are imported
 only when their command runs, so ``sketchref submit`` never loads torch.
@@ -27,7 +27,7 @@ COMMANDS = {
 
 
 def _module(name: str):
-    return importlib.import_module(f"services.commands.{name}")
+    return importlib.import_module(f"cli.commands.{name}")
 
 
 def main(argv: list[str] | None = None) -> int:

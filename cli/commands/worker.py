@@ -72,9 +72,9 @@ def batch_overrides(args) -> dict:
 
 def run(args) -> int:
     from services.common import logs, serving, worker_metrics
-    from services.common.batching import BatchSettings
     from services.common.routing import version_queue
     from services.common.settings import get_settings
+    from services.core.batching import BatchSettings
 
     s = get_settings()
     if args.log_format is None:

@@ -1,7 +1,7 @@
 """``sketchref recognize IMAGE... [--json] [--top-k K]``: the embedded mode, all stages in-process.
 
 Several inputs are recognized together: the detector's and the classifier's model calls are batched
-across them (the same batch APIs as the workers, services/common/batching.py). Every input gets one entry; an unreadable input gets a message on stderr and an ``error`` entry, the
+across them (the same batch APIs as the workers, services/core/batching.py). Every input gets one entry; an unreadable input gets a message on stderr and an ``error`` entry, the
 others are still recognized, and the exit code is 2.
 """
 
@@ -60,8 +60,8 @@ def _recognize_all(recognizer, args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.common.annotate import annotate
-    from services.common.imaging import ImageError, load_image
+    from services.core.annotate import annotate
+    from services.core.imaging import ImageError, load_image
     from services.embedded import load_recognizer
 
     if args.top_k < 1 or args.references < 0:

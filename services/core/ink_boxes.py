@@ -19,7 +19,7 @@ INK = 128  # clean sketch: ink is darker than this
 POOL_SIDE = 640  # the ink mask is max-pooled to about this longer side (components stay connected)
 MIN_INSIDE = 0.3  # a box takes in a component only if this share of its ink is inside the box
 JOIN = 0  # strokes this many pooled pixels apart are one component (val: 4 and 8 did no better)
-PART_INSIDE = 0.85  # as services.common.pipeline: a box this much inside another is a part of it
+PART_INSIDE = 0.85  # as services.core.pipeline: a box this much inside another is a part of it
 
 
 def _inside(b, a) -> float:

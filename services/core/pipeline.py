@@ -166,7 +166,7 @@ class Recognition:
 
 class Recognizer:
     """All three stages in one process. It receives its stages (any objects with the methods of
-    :mod:`services.common.stages`); :func:`services.embedded.load_recognizer` loads the shipped ones."""
+    :mod:`services.core.stages`); :func:`services.embedded.load_recognizer` loads the shipped ones."""
 
     def __init__(self, detector, classifier, recommender):
         self.detector, self.classifier, self.recommender = detector, classifier, recommender

@@ -1,4 +1,4 @@
-"""The stage interfaces: what the recognition core (:mod:`services.common.pipeline`) asks of the
+"""The stage interfaces: what the recognition core (:mod:`services.core.pipeline`) asks of the
 detector, the classifier and the reference provider. Typed :class:`~typing.Protocol` s, so any object
 with these methods fits; the core never needs to import a stage package to know what it gets.
 

@@ -91,7 +91,7 @@ def load_image(source: bytes | str | Path | Image.Image, max_pixels: int = MAX_P
 
     Transparent pixels become white, or black under light strokes (:func:`flatten_alpha`). ``flatten=False``
     returns the decoded image in its own mode (colour, alpha) for
-    :func:`services.common.preprocess.clean_sketch`. Raises :class:`ImageError` for anything that is
+    :func:`services.core.preprocess.clean_sketch`. Raises :class:`ImageError` for anything that is
     not a complete, supported image.
     """
     if isinstance(source, Image.Image):
