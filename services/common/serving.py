@@ -38,34 +38,17 @@ WORKERS_PREFIX = "sketchref:workers:"
 EXIT_MODEL = 3  # exit status of a worker whose model cannot be loaded
 
 
-def _default_dir(kind: str) -> Path:
-    if kind == "detector":
-        from services.detector.settings import DetectorSettings
-
-        return Path(DetectorSettings().model_dir)
-    from services.classifier.settings import ClassifierSettings
-
-    return Path(ClassifierSettings().model_dir)
-
-
-def model_version(kind: str) -> str:
-    """Resolve and check the configured model folder of ``kind``; its version (raises on a bad one)."""
+def model_version(ctx) -> str:
+    """Resolve and check the configured model folder of ``ctx``'s stage (its default folder comes
+    from the stage: ``ctx.default_model_dir``); its version (raises on a bad one). A stage without a
+    model folder (the recommender: its "model" is its reference provider) names itself
+    (``ctx.describe_model``)."""
     from .model_registry import KINDS, verify_model_dir
     from .model_source import resolve_model_dir
 
-    if kind not in KINDS:  # the recommender: its "model" is its reference provider
-        return _provider()
-    return verify_model_dir(resolve_model_dir(kind, _default_dir(kind)), kind)
-
-
-def _provider() -> str:
-    try:
-        from services.recommender.providers import provider_name
-        from services.recommender.settings import get_recommender_settings
-
-        return provider_name(get_recommender_settings())
-    except ImportError:
-        return "unknown"
+    if ctx.kind not in KINDS or ctx.default_model_dir is None:
+        return ctx.describe_model() if ctx.describe_model is not None else "unknown"
+    return verify_model_dir(resolve_model_dir(ctx.kind, Path(ctx.default_model_dir())), ctx.kind)
 
 
 WARM_BOXES = ((40.0, 60.0, 190.0, 210.0), (290.0, 70.0, 460.0, 240.0), (150.0, 300.0, 360.0, 470.0))
@@ -149,7 +132,7 @@ def prepare(ctx, fork_after: bool = False) -> str:
     if fork_after and ctx.kind in ("detector", "classifier"):
         fork_safe_torch()
     t0 = time.perf_counter()
-    ctx.version = model_version(ctx.kind)
+    ctx.version = model_version(ctx)
     model = ctx.model()
     t1 = time.perf_counter()
     if fork_after:  # no thread may start before the fork; each child warms its own (warm_child)

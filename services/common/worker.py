@@ -36,6 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from services.core.batching import BatchSettings
 from services.core.contracts import JobStatus
@@ -76,6 +77,10 @@ class Context:
     # when the model is first loaded
     loader_setting: Callable[[], str | None] | None = None
     batch_settings: BatchSettings | None = None  # None: get_batch_settings() (the CLI passes overrides)
+    # the stage's own model folder when no model URI is configured (detector, classifier), or what its
+    # "model" is called (the recommender's reference provider): serving.model_version
+    default_model_dir: Callable[[], Path] | None = None
+    describe_model: Callable[[], str] | None = None
     _model: object | None = None
     _store: JobStore | None = None
     _storage: object | None = None

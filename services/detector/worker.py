@@ -14,7 +14,7 @@ from services.common.worker import Context, forward, load_gray, payload, registe
 from services.core import pipeline
 from services.core.preprocess import clean_sketch
 
-from .settings import get_detector_settings
+from .settings import DetectorSettings, get_detector_settings
 
 
 def detect_batch(ctx: Context, cleans: list) -> list:
@@ -22,7 +22,8 @@ def detect_batch(ctx: Context, cleans: list) -> list:
 
 
 ctx = Context(kind="detector", default_loader="services.detector.model:load_detector", batch_fn=detect_batch,
-              loader_setting=lambda: get_detector_settings().loader)
+              loader_setting=lambda: get_detector_settings().loader,
+              default_model_dir=lambda: DetectorSettings().model_dir)
 
 
 def compute(ctx: Context, rec):

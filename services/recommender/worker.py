@@ -12,12 +12,14 @@ from services.common.crops import crop_keys, missing_crops, store_crops
 from services.common.worker import Context, load_gray, register_stage
 from services.core import pipeline
 
+from .providers import provider_name
 from .settings import get_recommender_settings
 
 # load_gray reads the upload inline in the message when it came (services/common/inline.py)
 
 ctx = Context(kind="recommender", default_loader="services.recommender.providers:load_recommender",
-              loader_setting=lambda: get_recommender_settings().recommender_loader)
+              loader_setting=lambda: get_recommender_settings().recommender_loader,
+              describe_model=lambda: provider_name(get_recommender_settings()))
 
 
 def compute(ctx: Context, rec):

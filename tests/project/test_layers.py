@@ -43,15 +43,7 @@ MAY_IMPORT = {
 }
 
 # (importer, imported): why it is still there. Only ever remove entries.
-_SERVING = ("services.common.serving: the worker start-up (model folder, warm-up, provider name) reads the stage "
-            "packages' settings inside functions; visible since infrastructure became the whole services.common "
-            "package (it was unchecked before); the fix passes these in from the worker command")
-ALLOWED: dict[tuple[str, str], str] = {
-    ("services.common.serving", "services.detector.settings"): _SERVING,
-    ("services.common.serving", "services.classifier.settings"): _SERVING,
-    ("services.common.serving", "services.recommender.settings"): _SERVING,
-    ("services.common.serving", "services.recommender.providers"): _SERVING,
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def layer_of(module: str) -> str | None:
