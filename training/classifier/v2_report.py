@@ -319,9 +319,12 @@ def conclusion(rows: list[dict], backbone: str) -> list[str]:
                      "runs with `--backbone clip --model <hub id or folder>` (tested end to end on a tiny random "
                      "CLIP only).")
     if backbone == "doodlenet":
+        ran = (Path(__file__).resolve().parents[2] / "reports" / "classifier" / "v2-minilm-text" / "README.md").exists()
         lines.append("   - Proxy for attention vs MLP: LoRA on the MiniLM text tower (prompt side), "
                      "`sketchref ablation classifier --protocol v2 --backbone minilm-text` → "
-                     "`reports/classifier/v2-minilm-text/` (a proxy, not the claim; see that report for what ran).")
+                     "`reports/classifier/v2-minilm-text/` (a proxy, not the claim; "
+                     + ("see that report for what ran)." if ran else
+                        "**not run yet**: no report exists, so the proxy is untested too)."))
     lines += ["",
               "2. **\"QMW beats CE and logit adjustment.\"**"]
     for label in ("qmw vs ce", "qmw vs logit-adjusted", "qmw-source vs ce", "qmw-source-norm vs ce",
