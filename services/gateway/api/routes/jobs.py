@@ -72,11 +72,13 @@ _BODY_DOC = {
 }
 
 
-def job_response(rec: JobRecord, status_code: int = 200, headers_from: Response | None = None) -> Response:
-    """The public job as JSON, serialized once by pydantic. (Returning the model would have FastAPI
+def job_response(job: JobRecord | bytes, status_code: int = 200, headers_from: Response | None = None) -> Response:
+    """The public job as JSON, serialized once by pydantic, or ``job`` as it is when it is the finished
+    job's JSON already (as its last change message brought it). (Returning the model would have FastAPI
     dump it, validate the dump against ``response_model`` and encode it again: a few milliseconds per
     answer here, on the path a waiting phone is on.) ``response_model`` still documents the shape."""
-    out = Response(rec.public().model_dump_json(), status_code=status_code, media_type="application/json")
+    body = job if isinstance(job, bytes) else job.public().model_dump_json()
+    out = Response(body, status_code=status_code, media_type="application/json")
     if headers_from is not None:  # headers the route and its dependencies set (Location, RateLimit-*)
         out.headers.update(headers_from.headers)
     return out
@@ -233,18 +235,11 @@ async def create_job(
         if wait <= 0:
             return job_response(rec, 202, response)
         response.headers["Preference-Applied"] = f"wait={wait:g}"
-        if replayed:  # an earlier job: wait on its own channel
-            await stack.aclose()
-            async with request.app.state.job_watch.watch(changed_channel(rec.id)) as changes:
-                finished, rec = await _await_finish(request, store, rec.id, changes, wait)
-        else:
-            finished, rec = await _await_finish(request, store, rec.id, changes, wait, rec)
-    if finished is not None:
-        out = Response(finished, status_code=201, media_type="application/json")
-        out.headers.update(response.headers)
-        return out
-    return job_response(rec, 201 if rec.status in TERMINAL else 202, response)
-
+        if replayed:  # an earlier job: wait on its own channel, reading it again once subscribed
+            changes = await stack.enter_async_context(request.app.state.job_watch.watch(changed_channel(rec.id)))
+        job = await _await_finish(request, store, rec.id, changes, wait, None if replayed else rec)
+    finished = isinstance(job, bytes) or job.status in TERMINAL
+    return job_response(job, 201 if finished else 202, response)
 
 
 def _current(store, job_id: str) -> JobRecord:
@@ -255,10 +250,10 @@ def _current(store, job_id: str) -> JobRecord:
 
 
 async def _await_finish(request: Request, store, job_id: str, changes: asyncio.Queue, seconds: float,
-                        rec: JobRecord | None = None) -> tuple[bytes | None, JobRecord]:
+                        rec: JobRecord | None = None) -> JobRecord | bytes:
     """Wait on ``changes`` (the job's subscription) until the job has finished or ``seconds`` have
-    passed: the finished job's JSON as its last change message brought it (or None), and the record
-    as last read."""
+    passed: the finished job's JSON as its last change message brought it, else the record as last
+    read (``rec``: as just stored, else read now)."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
     if rec is None:
@@ -277,19 +272,16 @@ async def _await_finish(request: Request, store, job_id: str, changes: asyncio.Q
             break
         finished = finished_job_json(data) if data is not None else None
         if finished is not None:  # the job as it was stored finished, as the message brings it
-            return finished, rec
+            return finished
         if until - loop.time() <= 0:
             rec = await run_in_threadpool(_current, store, job_id)
-    return None, rec
+    return rec
 
 
 async def _wait_until_finished(request: Request, store, job_id: str, seconds: float) -> Response:
     """The job once it is finished, or as it is when ``seconds`` have passed."""
     async with request.app.state.job_watch.watch(changed_channel(job_id)) as changes:
-        finished, rec = await _await_finish(request, store, job_id, changes, seconds)
-    if finished is not None:
-        return Response(finished, media_type="application/json")
-    return job_response(rec)
+        return job_response(await _await_finish(request, store, job_id, changes, seconds))
 
 
 @router.get("/jobs/{job_id}", response_model=Job, summary="The job: status, stage, objects")
