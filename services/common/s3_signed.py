@@ -54,8 +54,8 @@ class SignedS3:
                  pool_size: int = 16) -> None:
         u = urlsplit(endpoint_url.rstrip("/"))
         self.host = u.netloc
-        self.base = f"{u.scheme}://{u.netloc}{u.path}"
-        self.prefix = u.path
+        self.origin = f"{u.scheme}://{u.netloc}"
+        self.prefix = u.path  # an endpoint below a path (a proxy's /s3): part of every signed path
         self.bucket, self.region, self.credentials = bucket, region, credentials
         self.http = urllib3.PoolManager(
             num_pools=2, maxsize=pool_size, block=False,
@@ -104,7 +104,7 @@ class SignedS3:
         path = self._path(key)
         sha = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         try:
-            return self.http.request(method, f"{self.base}{path[len(self.prefix):]}", body=body,
+            return self.http.request(method, self.origin + path, body=body,
                                      headers=self.signed_headers(method, path, sha, extra), preload_content=True)
         except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, timed out, retries spent
             raise StorageUnavailable(f"S3 {method} failed: {type(exc).__name__}") from exc
