@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 import redis
@@ -16,13 +17,23 @@ def _pubsub_clients(r) -> int:
     return sum(1 for c in r.client_list() if "S" in c.get("flags", "") or c.get("sub", "0") != "0")
 
 
+@contextlib.asynccontextmanager
+async def _job_watch(url: str, timeout_s: float | None = None):
+    """A JobWatch on its own async client (``timeout_s``: to connect and to confirm), closed with it."""
+    aredis = redis.asyncio.Redis.from_url(url, socket_connect_timeout=timeout_s)
+    watch = JobWatch(aredis, **({"confirm_timeout_s": timeout_s} if timeout_s else {}))
+    try:
+        yield watch
+    finally:
+        await watch.close()
+        await aredis.aclose()
+
+
 def test_polls_share_one_connection_and_each_gets_its_jobs_messages(redis_url):  # noqa: F811
     sync = redis.Redis.from_url(redis_url)
 
     async def scenario():
-        aredis = redis.asyncio.Redis.from_url(redis_url)
-        watch = JobWatch(aredis)
-        try:
+        async with _job_watch(redis_url) as watch:
             async with watch.watch("chan:a") as a1, watch.watch("chan:a") as a2, watch.watch("chan:b") as b:
                 # confirmed before watch() returned: a message published now reaches the polls
                 assert sync.pubsub_numsub("chan:a", "chan:b") == [(b"chan:a", 1), (b"chan:b", 1)]
@@ -37,9 +48,6 @@ def test_polls_share_one_connection_and_each_gets_its_jobs_messages(redis_url): 
                 async with watch.watch(f"chan:{i}"):
                     pass
             assert _pubsub_clients(sync) == 1
-        finally:
-            await watch.close()
-            await aredis.aclose()
 
     asyncio.run(scenario())
 
@@ -48,9 +56,7 @@ def test_a_lost_connection_reaches_the_waiting_poll_and_the_next_poll_reconnects
     sync = redis.Redis.from_url(redis_url)
 
     async def scenario():
-        aredis = redis.asyncio.Redis.from_url(redis_url)
-        watch = JobWatch(aredis)
-        try:
+        async with _job_watch(redis_url) as watch:
             async with watch.watch("chan:lost") as q:
                 sync.client_kill_filter(_type="pubsub")
                 err = await asyncio.wait_for(q.get(), 10)
@@ -58,23 +64,15 @@ def test_a_lost_connection_reaches_the_waiting_poll_and_the_next_poll_reconnects
             async with watch.watch("chan:again") as q:
                 sync.publish("chan:again", b"x")
                 assert await asyncio.wait_for(q.get(), 2) == b"x"
-        finally:
-            await watch.close()
-            await aredis.aclose()
 
     asyncio.run(scenario())
 
 
 def test_an_unreachable_redis_fails_the_poll_fast():
     async def scenario():
-        aredis = redis.asyncio.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-        watch = JobWatch(aredis, confirm_timeout_s=0.5)
-        try:
+        async with _job_watch("redis://127.0.0.1:1/0", timeout_s=0.5) as watch:
             with pytest.raises(redis.exceptions.ConnectionError):
                 async with watch.watch("chan:x"):
                     pass
-        finally:
-            await watch.close()
-            await aredis.aclose()
 
     asyncio.run(scenario())
