@@ -72,7 +72,7 @@ def start_stack(doubles: bool, tmp: Path, extra: list[str] | None = None, settin
     ``settings``: ``SKETCHREF_*`` variables for the stack (the caller's own are not passed on)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
-    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", SKETCHREF_RATE_LIMIT_PER_MINUTE="0", **(settings or {}))
+    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE="0", **(settings or {}))
     if doubles:
         from tests.services.doubles import DOUBLES_ENV
 

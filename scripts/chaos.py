@@ -62,7 +62,7 @@ class Up:
         if stage_delay:  # the doubles only: each stage takes this long (recommend: per object, of 3)
             env.update(SKETCHREF_TEST_DETECT_DELAY=str(stage_delay), SKETCHREF_TEST_CLASSIFY_DELAY=str(stage_delay),
                        SKETCHREF_TEST_RECOMMEND_DELAY=str(stage_delay / 3))
-        env.update(SKETCHREF_RATE_LIMIT_PER_MINUTE="0", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+        env.update(SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE="0", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(self.port),
                                       "--free-ports", "--data-dir", str(data_dir), "--log-dir", str(data_dir / "logs"),
                                       "--pool", "prefork", "--concurrency", "1"],  # it kills pool children too

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fake = FakeUnsplash(limit=100_000, latency_s=0.05).start()
     port, prom = free_port(), free_port()
-    env = {**os.environ, "SKETCHREF_UNSPLASH_ACCESS_KEY": KEY, "SKETCHREF_UNSPLASH_API_URL": fake.url,
+    env = {**os.environ, "SKETCHREF_RECOMMENDER_UNSPLASH_ACCESS_KEY": KEY, "SKETCHREF_RECOMMENDER_UNSPLASH_API_URL": fake.url,
            "PYTHONPATH": str(ROOT)}
     log = open(args.data_dir.with_suffix(".log"), "w")  # noqa: SIM115
     up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--free-ports", "--port", str(port),

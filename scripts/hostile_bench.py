@@ -212,8 +212,8 @@ def own_stack(stack: ExitStack, tmp: Path) -> tuple[str, int, dict]:
     env.update({"SKETCHREF_REDIS_URL": f"redis://127.0.0.1:{rport}/0",
                 "SKETCHREF_S3_ENDPOINT_URL": f"http://127.0.0.1:{sport}", "SKETCHREF_S3_BUCKET": "bench",
                 "SKETCHREF_S3_ACCESS_KEY": key, "SKETCHREF_S3_SECRET_KEY": key,
-                "SKETCHREF_RATE_LIMIT_PER_MINUTE": "0", "SKETCHREF_REQUIRE_WORKERS": "0",
-                "SKETCHREF_MAX_QUEUE_DEPTH": "0", "PYTHONPATH": str(ROOT)})
+                "SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE": "0", "SKETCHREF_GATEWAY_REQUIRE_WORKERS": "0",
+                "SKETCHREF_GATEWAY_MAX_QUEUE_DEPTH": "0", "PYTHONPATH": str(ROOT)})
 
     def bucket():
         from services.common.settings import CommonSettings

@@ -47,7 +47,7 @@ else
   # LOAD_UP_ARGS: extra `sketchref up` flags, e.g. "--pool prefork --concurrency 1" (no comment line may
   # sit inside the continued command below: it would end it, and the setting would not reach `up`)
   # shellcheck disable=SC2086
-  SKETCHREF_RATE_LIMIT_PER_MINUTE=${SKETCHREF_RATE_LIMIT_PER_MINUTE:-0} \
+  SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE=${SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE:-0} \
   "$BIN/sketchref" up --port "$PORT" --free-ports --data-dir "$DATA" --log-dir "$OUT/logs" ${LOAD_UP_ARGS:-} > "$OUT/up.log" 2>&1 &
   UP_PID=$!
 fi

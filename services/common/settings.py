@@ -1,18 +1,24 @@
 """Settings shared by every service: where things live and how to reach Redis and S3.
 
-One ``Settings`` class per service (this one, plus one in each service package), all read from the
-environment with the ``SKETCHREF_`` prefix through a cached getter. Tests override them by setting
-environment variables and calling ``get_settings.cache_clear()``. Secrets have no default and are
-``SecretStr``, so they never show up in a repr or a log line.
+One ``Settings`` class per service (this one, plus one in each service package), read from the
+environment through a cached getter. Names (DESIGN.md §6): ``SKETCHREF_<NAME>`` for what every
+service shares (these fields: Redis, S3, asset mirror, forwarded-allow IPs, ...), and
+``SKETCHREF_<SERVICE>_<NAME>`` for a service's own (:func:`service_config`). A renamed variable is
+still read under its old name for one release, and :func:`renamed_in_use` lists those a deployment
+still sets so that the service can warn. Tests override settings by setting environment variables
+and calling the getter's ``cache_clear()``, or by passing values by field name. Secrets have no
+default and are ``SecretStr``, so they never show up in a repr or a log line.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, AliasGenerator, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +52,52 @@ class CommonSettings(BaseSettings):
     worker_metrics_port: int = 0
     worker_metrics_addr: str = "127.0.0.1"
     log_format: Literal["json", "text"] = "json"
+    # Addresses (comma-separated, or "*") whose X-Forwarded-For/-Proto are believed: the ingress or
+    # proxy in front of the gateway. Empty (default): nobody's, so the client address is the connection's.
+    forwarded_allow_ips: str = ""
+
+
+PREFIX = "SKETCHREF_"
+
+
+def service_config(service: str, *, shared: Iterable[str] = (),
+                   old_name: Callable[[str], str | None] = lambda field: PREFIX + field,
+                   **config) -> SettingsConfigDict:
+    """The ``model_config`` of ``service``'s settings class: each field ``x`` is read from
+    ``SKETCHREF_<SERVICE>_X``, else from its pre-rename name ``old_name(x)`` (default ``SKETCHREF_X``;
+    None: it had none); the ``shared`` fields (those inherited from :class:`CommonSettings`) keep
+    ``SKETCHREF_X`` (pydantic-settings then also reads ``SKETCHREF_<SERVICE>_X`` when that is unset:
+    one service's own value of a shared setting). Values passed by field name work too."""
+    new_prefix = f"{PREFIX}{service.upper()}_"
+    shared = frozenset(shared)
+
+    def names(field: str) -> AliasChoices:
+        if field in shared:
+            return AliasChoices(PREFIX + field)
+        old = old_name(field)
+        return AliasChoices(new_prefix + field, *([old] if old and old.lower() != (new_prefix + field).lower() else []))
+
+    return SettingsConfigDict(env_prefix=new_prefix, extra="ignore", populate_by_name=True,
+                              alias_generator=AliasGenerator(validation_alias=names), **config)  # type: ignore[typeddict-item]
+
+
+def renamed_in_use(settings_cls: type[BaseSettings], environ=None) -> list[tuple[str, str]]:
+    """``(old, new)`` for each variable set in the environment under a name kept only for the
+    rename (its new name not set): what a service warns about at start."""
+    env = {k.upper() for k in (os.environ if environ is None else environ)}
+    out = []
+    for field in settings_cls.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices) and len(alias.choices) > 1:
+            new, *olds = (str(c).upper() for c in alias.choices)
+            out += [(old, new) for old in olds if old in env and new not in env]
+    return out
+
+
+def warn_renamed(settings_cls: type[BaseSettings], log) -> None:
+    """Log one warning per variable the environment still sets under its pre-rename name."""
+    for old, new in renamed_in_use(settings_cls):
+        log.warning("%s is renamed %s: the old name is read for this release only", old, new)
 
 
 @lru_cache

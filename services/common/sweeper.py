@@ -1,7 +1,7 @@
 """The sweeper: ends jobs past their deadline and sends again the stage of jobs whose message was lost.
 
 Every gateway replica runs the sweep loop, but only one acts: ``sketchref:sweeper:leader`` is a lock
-with a TTL (``SKETCHREF_SWEEP_LEADER_TTL_S``, default 15 s) that its holder takes or renews on every
+with a TTL (``SKETCHREF_GATEWAY_SWEEP_LEADER_TTL_S``, default 15 s) that its holder takes or renews on every
 sweep (:meth:`Sweeper.lead`); when the holder dies, another replica takes over once it expires.
 
 - Deadlines (:meth:`Sweeper.sweep`): every unfinished job in the store's ``jobs:active`` set (scored
@@ -43,7 +43,7 @@ class Sweeper:
     def __init__(self, store: JobStore, leader_ttl_s: float = 15.0):
         self.store = store
         self.r = store.r
-        self.leader_ttl_s = float(leader_ttl_s)  # the gateway's SKETCHREF_SWEEP_LEADER_TTL_S
+        self.leader_ttl_s = float(leader_ttl_s)  # the gateway's SKETCHREF_GATEWAY_SWEEP_LEADER_TTL_S
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def lead(self) -> bool:

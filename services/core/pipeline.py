@@ -113,6 +113,15 @@ def inside(b, a) -> float:
     return ix * iy / max((b[2] - b[0]) * (b[3] - b[1]), 1e-6)
 
 
+def iou(a, b) -> float:
+    """Intersection over union of two ``(x1, y1, x2, y2)`` boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def resolve_parts(boxes: list, label_scores: list[float]) -> set[int]:
     """Indices of the boxes to keep when the detector saw one drawing both whole and in parts.
 

@@ -39,7 +39,7 @@ def downscale(gray: Image.Image, max_side: int) -> tuple[Image.Image, float]:
 class Detector:
     def __init__(self, weights: str | Path, imgsz: int = 320, conf: float = 0.35, iou: float = 0.5,
                  max_objects: int = 30, device: str = "cpu", pads: tuple[float, ...] = (1.0,),
-                 pad_margin: float = 0.0, threads: int = 0, spin: bool = True):
+                 pad_margin: float = 0.0, threads: int = 0, spin: bool = True, keep_wholes: bool = False):
         configure_ultralytics()
         from ultralytics import YOLO
 
@@ -50,6 +50,7 @@ class Detector:
         self.label = "object"
         self.pads = tuple(pads)
         self.pad_margin = pad_margin
+        self.keep_wholes = keep_wholes
         self.threads, self.spin = threads, spin
         self._session_tuned = self.runtime != "onnx"
         names = dict(getattr(self.model, "names", None) or {})
@@ -159,7 +160,9 @@ class Detector:
             mean = sum(d[1] for d in found) / len(found) if found else 0.0
             if best_mean is None or mean > best_mean + self.pad_margin:
                 best, best_mean = found, mean
-        return best
+        if not self.keep_wholes:
+            return best
+        return best + wholes_of_parts(best, [d for found in passes if found is not best for d in found])
 
     def detect(self, gray: Image.Image) -> list[Detection]:
         """Boxes in input pixels, most confident first.
@@ -175,6 +178,21 @@ class Detector:
         return self._choose([self._predict(gray, pad) for pad in self.pads])
 
 
+def wholes_of_parts(kept: list[Detection], others: list[Detection]) -> list[Detection]:
+    """The boxes of ``others`` (another pass) that hold two or more ``kept`` boxes (almost) inside
+    them and repeat none: one drawing that this pass saw whole and the kept pass in parts, or a box
+    around several drawings. They are added beside the parts, and the pipeline's
+    :func:`services.core.pipeline.resolve_parts` lets the classifier keep the whole or the parts."""
+    from services.core.pipeline import PART_INSIDE, inside, iou
+
+    out: list[Detection] = []
+    for d in others:
+        held = sum(inside(k[0], d[0]) >= PART_INSIDE for k in kept)
+        if held >= 2 and not any(iou(k[0], d[0]) >= 0.5 for k in kept + out):
+            out.append(d)
+    return out
+
+
 def load_detector(settings: DetectorSettings | None = None) -> Detector:
     from services.common.model_source import resolve_model_dir
 
@@ -186,6 +204,7 @@ def load_detector(settings: DetectorSettings | None = None) -> Detector:
     # the model's own serving threshold (chosen on val scenes) unless the setting is given explicitly
     conf = s.conf if "conf" in s.model_fields_set else cfg.get("serving_conf", s.conf)
     margin = s.pad_margin if "pad_margin" in s.model_fields_set else cfg.get("pad_margin", s.pad_margin)
+    wholes = s.keep_wholes if "keep_wholes" in s.model_fields_set else cfg.get("keep_wholes", s.keep_wholes)
     weights = model_dir / s.weights
     if s.runtime == "onnx":
         onnx = weights.with_suffix(".onnx")
@@ -196,4 +215,5 @@ def load_detector(settings: DetectorSettings | None = None) -> Detector:
     elif s.runtime != "torch":
         raise ValueError(f"unknown detector runtime {s.runtime!r} (torch|onnx)")
     return Detector(weights, imgsz=imgsz, conf=conf, iou=s.iou, max_objects=s.max_objects, device=s.device,
-                    pads=tuple(s.pads), pad_margin=margin, threads=s.threads, spin=s.spin)
+                    pads=tuple(s.pads), pad_margin=margin, threads=s.threads, spin=s.spin,
+                    keep_wholes=bool(wholes))

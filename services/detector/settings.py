@@ -24,6 +24,10 @@ class DetectorSettings(BaseSettings):
     # a later pass wins only when its mean box confidence is higher by more than this (the model's
     # config.json may set its own value, chosen on val, unless this setting is given)
     pad_margin: float = 0.0
+    # also keep the other passes' boxes that hold two or more of the chosen pass's boxes: the
+    # classifier then keeps the whole drawing or its parts (pipeline.resolve_parts); the model's
+    # config.json may set it, unless this setting is given
+    keep_wholes: bool = False
     device: str = "cpu"
     # torch: <weights> (best.pt) through PyTorch; onnx: best.onnx beside it through ONNX Runtime (CPU),
     # falling back to torch when no .onnx file is there. `make bench` measures both.

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from services.common.idempotency import IdempotencyKeys
 from services.common.job_store import JobStore
 from services.common.routing import RouteCache
+from services.common.settings import warn_renamed
 from services.common.sweeper import Sweeper
 
 from . import composition, errors, guess, openapi, warmup
@@ -65,6 +66,7 @@ async def _sweeper(app: FastAPI) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
+    warn_renamed(GatewaySettings, log)
     ensure = getattr(app.state.storage, "ensure_bucket", None)
     if ensure is not None:
         try:

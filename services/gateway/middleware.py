@@ -7,7 +7,7 @@
 - :class:`SecurityHeaders`: a Content-Security-Policy without ``unsafe-inline`` that the app at ``/``
   satisfies, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` and
   ``X-Frame-Options: DENY`` on every response.
-- CORS (``main.py``): same-origin only unless ``SKETCHREF_CORS_ORIGINS`` lists origins.
+- CORS (``main.py``): same-origin only unless ``SKETCHREF_GATEWAY_CORS_ORIGINS`` lists origins.
 """
 
 from __future__ import annotations

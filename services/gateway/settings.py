@@ -1,4 +1,5 @@
-"""Settings of the gateway (env prefix ``SKETCHREF_``), on top of the common ones.
+"""Settings of the gateway: its own read from ``SKETCHREF_GATEWAY_<NAME>`` (until this release
+``SKETCHREF_<NAME>``, still read), on top of the common ones (``SKETCHREF_<NAME>``).
 
 Read through :func:`get_gateway_settings` (cached; tests call ``cache_clear()`` or pass settings to
 ``create_app``). API keys are secrets: no default, never logged or answered.
@@ -11,17 +12,16 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, service_config
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 class GatewaySettings(CommonSettings):
+    model_config = service_config("gateway", shared=CommonSettings.model_fields)
+
     # Comma-separated API keys; when set, /v1/* needs "Authorization: Bearer <key>" (or X-API-Key).
     api_keys: SecretStr | None = None
-    # Comma-separated addresses (or "*") whose X-Forwarded-For/-Proto are believed: the ingress or
-    # proxy in front. Empty (default): nobody's, so the client address is the connection's.
-    forwarded_allow_ips: str = ""
     # Comma-separated origins (https://app.example) allowed to call the API from a browser; empty
     # (default): same-origin only.
     cors_origins: str = ""

@@ -78,18 +78,18 @@ def make_lock_factory(storage: Storage, settings: RecommenderSettings | None = N
     """``factory(name)`` -> a context manager holding the single-flight lock called ``name``."""
     s = settings or get_recommender_settings()
     c = common or get_settings()
-    kind = s.recommender_lock
+    kind = s.lock
     if kind == "auto":
         kind = "file" if isinstance(storage, LocalStorage) else "redis"
     if kind == "redis":
         import redis
 
         client = redis.Redis.from_url(c.redis_url, socket_timeout=3, socket_connect_timeout=3)
-        return lambda name: RedisLock(client, f"sketchref:lock:{name}", s.recommender_lock_timeout_s)
+        return lambda name: RedisLock(client, f"sketchref:lock:{name}", s.lock_timeout_s)
     if kind == "file":
         root = storage.root if isinstance(storage, LocalStorage) else Path(c.local_storage_dir)
         locks = Path(root).parent / "locks"
-        return lambda name: FileLock(locks / f"{name}.lock", s.recommender_lock_timeout_s)
+        return lambda name: FileLock(locks / f"{name}.lock", s.lock_timeout_s)
     return lambda name: contextlib.nullcontext()
 
 
@@ -129,7 +129,7 @@ class SearchCache:
     def from_settings(cls, storage: Storage, settings: RecommenderSettings | None = None,
                       common: CommonSettings | None = None) -> SearchCache:
         s = settings or get_recommender_settings()
-        return cls(storage, s.recommender_cache_prefix, s.recommender_cache_ttl_s,
+        return cls(storage, s.cache_prefix, s.cache_ttl_s,
                    make_lock_factory(storage, s, common))
 
     def _key(self, provider: str, key: str) -> str:

@@ -1,6 +1,6 @@
 """The local reference gallery: labelled photos in storage, ranked for a Quick, Draw! label.
 
-Storage layout (under ``SKETCHREF_GALLERY_PREFIX``, default ``gallery``):
+Storage layout (under ``SKETCHREF_RECOMMENDER_GALLERY_PREFIX``, default ``gallery``):
 
 - ``images/<id>.<ext>``: the photo, copied (JPEG/PNG/WebP as given; other formats re-encoded as JPEG);
 - ``thumbs/<id>.jpg``: a thumbnail (longest side ``gallery_thumb_px``);

@@ -3,7 +3,7 @@
 - ``local``: the local gallery (:mod:`.gallery`).
 - ``unsplash``: Unsplash search through the result cache, with the local gallery as fallback; without
   an access key it degrades to ``local`` with a warning instead of failing.
-- ``auto`` (default): ``unsplash`` when ``SKETCHREF_UNSPLASH_ACCESS_KEY`` is set, else ``local``.
+- ``auto`` (default): ``unsplash`` when ``SKETCHREF_RECOMMENDER_UNSPLASH_ACCESS_KEY`` is set, else ``local``.
 
 Every provider has ``recommend(label, n, crop=None) -> list[Reference]`` and never raises into a job
 (:class:`services.core.stages.ReferenceProvider`). Providers are registered by name
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import httpx
 
-from services.common.settings import CommonSettings, get_settings
+from services.common.settings import CommonSettings, get_settings, warn_renamed
 from services.common.storage import Storage, get_storage
 from services.core.stages import ReferenceProvider
 
@@ -56,18 +56,18 @@ def _local(s: RecommenderSettings, storage: Storage, common: CommonSettings,
 def _unsplash(s: RecommenderSettings, storage: Storage, common: CommonSettings,
               transport: httpx.BaseTransport | None) -> ReferenceProvider:
     if s.unsplash_access_key is None:  # provider_name() falls back to local before this
-        raise ValueError("the unsplash provider needs SKETCHREF_UNSPLASH_ACCESS_KEY")
+        raise ValueError("the unsplash provider needs SKETCHREF_RECOMMENDER_UNSPLASH_ACCESS_KEY")
     client = UnsplashClient(s.unsplash_access_key, s.unsplash_api_url, s.unsplash_timeout_s, transport)
     return UnsplashProvider(client, SearchCache.from_settings(storage, s, common),
                             fallback=LocalGallery(storage, s, common=common), settings=s)
 
 
 def provider_name(settings: RecommenderSettings) -> str:
-    name = settings.recommender_provider
+    name = settings.provider
     if name == "auto":
         return "unsplash" if settings.unsplash_access_key else "local"
     if name == "unsplash" and not settings.unsplash_access_key:
-        log.warning("SKETCHREF_RECOMMENDER_PROVIDER=unsplash but no SKETCHREF_UNSPLASH_ACCESS_KEY: "
+        log.warning("SKETCHREF_RECOMMENDER_PROVIDER=unsplash but no SKETCHREF_RECOMMENDER_UNSPLASH_ACCESS_KEY: "
                     "using the local gallery")
         return "local"
     if name not in PROVIDERS:
@@ -80,6 +80,8 @@ def load_recommender(settings: RecommenderSettings | None = None, storage: Stora
                      common: CommonSettings | None = None,
                      transport: httpx.BaseTransport | None = None) -> ReferenceProvider:
     """The configured provider; ``storage``/``transport`` are injectable (tests, other backends)."""
+    if settings is None:
+        warn_renamed(RecommenderSettings, log)
     s = settings or get_recommender_settings()
     c = common or get_settings()
     storage = storage if storage is not None else get_storage(c)

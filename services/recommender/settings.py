@@ -1,7 +1,8 @@
 """Settings of the recommender: which provider, how to reach Unsplash, the cache and the gallery.
 
-Read from ``SKETCHREF_*`` environment variables through :func:`get_recommender_settings` (cached;
-tests call ``get_recommender_settings.cache_clear()``). The Unsplash access key is a ``SecretStr``
+Read from ``SKETCHREF_RECOMMENDER_<NAME>`` environment variables (the Unsplash and gallery ones
+were ``SKETCHREF_UNSPLASH_*`` and ``SKETCHREF_GALLERY_*`` until this release: still read) through
+:func:`get_recommender_settings` (cached; tests call ``get_recommender_settings.cache_clear()``). The Unsplash access key is a ``SecretStr``
 with no default, so it never appears in a repr, a log line or an API answer.
 """
 
@@ -12,19 +13,22 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from services.common.settings import PREFIX, service_config
 
 WEEK_S = 7 * 24 * 3600
 
 
 class RecommenderSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SKETCHREF_", extra="ignore")
+    model_config = service_config(
+        "recommender", old_name=lambda field: PREFIX + field if field.startswith(("unsplash_", "gallery_")) else None)
 
     # auto: Unsplash when an access key is set, else the local gallery.
     # auto, or a registered provider (services/recommender/providers.py: local, unsplash)
-    recommender_provider: str = "auto"
+    provider: str = "auto"
     # "module:function" that loads the recommender instead of the real one (test doubles)
-    recommender_loader: str | None = None
+    loader: str | None = None
 
     unsplash_access_key: SecretStr | None = None
     unsplash_api_url: str = "https://api.unsplash.com"
@@ -39,12 +43,12 @@ class RecommenderSettings(BaseSettings):
     unsplash_backoff_s: float = 60.0
 
     # Search results (JSON only, never image bytes) are cached in storage for this long.
-    recommender_cache_ttl_s: int = WEEK_S
-    recommender_cache_prefix: str = "cache/recommender"
+    cache_ttl_s: int = WEEK_S
+    cache_prefix: str = "cache/recommender"
     # Single-flight lock for concurrent misses: redis (services), file (embedded), none; auto picks
     # redis when storage is S3, else a file lock under the local storage folder.
-    recommender_lock: Literal["auto", "redis", "file", "none"] = "auto"
-    recommender_lock_timeout_s: float = 20.0
+    lock: Literal["auto", "redis", "file", "none"] = "auto"
+    lock_timeout_s: float = 20.0
 
     # The local gallery: images, thumbnails and index.json live in storage under this prefix.
     gallery_prefix: str = "gallery"

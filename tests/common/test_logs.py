@@ -25,7 +25,7 @@ def test_stage_line_is_one_json_object_with_its_fields():
 
 
 def test_secrets_from_the_environment_and_url_passwords_are_masked():
-    env = {"SKETCHREF_UNSPLASH_ACCESS_KEY": "unsplash-abcdef123", "SKETCHREF_S3_SECRET_KEY": "s3-secret-987",
+    env = {"SKETCHREF_RECOMMENDER_UNSPLASH_ACCESS_KEY": "unsplash-abcdef123", "SKETCHREF_S3_SECRET_KEY": "s3-secret-987",
            "SKETCHREF_REDIS_URL": "redis://:pw@host:6379/0", "HOME": "/home/someone-long"}
     vals = secret_values(env)
     assert "unsplash-abcdef123" in vals and "s3-secret-987" in vals and "/home/someone-long" not in vals

@@ -26,8 +26,8 @@ def test_env_file_is_private_random_and_kept(tmp_path):
     va, vb = read_env(a), read_env(b)
     assert set(va) == set(KEYS) and all(len(v) >= 16 for v in va.values())
     assert all(va[k] != vb[k] for k in KEYS)  # random, not a default
-    a.write_text(a.read_text() + "SKETCHREF_API_KEYS=mine\n")
-    assert write_env(a) == [] and read_env(a) == {**va, "SKETCHREF_API_KEYS": "mine"}  # kept
+    a.write_text(a.read_text() + "SKETCHREF_GATEWAY_API_KEYS=mine\n")
+    assert write_env(a) == [] and read_env(a) == {**va, "SKETCHREF_GATEWAY_API_KEYS": "mine"}  # kept
     assert write_env(a, force=True) == list(KEYS) and read_env(a)["SKETCHREF_REDIS_PASSWORD"] != va["SKETCHREF_REDIS_PASSWORD"]
 
 

@@ -109,8 +109,8 @@ def test_hostile_headers_refused_before_decoding(client):
 
 def test_concurrent_big_uploads_are_admitted_or_refused_busy(stack_env):
     # a budget of two 2000x2000 RGBA decodes (16 MB each), no waiting: 6 at once get 202 or 503
-    p, url = start_gateway(stack_env, SKETCHREF_DECODE_BUDGET_BYTES=str(33 * 1024 * 1024),
-                           SKETCHREF_DECODE_BUDGET_WAIT_S="0")
+    p, url = start_gateway(stack_env, SKETCHREF_GATEWAY_DECODE_BUDGET_BYTES=str(33 * 1024 * 1024),
+                           SKETCHREF_GATEWAY_DECODE_BUDGET_WAIT_S="0")
     try:
         data = rgba_png(2000, 2000)
         out = []

@@ -20,7 +20,7 @@ KEYS = "first-secret-key-123,second-secret-key-456"
 @pytest.fixture(scope="module")
 def secured(stack_env):
     # deadline 1 s and no workers in this module: queued jobs must turn failed, not hang
-    p, url = start_gateway(stack_env, SKETCHREF_API_KEYS=KEYS, SKETCHREF_JOB_DEADLINE_S="1")
+    p, url = start_gateway(stack_env, SKETCHREF_GATEWAY_API_KEYS=KEYS, SKETCHREF_GATEWAY_JOB_DEADLINE_S="1")
     try:
         yield url, p
     finally:

@@ -25,8 +25,8 @@ def _post(url):
 
 def test_no_live_consumer_is_503_until_workers_come(stack_env):
     env = _own_db(stack_env, 5)
-    gw, url = start_gateway(env, SKETCHREF_REQUIRE_WORKERS="1", SKETCHREF_WORKER_GRACE_S="0",
-                            SKETCHREF_WORKER_CHECK_INTERVAL_S="0.5", SKETCHREF_WORKER_ABSENT_S="1")
+    gw, url = start_gateway(env, SKETCHREF_GATEWAY_REQUIRE_WORKERS="1", SKETCHREF_GATEWAY_WORKER_GRACE_S="0",
+                            SKETCHREF_GATEWAY_WORKER_CHECK_INTERVAL_S="0.5", SKETCHREF_GATEWAY_WORKER_ABSENT_S="1")
     workers = []
     try:
         # (submissions the gateway took before it saw the queue had no consumer stay queued)
@@ -47,7 +47,7 @@ def test_no_live_consumer_is_503_until_workers_come(stack_env):
 
 def test_a_queue_deeper_than_the_limit_is_503(stack_env):
     env = _own_db(stack_env, 6)
-    gw, url = start_gateway(env, SKETCHREF_MAX_QUEUE_DEPTH="3")
+    gw, url = start_gateway(env, SKETCHREF_GATEWAY_MAX_QUEUE_DEPTH="3")
     try:
         assert [_post(url).status_code for _ in range(3)] == [202, 202, 202]  # nobody consumes
         r = _post(url)

@@ -73,9 +73,9 @@ def limited(stack_env):
     # a Redis database of its own: the limits of this client (127.0.0.1) are counted in Redis, and
     # the other modules' gateways must not inherit this one's spent allowance
     env = {**stack_env, "SKETCHREF_REDIS_URL": stack_env["SKETCHREF_REDIS_URL"].rsplit("/", 1)[0] + "/11"}
-    p, url = start_gateway(env, SKETCHREF_GUESS_RATE_LIMIT_PER_MINUTE="2",
-                           SKETCHREF_GUESS_RATE_LIMIT_BURST="2", SKETCHREF_RATE_LIMIT_PER_MINUTE="1",
-                           SKETCHREF_RATE_LIMIT_BURST="1", SKETCHREF_REQUIRE_WORKERS="false")
+    p, url = start_gateway(env, SKETCHREF_GATEWAY_GUESS_RATE_LIMIT_PER_MINUTE="2",
+                           SKETCHREF_GATEWAY_GUESS_RATE_LIMIT_BURST="2", SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE="1",
+                           SKETCHREF_GATEWAY_RATE_LIMIT_BURST="1", SKETCHREF_GATEWAY_REQUIRE_WORKERS="false")
     try:
         yield url
     finally:

@@ -27,8 +27,8 @@ def stack(stack_env):
     redis.Redis.from_url(url).flushdb()
     env = dict(stack_env, SKETCHREF_REDIS_URL=url)
     workers = [start_worker(env, k) for k in ("detector", "classifier", "recommender")]
-    gw, base = start_gateway(env, SKETCHREF_API_KEYS=KEYS, SKETCHREF_DELETE_RECHECK_S="1",
-                             SKETCHREF_CORS_ORIGINS="https://allowed.example")
+    gw, base = start_gateway(env, SKETCHREF_GATEWAY_API_KEYS=KEYS, SKETCHREF_GATEWAY_DELETE_RECHECK_S="1",
+                             SKETCHREF_GATEWAY_CORS_ORIGINS="https://allowed.example")
     try:
         yield {"url": base, "redis": redis.Redis.from_url(url), "s3": s3_storage(env["SKETCHREF_S3_ENDPOINT_URL"])}
     finally:

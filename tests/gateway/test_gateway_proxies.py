@@ -54,7 +54,7 @@ def test_headers_under_16_kb_pass(gateway):
 def gateways(stack_env):
     """One gateway trusting no proxy (the default), one trusting the loopback proxy; both with a
     rate limit of one submission per client."""
-    limited = {"SKETCHREF_RATE_LIMIT_PER_MINUTE": "1", "SKETCHREF_RATE_LIMIT_BURST": "1"}
+    limited = {"SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE": "1", "SKETCHREF_GATEWAY_RATE_LIMIT_BURST": "1"}
     p1, plain = start_gateway(stack_env, **limited)
     p2, proxied = start_gateway(stack_env, SKETCHREF_FORWARDED_ALLOW_IPS="127.0.0.1", **limited)
     try:

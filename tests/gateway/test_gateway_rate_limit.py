@@ -89,7 +89,7 @@ def _metric(url, name) -> float:
 
 @pytest.fixture(scope="module")
 def limited(stack_env):
-    p, url = start_gateway(stack_env, SKETCHREF_RATE_LIMIT_PER_MINUTE="2", SKETCHREF_RATE_LIMIT_BURST="2")
+    p, url = start_gateway(stack_env, SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE="2", SKETCHREF_GATEWAY_RATE_LIMIT_BURST="2")
     try:
         yield url
     finally:
@@ -121,8 +121,8 @@ def test_over_the_limit_is_429_and_makes_no_job(limited, r):
 
 @pytest.fixture(scope="module")
 def limited_keys(stack_env):
-    p, url = start_gateway(stack_env, SKETCHREF_API_KEYS=KEYS, SKETCHREF_RATE_LIMIT_PER_MINUTE="1",
-                           SKETCHREF_RATE_LIMIT_BURST="1")
+    p, url = start_gateway(stack_env, SKETCHREF_GATEWAY_API_KEYS=KEYS, SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE="1",
+                           SKETCHREF_GATEWAY_RATE_LIMIT_BURST="1")
     try:
         yield url
     finally:

@@ -27,10 +27,10 @@ def stack(stack_env):
     fake = FakeUnsplash().start()
     url = stack_env["SKETCHREF_REDIS_URL"].rsplit("/", 1)[0] + "/8"  # queues of its own
     redis.Redis.from_url(url).flushdb()
-    env = dict(stack_env, SKETCHREF_REDIS_URL=url, SKETCHREF_UNSPLASH_ACCESS_KEY=UNSPLASH_KEY,
-               SKETCHREF_UNSPLASH_API_URL=fake.url)
+    env = dict(stack_env, SKETCHREF_REDIS_URL=url, SKETCHREF_RECOMMENDER_UNSPLASH_ACCESS_KEY=UNSPLASH_KEY,
+               SKETCHREF_RECOMMENDER_UNSPLASH_API_URL=fake.url)
     workers = [start_worker(env, k) for k in ("detector", "classifier", "recommender")]
-    gw, base = start_gateway(env, SKETCHREF_API_KEYS=KEY)
+    gw, base = start_gateway(env, SKETCHREF_GATEWAY_API_KEYS=KEY)
     try:
         yield base
     finally:

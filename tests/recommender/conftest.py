@@ -50,11 +50,11 @@ def photo_source(tmp_path_factory) -> Path:
 
 
 def settings_for(fake: FakeUnsplash | None, photo_source: Path | None, **kw) -> RecommenderSettings:
-    base = dict(recommender_provider="unsplash" if fake else "local",
+    base = dict(provider="unsplash" if fake else "local",
                 unsplash_access_key=KEY if fake else None,
                 unsplash_api_url=fake.url if fake else "http://127.0.0.1:9",
                 unsplash_app_name="sketchref_test", gallery_source_dir=photo_source,
-                recommender_lock="file", unsplash_timeout_s=5.0)
+                lock="file", unsplash_timeout_s=5.0)
     base.update(kw)
     return RecommenderSettings(**base)
 

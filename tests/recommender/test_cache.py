@@ -81,8 +81,8 @@ def _process_worker(api_url: str, storage_dir: str, source: str, barrier, queue)
     from services.recommender.providers import load_recommender as load
     from tests.fakes.unsplash import KEY
 
-    s = RecommenderSettings(recommender_provider="unsplash", unsplash_access_key=KEY, unsplash_api_url=api_url,
-                            gallery_source_dir=source, recommender_lock="auto")
+    s = RecommenderSettings(provider="unsplash", unsplash_access_key=KEY, unsplash_api_url=api_url,
+                            gallery_source_dir=source, lock="auto")
     rec = load(s, LocalStorage(storage_dir), CommonSettings(local_storage_dir=storage_dir))
     barrier.wait()
     queue.put([r.provider for r in rec.recommend("owl", 4)])
@@ -111,7 +111,7 @@ def test_services_mode_s3_cache_and_redis_single_flight(s3_settings, redis_url, 
     storage = S3Storage.from_settings(common)
     fake = FakeUnsplash(latency_s=0.3).start()
     try:
-        settings = make_settings(fake, recommender_lock="auto")  # S3 storage -> the Redis lock
+        settings = make_settings(fake, lock="auto")  # S3 storage -> the Redis lock
         out = _concurrently(lambda: load_recommender(settings, storage, common), "hot dog", 6)
         again = load_recommender(settings, storage, common).recommend("hot dog", 6)
     finally:

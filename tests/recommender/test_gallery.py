@@ -130,7 +130,7 @@ def test_ranking_by_similarity_to_the_sketch_crop(tmp_path, storage, make_settin
 
 def test_gallery_command(tmp_path, monkeypatch, capsys, photo_source):
     monkeypatch.setenv("SKETCHREF_LOCAL_STORAGE_DIR", str(tmp_path / "storage"))
-    monkeypatch.setenv("SKETCHREF_GALLERY_SOURCE_DIR", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("SKETCHREF_RECOMMENDER_GALLERY_SOURCE_DIR", str(tmp_path / "nothing-here"))
     get_settings.cache_clear()
     get_recommender_settings.cache_clear()
     try:

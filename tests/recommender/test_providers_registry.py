@@ -31,17 +31,17 @@ def make_echo(settings, storage, common, transport):
 def test_a_registered_provider_is_chosen_by_the_setting(tmp_path):
     common = CommonSettings(local_storage_dir=tmp_path)
     storage = LocalStorage(tmp_path)
-    rec = load_recommender(RecommenderSettings(recommender_provider="echo", unsplash_app_name="t"), storage, common)
+    rec = load_recommender(RecommenderSettings(provider="echo", unsplash_app_name="t"), storage, common)
     assert isinstance(rec, ReferenceProvider)
     assert [r.id for r in rec.recommend("owl", 2)] == ["t:owl-0", "t:owl-1"]
-    local = load_recommender(RecommenderSettings(recommender_provider="local"), storage, common)
+    local = load_recommender(RecommenderSettings(provider="local"), storage, common)
     assert isinstance(local, LocalGallery) and isinstance(local, ReferenceProvider)
     assert {"local", "unsplash", "echo"} <= set(PROVIDERS)
 
 
 def test_unknown_or_taken_names_are_refused(tmp_path):
     with pytest.raises(ValueError, match="choose from auto, echo, local, unsplash"):
-        load_recommender(RecommenderSettings(recommender_provider="nope"), LocalStorage(tmp_path),
+        load_recommender(RecommenderSettings(provider="nope"), LocalStorage(tmp_path),
                          CommonSettings(local_storage_dir=tmp_path))
     with pytest.raises(ValueError, match="taken"):
         register_provider("local")(make_echo)

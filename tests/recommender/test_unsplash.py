@@ -102,7 +102,7 @@ def test_rate_limited_403_falls_back_to_local_and_backs_off(fake_unsplash, make_
 
 
 def test_rate_limited_serves_the_cache_even_when_expired(fake_unsplash, make_settings, storage, common):
-    settings = make_settings(fake_unsplash, recommender_cache_ttl_s=0)  # every entry is stale at once
+    settings = make_settings(fake_unsplash, cache_ttl_s=0)  # every entry is stale at once
     rec = load_recommender(settings, storage, common)
     before = [r.id for r in rec.recommend("cat", 5)]
     fake_unsplash.exhaust()
@@ -139,16 +139,16 @@ def test_bad_key_and_unreachable_api_never_raise(fake_unsplash, make_settings, s
     assert [r.provider for r in load_recommender(bad, storage, common).recommend("cat", 3)] == ["local"]
     assert fake_unsplash.unauthorized == 1
     gone = make_settings(fake_unsplash, unsplash_api_url=f"http://127.0.0.1:{free_port()}",
-                         recommender_cache_prefix="cache/other")
+                         cache_prefix="cache/other")
     assert [r.provider for r in load_recommender(gone, storage, common).recommend("owl", 3)] == ["local"]
 
 
 def test_auto_provider_is_local_without_a_key(make_settings, storage, common):
     from services.recommender.gallery import LocalGallery
 
-    assert isinstance(load_recommender(make_settings(None, recommender_provider="auto"), storage, common),
+    assert isinstance(load_recommender(make_settings(None, provider="auto"), storage, common),
                       LocalGallery)
-    assert isinstance(load_recommender(make_settings(None, recommender_provider="unsplash"), storage, common),
+    assert isinstance(load_recommender(make_settings(None, provider="unsplash"), storage, common),
                       LocalGallery)
 
 

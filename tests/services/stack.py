@@ -84,14 +84,14 @@ def stack_env(redis_url, s3_endpoint) -> dict:
     env.update({
         "SKETCHREF_REDIS_URL": redis_url, "SKETCHREF_S3_ENDPOINT_URL": s3_endpoint,
         "SKETCHREF_S3_BUCKET": BUCKET, "SKETCHREF_S3_ACCESS_KEY": S3_KEY, "SKETCHREF_S3_SECRET_KEY": S3_KEY,
-        "SKETCHREF_QUEUE_VISIBILITY_TIMEOUT": "8", "SKETCHREF_SWEEP_INTERVAL_S": "1",
+        "SKETCHREF_QUEUE_VISIBILITY_TIMEOUT": "8", "SKETCHREF_GATEWAY_SWEEP_INTERVAL_S": "1",
         # the sweeper's leader lock: a stopped test gateway's lock must not outlive it long
-        "SKETCHREF_SWEEP_LEADER_TTL_S": "2",
+        "SKETCHREF_GATEWAY_SWEEP_LEADER_TTL_S": "2",
         # Every test client is 127.0.0.1: the rate limiter is off unless a test turns it on.
-        "SKETCHREF_RATE_LIMIT_PER_MINUTE": "0",
+        "SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE": "0",
         # Gateways are often tested without workers: backpressure's worker check is off unless a
         # test turns it on (tests/gateway/test_gateway_backpressure.py).
-        "SKETCHREF_REQUIRE_WORKERS": "0", "SKETCHREF_MAX_QUEUE_DEPTH": "0",
+        "SKETCHREF_GATEWAY_REQUIRE_WORKERS": "0", "SKETCHREF_GATEWAY_MAX_QUEUE_DEPTH": "0",
         "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1", "YOLO_OFFLINE": "1",
         "PYTHONPATH": str(ROOT),
     })

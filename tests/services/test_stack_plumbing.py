@@ -116,7 +116,7 @@ def test_a_lost_message_is_sent_again(stack, stack_env):
     # as unacknowledged (a window in Redis' transport). A gateway that sweeps for stalled jobs every
     # second replaces the stack's (one replica sweeps: the other's leader lock expires first).
     stack[0]["gateway"].stop()
-    gw, gw_url = start_gateway(stack_env, SKETCHREF_STALL_REQUEUE_S="1", SKETCHREF_SWEEP_INTERVAL_S="0.5")
+    gw, gw_url = start_gateway(stack_env, SKETCHREF_GATEWAY_STALL_REQUEUE_S="1", SKETCHREF_GATEWAY_SWEEP_INTERVAL_S="0.5")
     try:
         store = JobStore(redis.Redis.from_url(stack_env["SKETCHREF_REDIS_URL"]))
         s3 = s3_storage(stack_env["SKETCHREF_S3_ENDPOINT_URL"])

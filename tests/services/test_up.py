@@ -36,8 +36,8 @@ def test_up_50_jobs_survive_kill9_and_sigint_stops_all(tmp_path, models):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
     if models == "doubles":
         env.update(DOUBLES_ENV, SKETCHREF_TEST_CLASSIFY_DELAY="0.3")  # 50 jobs: ~15 s of classifying
-    env.update(SKETCHREF_QUEUE_VISIBILITY_TIMEOUT="8", SKETCHREF_STALL_REQUEUE_S="20",
-               SKETCHREF_RATE_LIMIT_PER_MINUTE="0", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    env.update(SKETCHREF_QUEUE_VISIBILITY_TIMEOUT="8", SKETCHREF_GATEWAY_STALL_REQUEUE_S="20",
+               SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE="0", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(port), "--free-ports",
                            "--data-dir", str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)

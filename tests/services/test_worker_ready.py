@@ -26,7 +26,7 @@ from tests.services.doubles import DOUBLES_ENV
 from tests.services.stack import BUCKET, flush_redis, s3_storage, wait_job
 
 SKETCH = (ROOT / "examples" / "three_objects.png").read_bytes()
-SECRETS = {"SKETCHREF_UNSPLASH_ACCESS_KEY": "unsplash-KEY-3f9c2a71d", "SKETCHREF_API_KEYS": "api-key-77a1c0e9b"}
+SECRETS = {"SKETCHREF_RECOMMENDER_UNSPLASH_ACCESS_KEY": "unsplash-KEY-3f9c2a71d", "SKETCHREF_GATEWAY_API_KEYS": "api-key-77a1c0e9b"}
 pytestmark = pytest.mark.slow
 
 

@@ -44,7 +44,7 @@ def fake_unsplash():
 @pytest.fixture(scope="session")
 def web_env(stack_env, fake_unsplash) -> dict:  # noqa: F811
     env = dict(stack_env)
-    env.update({"SKETCHREF_UNSPLASH_ACCESS_KEY": KEY, "SKETCHREF_UNSPLASH_API_URL": fake_unsplash.url})
+    env.update({"SKETCHREF_RECOMMENDER_UNSPLASH_ACCESS_KEY": KEY, "SKETCHREF_RECOMMENDER_UNSPLASH_API_URL": fake_unsplash.url})
     return env
 
 

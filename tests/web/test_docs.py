@@ -42,7 +42,7 @@ def test_swagger_ui_and_redoc_render_offline(web_gateway, phone):
 
 
 def test_docs_setting_turns_them_off(web_env, web_gateway):
-    p, url = start_gateway(web_env, SKETCHREF_DOCS_ENABLED="false")
+    p, url = start_gateway(web_env, SKETCHREF_GATEWAY_DOCS_ENABLED="false")
     try:
         with httpx.Client(base_url=url, timeout=10) as c:
             for path in ("/docs", "/redoc", "/openapi.json", "/docs-assets/swagger-ui-bundle.js"):

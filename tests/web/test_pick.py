@@ -20,7 +20,7 @@ def _body(word: str) -> dict:
 
 def test_pick_api(web_env, app_url):
     # A gateway with API keys on, on the same Redis and workers: "same client" is the same key.
-    p, url = start_gateway(web_env, SKETCHREF_API_KEYS="key-one,key-two")
+    p, url = start_gateway(web_env, SKETCHREF_GATEWAY_API_KEYS="key-one,key-two")
     one = {"Authorization": "Bearer key-one"}
     two = {"Authorization": "Bearer key-two"}
     try:

@@ -32,7 +32,7 @@ def _port(url: str) -> int:
 @pytest.fixture(scope="module")
 def limited_url(web_env, app_url):
     """A second gateway with the rate limit on: 4 jobs a minute (one every 15 s), no burst."""
-    p, url = start_gateway(web_env, SKETCHREF_RATE_LIMIT_PER_MINUTE="4", SKETCHREF_RATE_LIMIT_BURST="1")
+    p, url = start_gateway(web_env, SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE="4", SKETCHREF_GATEWAY_RATE_LIMIT_BURST="1")
     try:
         yield url
     finally:
@@ -43,7 +43,7 @@ def limited_url(web_env, app_url):
 def strict_deadline(web_env, app_url):
     """A gateway whose jobs must be done 1 ms after submission, which no job is; yields its URL and a
     ``restore()`` that restarts it on the same port with the default deadline."""
-    p, url = start_gateway(web_env, SKETCHREF_JOB_DEADLINE_S="0.001")
+    p, url = start_gateway(web_env, SKETCHREF_GATEWAY_JOB_DEADLINE_S="0.001")
     procs = [p]
 
     def restore():

@@ -27,20 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from services.core.imaging import encode_image
+from services.core.pipeline import iou
 from training.classifier.renders import reference_image
 from training.data.quickdraw import load_drawings
 from training.data.scenes import SceneConfig, compose_scene
 from training.data.styles import STYLES, styled_scene
 
 from .stats import bootstrap_mean, wilson
-
-
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def match_pairs(pred: list, truth: list, thr: float = 0.5) -> list[tuple[int, int]]:

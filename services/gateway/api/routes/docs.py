@@ -4,7 +4,7 @@ are served by the gateway under ``/docs-assets/``; FastAPI's own pages would loa
 
 The pages have no inline script (a strict Content-Security-Policy can stay strict): Swagger UI is
 started by a small same-origin script, and the pages carry their own CSP (:data:`DOCS_CSP`) so that
-nothing is fetched from elsewhere (ReDoc would load its logo from its CDN). ``SKETCHREF_DOCS_ENABLED=false`` turns off ``/docs``,
+nothing is fetched from elsewhere (ReDoc would load its logo from its CDN). ``SKETCHREF_GATEWAY_DOCS_ENABLED=false`` turns off ``/docs``,
 ``/redoc`` and ``/openapi.json`` (see :func:`docs_kwargs`).
 """
 

@@ -10,7 +10,7 @@ job's strokes. Answer (200):
 The whole drawing is classified by the live-guess ONNX model (see :mod:`services.gateway.guess`);
 no worker, queue or storage is involved. The strokes are drawn and normalised in the gateway's render
 process pool (as a job's strokes are drawn), never in its own process; the model runs in a thread.
-Rate limited per client on an allowance of its own (``SKETCHREF_GUESS_RATE_LIMIT_PER_MINUTE``,
+Rate limited per client on an allowance of its own (``SKETCHREF_GATEWAY_GUESS_RATE_LIMIT_PER_MINUTE``,
 default 240; 429 ``rate_limited`` with ``Retry-After``).
 """
 
