@@ -12,8 +12,9 @@ default and are ``SecretStr``, so they never show up in a repr or a log line.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -61,31 +62,30 @@ PREFIX = "SKETCHREF_"
 
 
 def service_config(service: str, *, shared: Iterable[str] = (),
-                   old_name: Callable[[str], str | None] = lambda field: PREFIX + field,
-                   **config) -> SettingsConfigDict:
+                   old_name: Callable[[str], str | None] = lambda field: PREFIX + field) -> SettingsConfigDict:
     """The ``model_config`` of ``service``'s settings class: each field ``x`` is read from
     ``SKETCHREF_<SERVICE>_X``, else from its pre-rename name ``old_name(x)`` (default ``SKETCHREF_X``;
     None: it had none); the ``shared`` fields (those inherited from :class:`CommonSettings`) keep
     ``SKETCHREF_X`` (pydantic-settings then also reads ``SKETCHREF_<SERVICE>_X`` when that is unset:
     one service's own value of a shared setting). Values passed by field name work too."""
     new_prefix = f"{PREFIX}{service.upper()}_"
-    shared = frozenset(shared)
+    shared_names = frozenset(shared)
 
     def names(field: str) -> AliasChoices:
-        if field in shared:
+        if field in shared_names:
             return AliasChoices(PREFIX + field)
         old = old_name(field)
         return AliasChoices(new_prefix + field, *([old] if old and old.lower() != (new_prefix + field).lower() else []))
 
     return SettingsConfigDict(env_prefix=new_prefix, extra="ignore", populate_by_name=True,
-                              alias_generator=AliasGenerator(validation_alias=names), **config)  # type: ignore[typeddict-item]
+                              alias_generator=AliasGenerator(validation_alias=names))
 
 
-def renamed_in_use(settings_cls: type[BaseSettings], environ=None) -> list[tuple[str, str]]:
+def renamed_in_use(settings_cls: type[BaseSettings], environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """``(old, new)`` for each variable set in the environment under a name kept only for the
     rename (its new name not set): what a service warns about at start."""
     env = {k.upper() for k in (os.environ if environ is None else environ)}
-    out = []
+    out: list[tuple[str, str]] = []
     for field in settings_cls.model_fields.values():
         alias = field.validation_alias
         if isinstance(alias, AliasChoices) and len(alias.choices) > 1:
@@ -94,7 +94,7 @@ def renamed_in_use(settings_cls: type[BaseSettings], environ=None) -> list[tuple
     return out
 
 
-def warn_renamed(settings_cls: type[BaseSettings], log) -> None:
+def warn_renamed(settings_cls: type[BaseSettings], log: logging.Logger) -> None:
     """Log one warning per variable the environment still sets under its pre-rename name."""
     for old, new in renamed_in_use(settings_cls):
         log.warning("%s is renamed %s: the old name is read for this release only", old, new)
