@@ -122,13 +122,14 @@ def iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def resolve_parts(boxes: list, label_scores: list[float]) -> set[int]:
+def resolve_parts(boxes: list, label_scores: list[float], whole_margin: float = 0.0) -> set[int]:
     """Indices of the boxes to keep when the detector saw one drawing both whole and in parts.
 
     A box with others (almost) inside it is either one drawing of several pieces (binoculars, drums,
     a traffic light) or a box around several drawings. The classifier decides: the whole is kept and
     its parts dropped when its top label is at least as sure as every part's; else the parts are kept
-    and the whole dropped. Drawings that are merely near or overlapping are never inside each other."""
+    and the whole dropped (``whole_margin``: the whole also wins when it is at most this much less
+    sure; 0 serves). Drawings that are merely near or overlapping are never inside each other."""
     keep = set(range(len(boxes)))
     order = sorted(range(len(boxes)), key=lambda i: -(boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]))
     for a in order:
@@ -137,7 +138,7 @@ def resolve_parts(boxes: list, label_scores: list[float]) -> set[int]:
         parts = [b for b in keep if b != a and inside(boxes[b], boxes[a]) >= PART_INSIDE]
         if not parts:
             continue
-        if label_scores[a] >= max(label_scores[b] for b in parts):
+        if label_scores[a] + whole_margin >= max(label_scores[b] for b in parts):
             keep -= set(parts)
         else:
             keep.discard(a)

@@ -201,10 +201,13 @@ def load_detector(settings: DetectorSettings | None = None) -> Detector:
     cfg_path = model_dir / "config.json"
     cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
     imgsz = cfg.get("imgsz", s.imgsz)
-    # the model's own serving threshold (chosen on val scenes) unless the setting is given explicitly
-    conf = s.conf if "conf" in s.model_fields_set else cfg.get("serving_conf", s.conf)
-    margin = s.pad_margin if "pad_margin" in s.model_fields_set else cfg.get("pad_margin", s.pad_margin)
-    wholes = s.keep_wholes if "keep_wholes" in s.model_fields_set else cfg.get("keep_wholes", s.keep_wholes)
+
+    def chosen(field: str, key: str | None = None):
+        """The setting when given explicitly, else the model's own value (chosen on val), else the default."""
+        value = getattr(s, field)
+        return value if field in s.model_fields_set else cfg.get(key or field, value)
+
+    conf, margin, wholes = chosen("conf", "serving_conf"), chosen("pad_margin"), chosen("keep_wholes")
     weights = model_dir / s.weights
     if s.runtime == "onnx":
         onnx = weights.with_suffix(".onnx")

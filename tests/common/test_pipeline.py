@@ -79,3 +79,9 @@ def test_resolve_parts_keeps_the_surer_of_whole_and_parts():
     assert resolve_parts([left, right, whole, apart], [0.5, 0.4, 0.8, 0.9]) == {2, 3}
     assert resolve_parts([left, right, whole, apart], [0.7, 0.6, 0.3, 0.9]) == {0, 1, 3}
     assert resolve_parts([left, apart], [0.1, 0.1]) == {0, 1}
+
+
+def test_resolve_parts_whole_margin_favours_the_whole():
+    whole, left, right = (0, 0, 100, 50), (0, 0, 48, 50), (52, 0, 100, 50)
+    assert resolve_parts([left, right, whole], [0.7, 0.6, 0.6]) == {0, 1}
+    assert resolve_parts([left, right, whole], [0.7, 0.6, 0.6], whole_margin=0.15) == {2}

@@ -64,10 +64,9 @@ def choose_threshold(p: np.ndarray, correct: np.ndarray, target: float) -> float
 def collect(recognizer, singles, scenes_n: int, seed: int) -> tuple[list, list, list, list]:
     """(logits, true class index, source, ink share of the input) for every single val drawing and
     matched scene object."""
+    from services.core.pipeline import iou
     from training.classifier.renders import reference_image
     from training.data.styles import STYLES, styled_scene
-
-    from .recognition import iou
 
     clf = recognizer.classifier
     index = {c: i for i, c in enumerate(clf.classes)}

@@ -1,7 +1,7 @@
 """The probe behind this folder's "two detectors" rows: ``sketchref eval recognition`` with the
 candidate's boxes plus each box of the shipped detector that holds two or more of them
 (:func:`services.detector.model.wholes_of_parts`), the classifier then keeping the whole or the parts
-(:func:`services.core.pipeline.resolve_parts`, the whole favoured by ``WHOLE_MARGIN``).
+(:func:`services.core.pipeline.resolve_parts` with ``whole_margin=WHOLE_MARGIN``).
 
     WHOLE_MARGIN=0.15 python reports/recognition/detector-run8-candidate/two_detectors.py CANDIDATE_DIR \\
         eval recognition single --split val --limit 250
@@ -9,6 +9,7 @@ candidate's boxes plus each box of the shipped detector that holds two or more o
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -34,28 +35,10 @@ class TwoDetectors:
         return [self.detect(g) for g in grays]
 
 
-def resolve_parts(boxes, label_scores):
-    """:func:`services.core.pipeline.resolve_parts` with the whole kept when its top label is within
-    ``MARGIN`` of its surest part's."""
-    keep = set(range(len(boxes)))
-    order = sorted(range(len(boxes)), key=lambda i: -(boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]))
-    for a in order:
-        if a not in keep:
-            continue
-        parts = [b for b in keep if b != a and pl.inside(boxes[b], boxes[a]) >= pl.PART_INSIDE]
-        if not parts:
-            continue
-        if label_scores[a] + MARGIN >= max(label_scores[b] for b in parts):
-            keep -= set(parts)
-        else:
-            keep.discard(a)
-    return keep
-
-
 if __name__ == "__main__":
     from cli.main import main
 
     candidate = sys.argv[1]
     dm.load_detector = lambda settings=None: TwoDetectors(candidate)
-    pl.resolve_parts = resolve_parts
+    pl.resolve_parts = functools.partial(pl.resolve_parts, whole_margin=MARGIN)
     sys.exit(main(sys.argv[2:]))
