@@ -85,6 +85,8 @@ def test_up_restarts_redis_and_workers_and_dies_with_its_parent(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKETCHREF_")}
     env.update(DOUBLES_ENV, SKETCHREF_TEST_CLASSIFY_DELAY="0.3", SKETCHREF_GATEWAY_RATE_LIMIT_PER_MINUTE="0",
+               # an orphaned message comes back after 5 s, not the default 15 s
+               SKETCHREF_QUEUE_VISIBILITY_TIMEOUT="5", SKETCHREF_QUEUE_LEASE_RENEW_S="1",
                PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     up = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(port), "--free-ports",
                            "--data-dir", str(tmp_path), "--pool", "prefork", "--concurrency", "1"],  # pool children to kill
