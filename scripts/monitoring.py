@@ -14,8 +14,8 @@ Writes:
 - ``k8s/canary/classifier-canary.yaml``: the classifier canary Deployment, derived from
   ``k8s/base/classifier.yaml`` (rerun ``write`` after changing the base).
 
-Stage p95 budgets and the failure-rate threshold come from :class:`services.common.budgets.StageBudgets`
-(``SKETCHREF_BUDGET_*``). Every alert's ``runbook_url`` points at its section of docs/operators.md.
+Stage p95 budgets and the failure-rate threshold are the shared settings ``SKETCHREF_BUDGET_*``
+(:class:`services.common.settings.CommonSettings`). Every alert's ``runbook_url`` points at its section of docs/operators.md.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from services.common.budgets import StageBudgets  # noqa: E402
+from services.common.settings import CommonSettings  # noqa: E402
 
 MON = ROOT / "k8s" / "monitoring"
 RUNBOOK = "docs/operators.md#"  # relative to the repository; prefix your docs host to make it a link
@@ -41,8 +41,8 @@ def _alert(name: str, expr: str, for_: str, severity: str, summary: str, descrip
                             "runbook_url": RUNBOOK + "alert-" + name.lower()}}
 
 
-def rules(b: StageBudgets | None = None) -> dict:
-    b = b or StageBudgets()
+def rules(b: CommonSettings | None = None) -> dict:
+    b = b or CommonSettings()
     failed = 'max(rate(sketchref_jobs_total{status="failed"}[10m]))'
     ok = 'max(rate(sketchref_jobs_total{status="succeeded"}[10m]))'
     out = [
@@ -51,11 +51,11 @@ def rules(b: StageBudgets | None = None) -> dict:
                "5m", "warning", "Queue {{ $labels.queue }} has grown for 5 minutes",
                "{{ $labels.queue }} grows by {{ $value }} messages per second: its workers cannot keep up."),
         _alert("SketchrefJobFailureRate",
-               f"{failed} / clamp_min({failed} + {ok}, 1e-9) > {b.failure_rate}",
-               "5m", "critical", f"More than {b.failure_rate:.0%} of jobs fail",
+               f"{failed} / clamp_min({failed} + {ok}, 1e-9) > {b.budget_failure_rate}",
+               "5m", "critical", f"More than {b.budget_failure_rate:.0%} of jobs fail",
                "{{ $value | humanizePercentage }} of the jobs finished in the last 10 minutes failed."),
     ]
-    for stage, budget in b.p95().items():
+    for stage, budget in b.stage_p95_budgets().items():
         out.append(_alert(
             "SketchrefStageP95OverBudget",
             f'histogram_quantile(0.95, sum by (le, stage, model_version) (rate(sketchref_worker_stage_seconds_bucket'
@@ -190,9 +190,9 @@ def canary(version: str = CANARY_VERSION) -> dict:
     return d
 
 
-def files(b: StageBudgets | None = None) -> dict[Path, str]:
+def files(b: CommonSettings | None = None) -> dict[Path, str]:
     r = rules(b)
-    head = "# Written by scripts/monitoring.py (budgets: services/common/budgets.py); do not edit by hand.\n"
+    head = "# Written by scripts/monitoring.py (budgets: SKETCHREF_BUDGET_*, services/common/settings.py); do not edit by hand.\n"
     return {
         MON / "rules.yaml": head + yaml.safe_dump(r, sort_keys=False, width=200),
         MON / "prometheusrule.yaml": head + yaml.safe_dump(prometheus_rule(r), sort_keys=False, width=200),

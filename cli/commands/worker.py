@@ -44,37 +44,49 @@ def add_arguments(parser) -> None:
 def build_app(kind: str):
     from services.common.queue import make_celery
 
-    app = make_celery()
-    importlib.import_module(f"services.{kind}.worker").register(app)
+    module = importlib.import_module(f"services.{kind}.worker")
+    app = make_celery(module.ctx.settings())
+    module.register(app)
     return app
 
 
-def _pin_version(kind: str, version: str) -> None:
-    from services.common import model_source
+def _pinned_uri(kind: str, version: str) -> str:
+    """The model URI of registry version ``version`` (what ``--model-version`` serves)."""
     from services.common.model_registry import KINDS, Registry
     from services.common.settings import get_settings
 
     if kind not in KINDS:
         raise SystemExit(f"--model-version: the {kind} has no model versions")
     Registry(None)._prefix(kind, version)  # refuses a malformed name
-    model_source.override(**{f"{kind}_model_uri": f"s3://{get_settings().s3_bucket}/models/{kind}/{version}/"})
+    return f"s3://{get_settings().s3_bucket}/models/{kind}/{version}/"
 
 
-def batch_overrides(args) -> dict:
-    """``--batch-size`` / ``--batch-wait-ms`` as :class:`BatchSettings` fields (given ones only)."""
+def flags(args) -> dict:
+    """The worker's command-line values that win over its settings from the environment (given
+    ones only): ``--batch-size``, ``--batch-wait-ms``, ``--model-version`` (as the model URI)."""
     out: dict = {}
     if getattr(args, "batch_size", None):
-        out["max_size"] = args.batch_size
+        out["batch_max_size"] = args.batch_size
     if getattr(args, "batch_wait_ms", None) is not None:
-        out["max_wait_ms"] = args.batch_wait_ms
+        out["batch_max_wait_ms"] = args.batch_wait_ms
+    if getattr(args, "model_version", None):
+        out["model_uri"] = _pinned_uri(args.kind, args.model_version)
     return out
+
+
+def apply_flags(ctx, values: dict) -> None:
+    """Put ``values`` on top of the settings of the stage ``ctx`` (its cached getter is refreshed)."""
+    from services.common.settings import set_flags
+
+    if values:
+        set_flags(type(ctx.settings()), **values)
+        getattr(ctx.settings, "cache_clear", lambda: None)()
 
 
 def run(args) -> int:
     from services.common import logs, serving, worker_metrics
     from services.common.routing import version_queue
     from services.common.settings import get_settings
-    from services.core.batching import BatchSettings
 
     s = get_settings()
     if args.log_format is None:
@@ -85,31 +97,29 @@ def run(args) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_OFFLINE", "1")
     queue = WORKER_QUEUES[args.kind]
+    values = flags(args)  # a bad --model-version ends here, before anything starts
     if args.model_version:
-        _pin_version(args.kind, args.model_version)
         queue = version_queue(queue, args.model_version)
     folder = worker_metrics.setup(args.kind, args.metrics_port, s.worker_metrics_addr)  # before any metric exists
     try:
         module = importlib.import_module(f"services.{args.kind}.worker")
-        overrides = batch_overrides(args)
-        if overrides:  # the environment's batch settings with the flags on top
-            module.ctx.batch_settings = BatchSettings(**overrides)
+        apply_flags(module.ctx, values)
         try:
             version = serving.prepare(module.ctx, fork_after=args.pool == "prefork")
         except Exception as exc:
-            return serving.fail(args.kind, exc)
+            return serving.fail(module.ctx, exc)
         if args.model_version and version != args.model_version:
-            return serving.fail(args.kind, ValueError(f"the manifest says {version}, not {args.model_version}"))
+            return serving.fail(module.ctx, ValueError(f"the manifest says {version}, not {args.model_version}"))
         return _consume(args, module, queue, version)
     finally:
         worker_metrics.cleanup(folder)
 
 
 def _watchdog(ctx):
-    from services.common.queue import QUEUES, TASK_NAMES, QueueSettings, time_limits
+    from services.common.queue import QUEUES, TASK_NAMES, time_limits
     from services.common.watchdog import Watchdog
 
-    limits = time_limits(QueueSettings())
+    limits = time_limits(ctx.settings())
     return Watchdog({q: limits[TASK_NAMES[q]]["time_limit"] for q in QUEUES},
                     lambda job_id, stage, limit: ctx.store().fail(job_id, f"{stage} exceeded its time limit of {limit:.0f} s"))
 
@@ -120,9 +130,9 @@ def _consume(args, module, queue: str, version: str) -> int:
 
     from services.common import serving, worker_metrics
     from services.common.queue import NEXT_STAGE, WORKER_QUEUES, make_celery, warm_publisher
-    from services.common.settings import get_settings
 
-    app = make_celery()
+    settings = module.ctx.settings()
+    app = make_celery(settings)
     module.register(app)
     nxt = NEXT_STAGE[WORKER_QUEUES[args.kind]]
     publishes_to = [nxt] if nxt else []  # warmed too: a first publish costs tens of ms (queue.py)
@@ -145,7 +155,7 @@ def _consume(args, module, queue: str, version: str) -> int:
                                     weak=False)
     worker_metrics.serving(args.kind, version, queue)
     name = args.name or f"{args.kind}-{os.getpid()}@{socket.gethostname()}"
-    beat = serving.Heartbeat(redis.Redis.from_url(get_settings().redis_url, socket_timeout=5), name,
+    beat = serving.Heartbeat(redis.Redis.from_url(settings.redis_url, socket_timeout=5), name,
                              {"kind": args.kind, "version": version, "queue": queue,
                               "metrics_port": args.metrics_port})
     # announced (/v1/version, the gateway's no-worker check) once Celery consumes, not before: a job sent

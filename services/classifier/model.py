@@ -113,7 +113,7 @@ def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassif
     from services.common.model_source import resolve_model_dir
 
     s = settings or get_classifier_settings()
-    model_dir = resolve_model_dir("classifier", Path(s.model_dir))
+    model_dir = resolve_model_dir("classifier", Path(s.model_dir), s.model_uri, cache_dir=s.model_cache_dir)
     cfg = json.loads((model_dir / "config.json").read_text())
     clf = load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
     if s.threads > 0:  # process-wide; a prefork child sets it again (serving.warm_child)

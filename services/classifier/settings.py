@@ -1,19 +1,21 @@
-"""Classifier worker settings (env prefix ``SKETCHREF_CLASSIFIER_``)."""
+"""Classifier worker settings: its own under ``SKETCHREF_CLASSIFIER_``, on top of the shared ones
+(services/common/settings.py)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from services.common.settings import ROOT
+from services.common.settings import ROOT, CommonSettings, service_config, with_flags
 
 
-class ClassifierSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SKETCHREF_CLASSIFIER_", extra="ignore")
+class ClassifierSettings(CommonSettings):
+    model_config = service_config("classifier", shared=CommonSettings.model_fields, old_name=lambda field: None)
 
     model_dir: Path = ROOT / "models" / "classifier"
+    # The model version to serve instead of model_dir: s3://bucket/models/classifier/v3/ (downloaded once
+    # into the shared model_cache_dir) or a local folder; unset: model_dir (services/common/model_source.py)
+    model_uri: str | None = None
     device: str = "cpu"
     batch_size: int = 64
     # torch intra-op threads while classifying (0: torch's default, one per core). One was measured
@@ -31,4 +33,4 @@ class ClassifierSettings(BaseSettings):
 
 @lru_cache
 def get_classifier_settings() -> ClassifierSettings:
-    return ClassifierSettings()
+    return with_flags(ClassifierSettings)

@@ -12,7 +12,7 @@ from services.common.worker import Context, forward, load_gray, payload, registe
 from services.core import pipeline
 from services.core.preprocess import clean_sketch
 
-from .settings import ClassifierSettings, get_classifier_settings
+from .settings import get_classifier_settings
 
 
 def classify_batch(ctx: Context, jobs: list) -> list:
@@ -20,8 +20,7 @@ def classify_batch(ctx: Context, jobs: list) -> list:
 
 
 ctx = Context(kind="classifier", default_loader="services.classifier.model:load_classifier",
-              batch_fn=classify_batch, loader_setting=lambda: get_classifier_settings().loader,
-              default_model_dir=lambda: ClassifierSettings().model_dir)
+              batch_fn=classify_batch, settings=get_classifier_settings)
 
 
 def compute(ctx: Context, rec):

@@ -4,7 +4,7 @@ Before this, every stage fetched the upload from S3 and decoded it again, and th
 cleaned it again (:func:`services.core.preprocess.clean_sketch`, the costliest step outside the
 models). Now a message may carry, besides the job id, a payload of a few KB (DESIGN.md §1):
 
-- ``upload``: the bytes the gateway stored (base64), when they are at most ``inline_max_bytes``;
+- ``upload``: the bytes the gateway stored (base64), when they are at most ``queue_inline_max_bytes``;
   the detector and the recommender decode these instead of a GET from S3;
 - ``clean``: the detector's cleaned working image (mode ``L``, zlib level 1, ~8 KB for a 512×512
   three-object sketch) with its :class:`SketchStats`; the classifier works on it directly (no GET, no
@@ -22,30 +22,15 @@ import base64
 import hashlib
 import zlib
 from dataclasses import asdict
-from functools import lru_cache
 
 from PIL import Image
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.core.preprocess import CLEAN_KEY, STATS_KEY, SketchStats
 
 
-class InlineSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SKETCHREF_QUEUE_", extra="ignore")
-
-    # The largest upload (bytes) sent inline to the stages; 0: never (every stage reads S3).
-    # The clean image is sent when its compressed form is at most 4x this.
-    inline_max_bytes: int = 65536
-
-
-@lru_cache
-def get_inline_settings() -> InlineSettings:
-    return InlineSettings()
-
-
-def upload_payload(data: bytes, limit: int | None = None) -> dict | None:
-    """The gateway's payload for the ``detect`` message: the upload itself when small enough."""
-    limit = get_inline_settings().inline_max_bytes if limit is None else limit
+def upload_payload(data: bytes, limit: int) -> dict | None:
+    """The gateway's payload for the ``detect`` message: the upload itself when it is at most
+    ``limit`` bytes (the setting ``queue_inline_max_bytes``)."""
     if not data or len(data) > limit:
         return None
     return {"upload": base64.b64encode(data).decode("ascii")}
@@ -63,9 +48,9 @@ def upload_bytes(payload: dict | None, sha256: str) -> bytes | None:
     return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
 
-def with_clean(payload: dict | None, clean: Image.Image, limit: int | None = None) -> dict | None:
-    """``payload`` plus the clean working image (and its stats) for the classifier."""
-    limit = get_inline_settings().inline_max_bytes if limit is None else limit
+def with_clean(payload: dict | None, clean: Image.Image, limit: int) -> dict | None:
+    """``payload`` plus the clean working image (and its stats) for the classifier, unless its
+    compressed form is over 4x ``limit`` (the setting ``queue_inline_max_bytes``; 0: never)."""
     if limit <= 0 or clean.mode != "L":
         return payload
     packed = zlib.compress(clean.tobytes(), 1)

@@ -17,8 +17,8 @@ a mistyped rollout must fail the new pods (the old ones keep serving), not serve
 
 ``python -m services.common.model_source publish DIR s3://bucket/prefix/`` uploads a trained model
 folder (what the training Jobs run), ``check-new URI`` fails when that version exists already (run
-before training, so a Job never trains for an hour to then be refused), and ``fetch KIND``
-pre-downloads the configured version.
+before training, so a Job never trains for an hour to then be refused), and ``fetch KIND URI``
+pre-downloads a version.
 """
 
 from __future__ import annotations
@@ -36,36 +36,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from filelock import FileLock
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .settings import ROOT, CommonSettings
+from .settings import CommonSettings, get_settings
 
 KINDS = ("detector", "classifier")
 _COMPLETE = ".sketchref-complete"
-
-
-class ModelSourceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SKETCHREF_", extra="ignore", protected_namespaces=())
-
-    detector_model_uri: str | None = None
-    classifier_model_uri: str | None = None
-    # Downloaded model versions land here (an emptyDir or a volume in a container).
-    model_cache_dir: Path = ROOT / ".cache" / "models"
-
-
-_OVERRIDES: dict[str, Any] = {}
-
-
-def model_source_settings() -> ModelSourceSettings:
-    """The environment's settings with this process's overrides on top (:func:`override`)."""
-    return ModelSourceSettings(**_OVERRIDES)
-
-
-def override(**values: Any) -> None:
-    """Settings of this process that win over the environment: ``sketchref worker --model-version V``
-    pins ``<kind>_model_uri`` to version V. Validated like the environment's values."""
-    ModelSourceSettings(**{**_OVERRIDES, **values})
-    _OVERRIDES.update(values)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -130,24 +105,24 @@ def download_prefix(client: Any, bucket: str, prefix: str, target: Path) -> Path
     return target
 
 
-def resolve_model_dir(kind: str, default_dir: Path, *, client: Any = None,
-                      settings: ModelSourceSettings | None = None) -> Path:
+def resolve_model_dir(kind: str, default_dir: Path, uri: str | None, *, client: Any = None,
+                      cache_dir: Path | None = None) -> Path:
     """The folder a ``kind`` worker loads its model from.
 
-    ``SKETCHREF_<KIND>_MODEL_URI`` set to ``s3://bucket/prefix/``: that version, downloaded once into
-    the cache and returned. Set to a local path (or ``file://`` URI): that folder. Unset or empty:
+    ``uri`` (the service's ``SKETCHREF_<KIND>_MODEL_URI``) set to ``s3://bucket/prefix/``: that
+    version, downloaded once into ``cache_dir`` (default: the shared ``SKETCHREF_MODEL_CACHE_DIR``)
+    and returned. Set to a local path (or ``file://`` URI): that folder. Unset or empty:
     ``default_dir`` (the model baked into the image). ``client`` is an S3 client (boto3 API); by
     default one is made from the common S3 settings (endpoint, credentials).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; one of {', '.join(KINDS)}")
-    s = settings or model_source_settings()
-    uri = (getattr(s, f"{kind}_model_uri") or "").strip()
+    uri = (uri or "").strip()
     if not uri:
         return Path(default_dir)
     if uri.startswith("s3://"):
         bucket, prefix = parse_s3_uri(uri)
-        target = _cache_folder(Path(s.model_cache_dir), bucket, prefix)
+        target = _cache_folder(Path(cache_dir or get_settings().model_cache_dir), bucket, prefix)
         if (target / _COMPLETE).is_file():
             return target
         return download_prefix(client or _s3_client(), bucket, prefix, target)
@@ -201,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("uri")
     new = sub.add_parser("check-new", help="fail unless the s3:// prefix is still empty (before training)")
     new.add_argument("uri")
-    fetch = sub.add_parser("fetch", help="download the configured model version and print its folder")
+    fetch = sub.add_parser("fetch", help="download a model version into the cache and print its folder")
     fetch.add_argument("kind", choices=KINDS)
+    fetch.add_argument("uri", help="s3://bucket/models/KIND/VERSION/ or a local folder")
     fetch.add_argument("--default-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
@@ -216,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.uri} is free")
         else:
             default = args.default_dir or CommonSettings().models_dir / args.kind
-            print(resolve_model_dir(args.kind, default))
+            print(resolve_model_dir(args.kind, default, args.uri))
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,13 +8,13 @@ queue and scales on its own.
 Delivery guarantees (DESIGN.md §1, §6):
 
 - ``acks_late``: a message is acknowledged after its task finished, so a worker killed mid-task
-  leaves the message unacknowledged; Redis redelivers it once ``visibility_timeout`` has passed.
+  leaves the message unacknowledged; Redis redelivers it once ``queue_visibility_timeout`` has passed.
   That timeout is short (15 s): the worker's main process renews a lease on each message it holds
-  every ``lease_renew_s`` (services/common/lease.py), so a slow stage is never delivered twice while
+  every ``queue_lease_renew_s`` (services/common/lease.py), so a slow stage is never delivered twice while
   its worker lives, and a dead worker's message is back within ~20 s (timeout + restore interval).
 - ``reject_on_worker_lost``: a pool child killed mid-task requeues the message at once, at the front
   of its queue (``lease.FrontRequeueTransport``, for ``redis://``; kombu would put it at the back).
-- per-stage time limits (``time_limit_s``/``soft_time_limit_s``, prefork pool only): at the soft
+- per-stage time limits (``queue_time_limit_s``/``queue_soft_time_limit_s``, prefork pool only): at the soft
   limit the task raises ``SoftTimeLimitExceeded`` and the job is marked failed with that reason; the
   hard limit kills a pool child that ignores it.
 - prefetch 1: a worker reserves one message at a time, so a slow worker does not hoard work.
@@ -27,8 +27,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
-
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .settings import CommonSettings, get_settings
 
@@ -68,24 +66,6 @@ QUEUES, TASK_NAMES, NEXT_STAGE, WORKER_QUEUES = stage_tables(PIPELINE)
 DEFAULT_TIME_LIMIT_S, DEFAULT_SOFT_TIME_LIMIT_S = 120.0, 100.0  # a stage's limits unless set
 
 
-class QueueSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SKETCHREF_QUEUE_", extra="ignore")
-
-    # Seconds after which an unacknowledged message whose lease was not renewed (its worker died) is
-    # delivered again. Leases are renewed every lease_renew_s, so this need not exceed a stage; keep
-    # it well above lease_renew_s. Stages are idempotent, so a redelivery is harmless.
-    visibility_timeout: float = 15.0
-    lease_renew_s: float = 3.0
-    # Per-stage limits in seconds (JSON in the environment, e.g.
-    # SKETCHREF_QUEUE_TIME_LIMIT_S='{"classify": 60}'); a missing stage gets the default.
-    time_limit_s: dict[str, float] = dict.fromkeys(QUEUES, DEFAULT_TIME_LIMIT_S)
-    soft_time_limit_s: dict[str, float] = dict.fromkeys(QUEUES, DEFAULT_SOFT_TIME_LIMIT_S)
-    max_retries: int = 5
-    retry_backoff_max: int = 60
-    # Seconds the gateway keeps trying to publish before it answers 503.
-    publish_retries: int = 3
-
-
 def _transient_errors() -> tuple[type[BaseException], ...]:
     import redis.exceptions
     from botocore import exceptions as bexc
@@ -105,15 +85,15 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
 TRANSIENT_ERRORS = _transient_errors()
 
 
-def retry_options(qs: QueueSettings | None = None) -> dict:
+def retry_options(s: CommonSettings | None = None) -> dict:
     """Options for ``@app.task``: retry transient errors with exponential backoff and jitter."""
-    qs = qs or QueueSettings()
+    s = s or get_settings()
     return {
         "autoretry_for": TRANSIENT_ERRORS,
         "retry_backoff": True,
-        "retry_backoff_max": qs.retry_backoff_max,
+        "retry_backoff_max": s.queue_retry_backoff_max,
         "retry_jitter": True,
-        "max_retries": qs.max_retries,
+        "max_retries": s.queue_max_retries,
     }
 
 
@@ -121,26 +101,23 @@ def task_routes() -> dict[str, dict[str, str]]:
     return {TASK_NAMES[q]: {"queue": q, "routing_key": q} for q in QUEUES}
 
 
-def time_limits(qs: QueueSettings) -> dict[str, dict[str, float]]:
+def time_limits(s: CommonSettings) -> dict[str, dict[str, float]]:
     """``task_annotations``: each stage's task gets its ``time_limit`` and ``soft_time_limit``."""
-    default = QueueSettings.model_fields
-    hard_default, soft_default = default["time_limit_s"].default, default["soft_time_limit_s"].default
     out = {}
     for q in QUEUES:
-        hard = float(qs.time_limit_s.get(q, hard_default.get(q, DEFAULT_TIME_LIMIT_S)))
-        soft = float(qs.soft_time_limit_s.get(q, soft_default.get(q, DEFAULT_SOFT_TIME_LIMIT_S)))
+        hard = float(s.queue_time_limit_s.get(q, DEFAULT_TIME_LIMIT_S))
+        soft = float(s.queue_soft_time_limit_s.get(q, DEFAULT_SOFT_TIME_LIMIT_S))
         out[TASK_NAMES[q]] = {"time_limit": hard, "soft_time_limit": min(soft, hard)}
     return out
 
 
-def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSettings | None = None):
+def make_celery(settings: CommonSettings | None = None):
     """A Celery app on the configured Redis, with the routing and delivery options above (a worker
     started from it renews the leases of its messages: services/common/lease.py)."""
     from celery import Celery
     from kombu import Queue
 
     s = settings or get_settings()
-    qs = queue_settings or QueueSettings()
     app = Celery("sketchref", broker=s.redis_url, set_as_current=False)
     if s.redis_url.startswith("redis://"):  # rediss:// (TLS) keeps kombu's own transport
         from .lease import TRANSPORT
@@ -153,24 +130,24 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_annotations=time_limits(qs),
+        task_annotations=time_limits(s),
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
         broker_transport_options={
-            "visibility_timeout": qs.visibility_timeout,
+            "visibility_timeout": s.queue_visibility_timeout,
             # kombu sweeps for abandoned messages every interval x throttle seconds (default 100 s);
             # sweep every interval so a crashed worker's task comes back soon after the timeout
-            "unacked_restore_interval": max(1, int(min(10.0, qs.visibility_timeout / 4))),
+            "unacked_restore_interval": max(1, int(min(10.0, s.queue_visibility_timeout / 4))),
             # kombu's lock around a restore: a consumer killed while holding it must not block
             # restores for kombu's default 5 minutes
-            "unacked_mutex_expire": max(10, int(qs.visibility_timeout)),
+            "unacked_mutex_expire": max(10, int(s.queue_visibility_timeout)),
             "unacked_restore_throttle": 1,
         },
         broker_connection_retry_on_startup=True,
         task_publish_retry=True,
         task_publish_retry_policy={
-            "max_retries": qs.publish_retries, "interval_start": 0, "interval_step": 0.5, "interval_max": 1,
+            "max_retries": s.queue_publish_retries, "interval_start": 0, "interval_step": 0.5, "interval_max": 1,
         },
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
@@ -178,8 +155,8 @@ def make_celery(settings: CommonSettings | None = None, queue_settings: QueueSet
     )
     from . import lease, retention
 
-    app.steps["worker"].add(lease.make_bootstep(qs.lease_renew_s))
-    app.steps["worker"].add(retention.make_bootstep())  # services/common/retention.py
+    app.steps["worker"].add(lease.make_bootstep(s.queue_lease_renew_s))
+    app.steps["worker"].add(retention.make_bootstep(s))  # services/common/retention.py
     return app
 
 

@@ -30,11 +30,6 @@ PREFIXES = ("sketches/", "crops/")
 ROUND = PREFIX + "retention:round"
 
 
-class RetentionSettings(CommonSettings):  # job_ttl_s: the common setting, how long a job lives
-    retention_orphan_grace_s: int = 3600
-    retention_interval_s: float = 600.0
-
-
 def job_id_of(key: str) -> str | None:
     """The job a stored object belongs to (``sketches/<id>.png``, ``crops/<id>/0.png``)."""
     if key.startswith("sketches/"):
@@ -80,7 +75,7 @@ def sweep(storage, redis_client, ttl_s: float, orphan_grace_s: float, now: float
     return deleted
 
 
-def run_round(storage, redis_client, rs: RetentionSettings, now: float | None = None) -> list[str] | None:
+def run_round(storage, redis_client, rs: CommonSettings, now: float | None = None) -> list[str] | None:
     """One sweep if no other process swept in the last interval (the round token); None if skipped."""
     token_s = max(1, int(rs.retention_interval_s * 0.9))
     if not redis_client.set(ROUND, "1", nx=True, ex=token_s):
@@ -88,7 +83,7 @@ def run_round(storage, redis_client, rs: RetentionSettings, now: float | None = 
     return sweep(storage, redis_client, rs.job_ttl_s, rs.retention_orphan_grace_s, now)
 
 
-def make_bootstep():
+def make_bootstep(rs: CommonSettings):
     """A Celery worker bootstep: the retention sweep every ``retention_interval_s`` in a thread."""
     from celery import bootsteps
 
@@ -100,7 +95,6 @@ def make_bootstep():
             self.broker_url = worker.app.conf.broker_url
 
         def start(self, worker):
-            rs = RetentionSettings()
             if rs.retention_interval_s <= 0:
                 return
             import redis

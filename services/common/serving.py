@@ -30,7 +30,6 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 
 log = logging.getLogger("sketchref.worker")
 
@@ -46,9 +45,12 @@ def model_version(ctx) -> str:
     from .model_registry import KINDS, verify_model_dir
     from .model_source import resolve_model_dir
 
-    if ctx.kind not in KINDS or ctx.default_model_dir is None:
+    default_dir = ctx.default_model_dir()
+    if ctx.kind not in KINDS or default_dir is None:
         return ctx.describe_model() if ctx.describe_model is not None else "unknown"
-    return verify_model_dir(resolve_model_dir(ctx.kind, Path(ctx.default_model_dir())), ctx.kind)
+    s = ctx.settings()
+    return verify_model_dir(resolve_model_dir(ctx.kind, default_dir, ctx.model_uri(), cache_dir=s.model_cache_dir),
+                            ctx.kind)
 
 
 WARM_BOXES = ((40.0, 60.0, 190.0, 210.0), (290.0, 70.0, 460.0, 240.0), (150.0, 300.0, 360.0, 470.0))
@@ -144,13 +146,12 @@ def prepare(ctx, fork_after: bool = False) -> str:
     return ctx.version
 
 
-def fail(kind: str, exc: BaseException) -> int:
+def fail(ctx, exc: BaseException) -> int:
     """The one log line of a worker that cannot serve its model; the exit status."""
-    from .model_source import model_source_settings
     from .probe import _redact
 
-    uri = getattr(model_source_settings(), f"{kind}_model_uri", None) or "(the image's model)"
-    log.error("%s model cannot be loaded from %s: %s: %s; exiting before taking any task", kind, _redact(uri),
+    uri = ctx.model_uri() or "(the image's model)"
+    log.error("%s model cannot be loaded from %s: %s: %s; exiting before taking any task", ctx.kind, _redact(uri),
               type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
     return EXIT_MODEL
 

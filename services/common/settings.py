@@ -1,13 +1,17 @@
-"""Settings shared by every service: where things live and how to reach Redis and S3.
+"""Settings: one class per service, each on top of what every service shares.
 
-One ``Settings`` class per service (this one, plus one in each service package), read from the
-environment through a cached getter. Names (DESIGN.md §6): ``SKETCHREF_<NAME>`` for what every
-service shares (these fields: Redis, S3, asset mirror, forwarded-allow IPs, ...), and
+:class:`CommonSettings` holds what all services share: where things live, Redis, S3, the asset
+mirror, the forwarded-allow IPs, and the infrastructure every process runs on (the queue's delivery
+and limits, cross-job batching, the model cache, retention, the alerting budgets). Each service's
+class (gateway, detector, classifier, recommender) extends it with its own fields, so a service
+reads one class, through one cached getter. Names (DESIGN.md §6): ``SKETCHREF_<NAME>`` for a shared
+field (``SKETCHREF_REDIS_URL``, ``SKETCHREF_QUEUE_VISIBILITY_TIMEOUT``), and
 ``SKETCHREF_<SERVICE>_<NAME>`` for a service's own (:func:`service_config`). A renamed variable is
 still read under its old name for one release, and :func:`renamed_in_use` lists those a deployment
-still sets so that the service can warn. Tests override settings by setting environment variables
-and calling the getter's ``cache_clear()``, or by passing values by field name. Secrets have no
-default and are ``SecretStr``, so they never show up in a repr or a log line.
+still sets so that the service can warn. Command-line flags win over the environment
+(:func:`set_flags`). Tests override settings by setting environment variables and calling the
+getter's ``cache_clear()``, or by passing values by field name. Secrets have no default and are
+``SecretStr``, so they never show up in a repr or a log line.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import AliasChoices, AliasGenerator, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +61,56 @@ class CommonSettings(BaseSettings):
     # proxy in front of the gateway. Empty (default): nobody's, so the client address is the connection's.
     forwarded_allow_ips: str = ""
 
+    # The queue (services/common/queue.py). Seconds after which an unacknowledged message whose lease
+    # was not renewed (its worker died) is delivered again. Leases are renewed every
+    # queue_lease_renew_s, so this need not exceed a stage; keep it well above queue_lease_renew_s.
+    # Stages are idempotent, so a redelivery is harmless.
+    queue_visibility_timeout: float = 15.0
+    queue_lease_renew_s: float = 3.0
+    # Per-stage limits in seconds (JSON in the environment, e.g.
+    # SKETCHREF_QUEUE_TIME_LIMIT_S='{"classify": 60}'); a stage not named gets 120 s (soft: 100 s).
+    queue_time_limit_s: dict[str, float] = {}
+    queue_soft_time_limit_s: dict[str, float] = {}
+    queue_max_retries: int = 5
+    queue_retry_backoff_max: int = 60
+    # How many times the gateway retries a publish before it answers 503.
+    queue_publish_retries: int = 3
+    # The largest upload (bytes) sent inline to the stages (services/common/inline.py); 0: never
+    # (every stage reads S3). The clean image is sent when its compressed form is at most 4x this.
+    queue_inline_max_bytes: int = 65536
+
+    # Cross-job batching in a worker (services/core/batching.py, docs/operators.md): at most
+    # batch_max_size jobs in one model call (run the worker with that many threads); a leader waits
+    # at most batch_max_wait_ms, and only for tasks already started. `sketchref worker --batch-size
+    # / --batch-wait-ms` win over these.
+    batch_max_size: int = 8
+    batch_max_wait_ms: float = 10.0
+
+    # Downloaded model versions land here (an emptyDir or a volume in a container):
+    # services/common/model_source.py.
+    model_cache_dir: Path = ROOT / ".cache" / "models"
+
+    # Retention (services/common/retention.py): objects of no job are deleted after this grace; a
+    # round runs at most this often across all workers.
+    retention_orphan_grace_s: int = 3600
+    retention_interval_s: float = 600.0
+
+    # Latency budgets: the p95 above which the SketchrefStageP95OverBudget alert fires
+    # (`python scripts/monitoring.py write` writes them into k8s/monitoring/). The defaults are
+    # ~5-10x the in-process medians of `make bench` on this project's 2-core CPU (detect 45 ms,
+    # classify 20 ms, recommend 9 ms with a warm cache; an Unsplash miss adds a few hundred ms):
+    # generous enough not to page on a busy node, tight enough to catch a GPU pod that fell back to
+    # CPU or a throttled one. Set yours from your own dashboards' p95.
+    budget_detect_p95_s: float = 0.5
+    budget_classify_p95_s: float = 0.25
+    budget_recommend_p95_s: float = 1.0
+    # job failure rate (failed / finished over 10 min) above which SketchrefJobFailureRate fires
+    budget_failure_rate: float = 0.02
+
+    def stage_p95_budgets(self) -> dict[str, float]:
+        return {"detect": self.budget_detect_p95_s, "classify": self.budget_classify_p95_s,
+                "recommend": self.budget_recommend_p95_s}
+
 
 PREFIX = "SKETCHREF_"
 
@@ -81,6 +135,24 @@ def service_config(service: str, *, shared: Iterable[str] = (),
                               alias_generator=AliasGenerator(validation_alias=names))
 
 
+S = TypeVar("S", bound=BaseSettings)
+_FLAGS: dict[type[BaseSettings], dict[str, Any]] = {}
+
+
+def set_flags(settings_cls: type[BaseSettings], **values: Any) -> None:
+    """Values from this process's command line that win over the environment for ``settings_cls``
+    (``sketchref worker --batch-size 4 --model-version v3``): validated now, applied by
+    :func:`with_flags` (the services' getters), so clear a getter's cache after setting them."""
+    merged = {**_FLAGS.get(settings_cls, {}), **values}
+    settings_cls(**merged)
+    _FLAGS[settings_cls] = merged
+
+
+def with_flags(settings_cls: type[S]) -> S:
+    """``settings_cls`` read from the environment, with this process's flags on top."""
+    return settings_cls(**_FLAGS.get(settings_cls, {}))
+
+
 def renamed_in_use(settings_cls: type[BaseSettings], environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """``(old, new)`` for each variable set in the environment under a name kept only for the
     rename (its new name not set): what a service warns about at start."""
@@ -102,4 +174,4 @@ def warn_renamed(settings_cls: type[BaseSettings], log: logging.Logger) -> None:
 
 @lru_cache
 def get_settings() -> CommonSettings:
-    return CommonSettings()
+    return with_flags(CommonSettings)

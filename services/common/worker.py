@@ -38,12 +38,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.core.batching import BatchSettings
 from services.core.contracts import JobStatus
 
 from .job_store import TERMINAL, JobRecord, JobStore
 from .queue import NEXT_STAGE, TASK_NAMES, TRANSIENT_ERRORS, enqueue, retry_options
 from .routing import queue_for
+from .settings import CommonSettings, get_settings
 from .watchdog import Watchdog
 
 log = logging.getLogger("sketchref.worker")
@@ -73,13 +73,11 @@ class Context:
 
     kind: str
     default_loader: str
-    # the loader the service's settings name instead (SKETCHREF_<KIND>_LOADER: test doubles), read
-    # when the model is first loaded
-    loader_setting: Callable[[], str | None] | None = None
-    batch_settings: BatchSettings | None = None  # None: get_batch_settings() (the CLI passes overrides)
-    # the stage's own model folder when no model URI is configured (detector, classifier), or what its
-    # "model" is called (the recommender's reference provider): serving.model_version
-    default_model_dir: Callable[[], Path] | None = None
+    # the service's cached settings getter (get_detector_settings, ...): its loader
+    # (SKETCHREF_<KIND>_LOADER: test doubles), model folder and URI, batching, Redis
+    settings: Callable[[], CommonSettings] = get_settings
+    # what a stage without a model folder serves (the recommender's reference provider):
+    # serving.model_version
     describe_model: Callable[[], str] | None = None
     _model: object | None = None
     _store: JobStore | None = None
@@ -108,12 +106,11 @@ class Context:
     def batcher(self):
         with self._lock:
             if self._batcher is None and self.batch_fn is not None:
-                from services.core.batching import MicroBatcher, get_batch_settings
+                from services.core.batching import MicroBatcher
 
-                bs = self.batch_settings or get_batch_settings()
-                fn = self.batch_fn
+                s, fn = self.settings(), self.batch_fn
                 self._batcher = MicroBatcher(lambda items: self.on_model_thread(fn, self, items),
-                                             bs.max_size, bs.max_wait_ms)
+                                             s.batch_max_size, s.batch_max_wait_ms)
         return self._batcher
 
     def batched(self, item, fn: Callable):
@@ -124,7 +121,17 @@ class Context:
         return self.batcher().submit(item)
 
     def loader_path(self) -> str:
-        return (self.loader_setting() if self.loader_setting else None) or self.default_loader
+        return getattr(self.settings(), "loader", None) or self.default_loader
+
+    def default_model_dir(self) -> Path | None:
+        """The model folder the service's settings name (None: the stage has none)."""
+        folder = getattr(self.settings(), "model_dir", None)
+        return Path(folder) if folder is not None else None
+
+    def model_uri(self) -> str | None:
+        """Where the served model version comes from (``SKETCHREF_<KIND>_MODEL_URI``; None: the
+        image's model): services/common/model_source.py."""
+        return getattr(self.settings(), "model_uri", None)
 
     def model(self):
         if self._model is None:
@@ -137,9 +144,7 @@ class Context:
         if self._store is None:
             import redis
 
-            from .settings import get_settings
-
-            s = get_settings()
+            s = self.settings()
             self._store = JobStore(redis.Redis.from_url(s.redis_url, socket_timeout=10), ttl_s=s.job_ttl_s)
         return self._store
 
@@ -147,7 +152,7 @@ class Context:
         if self._storage is None:
             from .storage import get_storage
 
-            self._storage = get_storage()
+            self._storage = get_storage(self.settings())
         return self._storage
 
     def reset(self) -> None:
@@ -266,7 +271,7 @@ def register_stage(app, ctx: Context, stage: str, compute: Compute, on_redeliver
             except Exception:  # Redis itself is down: the deadline sweeper will fail the job later
                 log.exception("could not mark job %s failed", job_id)
 
-    @app.task(name=TASK_NAMES[stage], bind=True, base=StageTask, **retry_options())
+    @app.task(name=TASK_NAMES[stage], bind=True, base=StageTask, **retry_options(ctx.settings()))
     def stage_task(self, job_id: str, inline: dict | None = None) -> str:
         tokens = _PAYLOAD_IN.set(inline if isinstance(inline, dict) else None), _PAYLOAD_OUT.set(None)
         batcher = ctx.batcher()

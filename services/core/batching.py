@@ -6,7 +6,8 @@ its result and enqueues its next stage itself, and its message is acknowledged l
 model call goes through :class:`MicroBatcher`: the first task to arrive leads; it takes every call
 waiting (up to ``B``) and runs them as one batch. It waits for more (at most ``T`` ms) **only while
 other tasks of this worker are on their way** (counted from task start, see :meth:`arriving`); a lone
-job never waits. While a batch runs, new calls queue and form the next one.
+job never waits. While a batch runs, new calls queue and form the next one. The worker passes ``B``
+and ``T`` from its settings (``SKETCHREF_BATCH_MAX_SIZE``, ``SKETCHREF_BATCH_MAX_WAIT_MS``).
 
 Failure isolation: the batch function returns one result or one exception per item; when the batched
 call itself raises, every item is run again alone, so one poisoned job fails alone and the others
@@ -20,25 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
-
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-
-class BatchSettings(BaseSettings):
-    """``SKETCHREF_BATCH_MAX_SIZE`` (B) and ``SKETCHREF_BATCH_MAX_WAIT_MS`` (T); see docs/operators.md."""
-
-    model_config = SettingsConfigDict(env_prefix="SKETCHREF_BATCH_", extra="ignore")
-
-    max_size: int = 8  # at most this many jobs in one model call (run the worker with B threads)
-    max_wait_ms: float = 10.0  # a leader waits at most this long, and only for tasks already started
-
-
-@lru_cache
-def get_batch_settings() -> BatchSettings:
-    return BatchSettings()
-
 
 BatchFn = Callable[[Sequence[Any]], list[Any]]  # items -> one result or one Exception per item
 

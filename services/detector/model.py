@@ -197,7 +197,7 @@ def load_detector(settings: DetectorSettings | None = None) -> Detector:
     from services.common.model_source import resolve_model_dir
 
     s = settings or get_detector_settings()
-    model_dir = resolve_model_dir("detector", Path(s.model_dir))
+    model_dir = resolve_model_dir("detector", Path(s.model_dir), s.model_uri, cache_dir=s.model_cache_dir)
     cfg_path = model_dir / "config.json"
     cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
     imgsz = cfg.get("imgsz", s.imgsz)

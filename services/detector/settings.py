@@ -1,19 +1,21 @@
-"""Detector worker settings (env prefix ``SKETCHREF_DETECTOR_``)."""
+"""Detector worker settings: its own under ``SKETCHREF_DETECTOR_``, on top of the shared ones
+(services/common/settings.py)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from services.common.settings import ROOT
+from services.common.settings import ROOT, CommonSettings, service_config, with_flags
 
 
-class DetectorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SKETCHREF_DETECTOR_", extra="ignore")
+class DetectorSettings(CommonSettings):
+    model_config = service_config("detector", shared=CommonSettings.model_fields, old_name=lambda field: None)
 
     model_dir: Path = ROOT / "models" / "detector"
+    # The model version to serve instead of model_dir: s3://bucket/models/detector/v3/ (downloaded once
+    # into the shared model_cache_dir) or a local folder; unset: model_dir (services/common/model_source.py)
+    model_uri: str | None = None
     weights: str = "best.pt"
     imgsz: int = 320
     conf: float = 0.35  # minimum box confidence
@@ -42,4 +44,4 @@ class DetectorSettings(BaseSettings):
 
 @lru_cache
 def get_detector_settings() -> DetectorSettings:
-    return DetectorSettings()
+    return with_flags(DetectorSettings)

@@ -14,7 +14,7 @@ from services.common.worker import Context, forward, load_gray, payload, registe
 from services.core import pipeline
 from services.core.preprocess import clean_sketch
 
-from .settings import DetectorSettings, get_detector_settings
+from .settings import get_detector_settings
 
 
 def detect_batch(ctx: Context, cleans: list) -> list:
@@ -22,14 +22,13 @@ def detect_batch(ctx: Context, cleans: list) -> list:
 
 
 ctx = Context(kind="detector", default_loader="services.detector.model:load_detector", batch_fn=detect_batch,
-              loader_setting=lambda: get_detector_settings().loader,
-              default_model_dir=lambda: DetectorSettings().model_dir)
+              settings=get_detector_settings)
 
 
 def compute(ctx: Context, rec):
     clean = clean_sketch(load_gray(ctx, rec, flatten=False))  # colour reaches the normalisation
     objects = ctx.batched(clean, detect_batch)
-    forward(with_clean(payload(), clean))
+    forward(with_clean(payload(), clean, ctx.settings().queue_inline_max_bytes))
     return objects, None
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from services.common.settings import CommonSettings, service_config
+from services.common.settings import CommonSettings, service_config, with_flags
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -98,4 +98,4 @@ class GatewaySettings(CommonSettings):
 
 @lru_cache
 def get_gateway_settings() -> GatewaySettings:
-    return GatewaySettings()
+    return with_flags(GatewaySettings)

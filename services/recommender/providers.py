@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import httpx
 
-from services.common.settings import CommonSettings, get_settings, warn_renamed
+from services.common.settings import CommonSettings, warn_renamed
 from services.common.storage import Storage, get_storage
 from services.core.stages import ReferenceProvider
 
@@ -83,6 +83,6 @@ def load_recommender(settings: RecommenderSettings | None = None, storage: Stora
     if settings is None:
         warn_renamed(RecommenderSettings, log)
     s = settings or get_recommender_settings()
-    c = common or get_settings()
+    c = common or s  # the service's settings carry the shared ones (storage, the shared folder)
     storage = storage if storage is not None else get_storage(c)
     return PROVIDERS[provider_name(s)](s, storage, c, transport)

@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings
 
-from services.common.settings import PREFIX, service_config
+from services.common.settings import PREFIX, CommonSettings, service_config, with_flags
 
 WEEK_S = 7 * 24 * 3600
 
 
-class RecommenderSettings(BaseSettings):
+class RecommenderSettings(CommonSettings):
     model_config = service_config(
-        "recommender", old_name=lambda field: PREFIX + field if field.startswith(("unsplash_", "gallery_")) else None)
+        "recommender", shared=CommonSettings.model_fields, old_name=lambda field: PREFIX + field if field.startswith(("unsplash_", "gallery_")) else None)
 
     # auto: Unsplash when an access key is set, else the local gallery.
     # auto, or a registered provider (services/recommender/providers.py: local, unsplash)
@@ -64,4 +63,4 @@ class RecommenderSettings(BaseSettings):
 
 @lru_cache
 def get_recommender_settings() -> RecommenderSettings:
-    return RecommenderSettings()
+    return with_flags(RecommenderSettings)

@@ -18,8 +18,7 @@ from .settings import get_recommender_settings
 # load_gray reads the upload inline in the message when it came (services/common/inline.py)
 
 ctx = Context(kind="recommender", default_loader="services.recommender.providers:load_recommender",
-              loader_setting=lambda: get_recommender_settings().loader,
-              describe_model=lambda: provider_name(get_recommender_settings()))
+              settings=get_recommender_settings, describe_model=lambda: provider_name(get_recommender_settings()))
 
 
 def compute(ctx: Context, rec):

@@ -17,7 +17,6 @@ boto3 = pytest.importorskip("boto3")
 from botocore.config import Config  # noqa: E402
 
 from services.common.model_source import (  # noqa: E402
-    ModelSourceSettings,
     parse_s3_uri,
     publish_model_dir,
     resolve_model_dir,
@@ -82,15 +81,9 @@ def _model_folder(root: Path, marker: str) -> Path:
     return root
 
 
-def _settings(tmp_path: Path, **uris) -> ModelSourceSettings:
-    return ModelSourceSettings(model_cache_dir=tmp_path / "cache", **uris)
-
-
 def test_unset_uri_returns_default_dir(tmp_path, monkeypatch):
-    monkeypatch.delenv("SKETCHREF_DETECTOR_MODEL_URI", raising=False)
-    assert resolve_model_dir("detector", tmp_path / "baked") == tmp_path / "baked"
-    assert resolve_model_dir("classifier", tmp_path / "b", settings=_settings(tmp_path, classifier_model_uri="")) \
-        == tmp_path / "b"
+    assert resolve_model_dir("detector", tmp_path / "baked", None) == tmp_path / "baked"
+    assert resolve_model_dir("classifier", tmp_path / "b", " ") == tmp_path / "b"
 
 
 def test_publish_then_resolve_downloads_the_version_once(s3, tmp_path):
@@ -99,8 +92,8 @@ def test_publish_then_resolve_downloads_the_version_once(s3, tmp_path):
     assert sorted(keys) == ["models/detector/v3/card.json", "models/detector/v3/manifest.json",
                             "models/detector/v3/weights/best.pt"]
 
-    s = _settings(tmp_path, detector_model_uri="s3://models-bucket/models/detector/v3")
-    got = resolve_model_dir("detector", tmp_path / "baked", client=s3, settings=s)
+    uri, cache = "s3://models-bucket/models/detector/v3", tmp_path / "cache"
+    got = resolve_model_dir("detector", tmp_path / "baked", uri, client=s3, cache_dir=cache)
     assert got.parent == tmp_path / "cache"
     assert (got / "weights" / "best.pt").read_bytes() == b"\x00weights v3"
     assert (got / "card.json").read_text() == '{"version": "v3"}'
@@ -118,16 +111,16 @@ def test_publish_then_resolve_downloads_the_version_once(s3, tmp_path):
         def __getattr__(self, name):
             raise AssertionError("S3 was asked again for a cached version")
 
-    assert resolve_model_dir("detector", tmp_path / "baked", client=NoS3(), settings=s) == got
+    assert resolve_model_dir("detector", tmp_path / "baked", uri, client=NoS3(), cache_dir=cache) == got
 
 
 def test_new_version_is_one_setting_away(s3, tmp_path):
     publish_model_dir(_model_folder(tmp_path / "a", "c1"), "s3://models-bucket/models/classifier/c1/", client=s3)
     publish_model_dir(_model_folder(tmp_path / "b", "c2"), "s3://models-bucket/models/classifier/c2/", client=s3)
-    d1 = resolve_model_dir("classifier", tmp_path, client=s3,
-                           settings=_settings(tmp_path, classifier_model_uri="s3://models-bucket/models/classifier/c1/"))
-    d2 = resolve_model_dir("classifier", tmp_path, client=s3,
-                           settings=_settings(tmp_path, classifier_model_uri="s3://models-bucket/models/classifier/c2/"))
+    d1 = resolve_model_dir("classifier", tmp_path, "s3://models-bucket/models/classifier/c1/", client=s3,
+                           cache_dir=tmp_path / "cache")
+    d2 = resolve_model_dir("classifier", tmp_path, "s3://models-bucket/models/classifier/c2/", client=s3,
+                           cache_dir=tmp_path / "cache")
     assert d1 != d2
     assert (d1 / "card.json").read_text() == '{"version": "c1"}'
     assert (d2 / "card.json").read_text() == '{"version": "c2"}'
@@ -140,9 +133,9 @@ def test_versions_are_immutable(s3, tmp_path):
 
 
 def test_empty_prefix_fails_loudly_and_leaves_no_cache(s3, tmp_path):
-    s = _settings(tmp_path, detector_model_uri="s3://models-bucket/models/detector/nope/")
     with pytest.raises(FileNotFoundError):
-        resolve_model_dir("detector", tmp_path / "baked", client=s3, settings=s)
+        resolve_model_dir("detector", tmp_path / "baked", "s3://models-bucket/models/detector/nope/", client=s3,
+                          cache_dir=tmp_path / "cache")
     leftovers = [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")]
     assert leftovers == []
 
@@ -150,7 +143,7 @@ def test_empty_prefix_fails_loudly_and_leaves_no_cache(s3, tmp_path):
 def test_concurrent_processes_download_once(s3, tmp_path):
     """Forked pool processes resolving together: one download, the others wait and reuse it."""
     publish_model_dir(_model_folder(tmp_path / "m", "conc"), "s3://models-bucket/models/detector/conc/", client=s3)
-    s = _settings(tmp_path, detector_model_uri="s3://models-bucket/models/detector/conc/")
+    uri = "s3://models-bucket/models/detector/conc/"
     downloads = []
 
     class Counting:
@@ -163,7 +156,8 @@ def test_concurrent_processes_download_once(s3, tmp_path):
 
     results = []
     threads = [threading.Thread(target=lambda: results.append(
-        resolve_model_dir("detector", tmp_path, client=Counting(), settings=s))) for _ in range(4)]
+        resolve_model_dir("detector", tmp_path, uri, client=Counting(), cache_dir=tmp_path / "cache")))
+        for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -178,13 +172,12 @@ def test_concurrent_processes_download_once(s3, tmp_path):
 
 def test_local_path_and_bad_uris(tmp_path):
     local = _model_folder(tmp_path / "local", "l")
-    assert resolve_model_dir("detector", tmp_path, settings=_settings(tmp_path, detector_model_uri=str(local))) == local
-    assert resolve_model_dir("detector", tmp_path,
-                             settings=_settings(tmp_path, detector_model_uri=f"file://{local}")) == local
+    assert resolve_model_dir("detector", tmp_path, str(local)) == local
+    assert resolve_model_dir("detector", tmp_path, f"file://{local}") == local
     with pytest.raises(ValueError):
-        resolve_model_dir("detector", tmp_path, settings=_settings(tmp_path, detector_model_uri="gs://b/m/"))
+        resolve_model_dir("detector", tmp_path, "gs://b/m/")
     with pytest.raises(ValueError):
-        resolve_model_dir("recommender", tmp_path)
+        resolve_model_dir("recommender", tmp_path, None)
     with pytest.raises(ValueError):
         parse_s3_uri("s3://bucket-only")
     with pytest.raises(ValueError):
@@ -195,4 +188,9 @@ def test_local_path_and_bad_uris(tmp_path):
 def test_env_vars_are_read(tmp_path, monkeypatch):
     local = _model_folder(tmp_path / "envmodel", "e")
     monkeypatch.setenv("SKETCHREF_CLASSIFIER_MODEL_URI", str(local))
-    assert resolve_model_dir("classifier", tmp_path / "baked") == local
+    monkeypatch.setenv("SKETCHREF_MODEL_CACHE_DIR", str(tmp_path / "cache"))
+    from services.classifier.settings import ClassifierSettings
+
+    s = ClassifierSettings()  # the classifier's own setting, the shared cache folder
+    assert (s.model_uri, s.model_cache_dir) == (str(local), tmp_path / "cache")
+    assert resolve_model_dir("classifier", tmp_path / "baked", s.model_uri, cache_dir=s.model_cache_dir) == local

@@ -75,8 +75,8 @@ def test_values_by_field_name_and_secrets_stay_hidden():
     s = GatewaySettings(api_keys="k1,k2", rate_limit_per_minute=0)
     assert s.api_key_list() == [b"k1", b"k2"] and s.rate_limit_per_minute == 0
     assert "k1" not in repr(s)
-    r = RecommenderSettings(provider="local", unsplash_access_key="secret")
-    assert r.provider == "local" and "secret" not in repr(r)
+    r = RecommenderSettings(provider="local", unsplash_access_key="uk-9f2c7")
+    assert r.provider == "local" and "uk-9f2c7" not in repr(r)
 
 
 def test_no_old_name_left_in_manifests_and_docs():
@@ -92,3 +92,21 @@ def test_no_old_name_left_in_manifests_and_docs():
     for p in texts:
         found = {o for o in olds if re.search(rf"(?<![A-Z_]){re.escape(str(o).upper())}\b", p.read_text())}
         assert not found, (p.name, found)
+
+
+def test_one_settings_class_per_service():
+    """Every settings class in the services is the shared one or a service's, and every service's
+    extends the shared one: a worker reads one class (its own), never a section beside it."""
+    import ast
+
+    from services.common.settings import ROOT
+
+    found = {}
+    for path in sorted((ROOT / "services").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                    isinstance(b, ast.Name) and b.id.endswith("Settings") for b in node.bases):
+                found[node.name] = path.relative_to(ROOT).as_posix()
+    assert found == {"CommonSettings": "services/common/settings.py",
+                     **{cls.__name__: f"services/{svc}/settings.py" for svc, cls in SERVICES.items()}}
+    assert all(issubclass(cls, CommonSettings) for cls in SERVICES.values())

@@ -9,7 +9,7 @@ import argparse
 import pytest
 
 from services.classifier.settings import get_classifier_settings
-from services.common import model_source
+from services.common import settings as common_settings
 from services.common.settings import CommonSettings
 from services.detector.settings import get_detector_settings
 from services.recommender.settings import get_recommender_settings
@@ -22,10 +22,10 @@ def fresh(monkeypatch):
     """Cached settings re-read from the (monkeypatched) environment, and cleared again after."""
     for g in GETTERS:
         g.cache_clear()
-    saved = dict(model_source._OVERRIDES)
+    saved = dict(common_settings._FLAGS)
     yield monkeypatch
-    model_source._OVERRIDES.clear()
-    model_source._OVERRIDES.update(saved)
+    common_settings._FLAGS.clear()
+    common_settings._FLAGS.update(saved)
     for g in GETTERS:
         g.cache_clear()
 
@@ -66,25 +66,31 @@ def test_shared_worker_settings(monkeypatch):
         CommonSettings()
 
 
-def test_batch_flags_are_settings_overrides(monkeypatch):
+def test_batch_flags_win_over_the_environment(fresh):
     import os
 
-    from cli.commands.worker import batch_overrides
-    from services.core.batching import BatchSettings
+    from cli.commands.worker import apply_flags, flags
+    from services.detector.worker import ctx
 
-    monkeypatch.setenv("SKETCHREF_BATCH_MAX_WAIT_MS", "25")
-    args = argparse.Namespace(batch_size=4, batch_wait_ms=None)
-    assert batch_overrides(args) == {"max_size": 4}
-    bs = BatchSettings(**batch_overrides(args))
-    assert (bs.max_size, bs.max_wait_ms) == (4, 25.0)  # the flag wins, the environment fills the rest
-    assert "SKETCHREF_BATCH_MAX_SIZE" not in os.environ  # handed on as an override, not an env variable
-    assert batch_overrides(argparse.Namespace(batch_size=None, batch_wait_ms=0.0)) == {"max_wait_ms": 0.0}
+    fresh.setenv("SKETCHREF_BATCH_MAX_WAIT_MS", "25")
+    args = argparse.Namespace(kind="detector", batch_size=4, batch_wait_ms=None, model_version=None)
+    assert flags(args) == {"batch_max_size": 4}
+    apply_flags(ctx, flags(args))
+    s = ctx.settings()
+    assert (s.batch_max_size, s.batch_max_wait_ms) == (4, 25.0)  # the flag wins, the environment fills the rest
+    assert get_classifier_settings().batch_max_size == 8  # another service's settings: untouched
+    assert "SKETCHREF_BATCH_MAX_SIZE" not in os.environ  # handed on as a flag, not an env variable
+    assert flags(argparse.Namespace(kind="detector", batch_size=None, batch_wait_ms=0.0, model_version=None)) \
+        == {"batch_max_wait_ms": 0.0}
+    with pytest.raises(ValueError):  # validated like the environment's values
+        apply_flags(ctx, {"batch_max_size": "many"})
 
 
-def test_a_pinned_model_version_is_a_settings_override(fresh):
+def test_a_pinned_model_version_is_a_flag(fresh):
     import os
 
-    from cli.commands.worker import _pin_version
+    from cli.commands.worker import apply_flags, flags
+    from services.classifier.worker import ctx
 
     fresh.setenv("SKETCHREF_CLASSIFIER_MODEL_URI", "s3://elsewhere/models/classifier/old/")
     fresh.setenv("SKETCHREF_S3_BUCKET", "sketchref")
@@ -92,9 +98,12 @@ def test_a_pinned_model_version_is_a_settings_override(fresh):
 
     get_settings.cache_clear()
     try:
-        _pin_version("classifier", "v7")
+        values = flags(argparse.Namespace(kind="classifier", batch_size=None, batch_wait_ms=None, model_version="v7"))
     finally:
         get_settings.cache_clear()
-    assert model_source.model_source_settings().classifier_model_uri == "s3://sketchref/models/classifier/v7/"
+    apply_flags(ctx, values)
+    assert ctx.model_uri() == "s3://sketchref/models/classifier/v7/"
     assert os.environ["SKETCHREF_CLASSIFIER_MODEL_URI"] == "s3://elsewhere/models/classifier/old/"  # untouched
-    assert model_source.model_source_settings().detector_model_uri is None
+    assert get_detector_settings().model_uri is None
+    with pytest.raises(SystemExit):  # the recommender has no model versions
+        flags(argparse.Namespace(kind="recommender", batch_size=None, batch_wait_ms=None, model_version="v7"))

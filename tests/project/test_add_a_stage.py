@@ -25,7 +25,8 @@ import pytest
 
 from cli.commands import up
 from services.common import queue
-from services.common.queue import PIPELINE, QueueSettings, stage_tables
+from services.common.queue import PIPELINE, stage_tables
+from services.common.settings import CommonSettings
 
 pytestmark = pytest.mark.unit
 
@@ -73,7 +74,7 @@ def test_celery_routes_and_time_limits_follow_the_module_tables(monkeypatch):
     assert queue.task_routes()["sketchref.caption"] == {"queue": "caption", "routing_key": "caption"}
     assert list(queue.task_routes()) == [f"sketchref.{q}" for q in ORDER]
     # a stage without its own limits gets the defaults (no per-stage entry to add)
-    limits = queue.time_limits(QueueSettings())
+    limits = queue.time_limits(CommonSettings())
     assert limits["sketchref.caption"] == {"time_limit": queue.DEFAULT_TIME_LIMIT_S,
                                            "soft_time_limit": queue.DEFAULT_SOFT_TIME_LIMIT_S}
 

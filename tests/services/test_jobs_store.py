@@ -188,15 +188,14 @@ def test_one_sweeper_leads_until_its_lock_expires(store):
 
 
 def test_time_limits_and_lease_settings(redis_url):
-    from services.common.queue import QueueSettings
-
-    qs = QueueSettings(time_limit_s={"classify": 30}, soft_time_limit_s={"classify": 45})
-    c = make_celery(CommonSettings(redis_url=redis_url), qs).conf
+    s = CommonSettings(redis_url=redis_url, queue_time_limit_s={"classify": 30},
+                       queue_soft_time_limit_s={"classify": 45})
+    c = make_celery(s).conf
     ann = c.task_annotations[0] if isinstance(c.task_annotations, (list, tuple)) else c.task_annotations
     assert ann[TASK_NAMES["classify"]] == {"time_limit": 30.0, "soft_time_limit": 30.0}  # soft <= hard
     assert ann[TASK_NAMES["detect"]] == {"time_limit": 120.0, "soft_time_limit": 100.0}  # the default
     opts = c.broker_transport_options
-    assert opts["visibility_timeout"] > QueueSettings().lease_renew_s * 3
+    assert opts["visibility_timeout"] > s.queue_lease_renew_s * 3
     assert opts["unacked_restore_interval"] <= opts["visibility_timeout"] / 2
 
 

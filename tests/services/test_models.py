@@ -72,13 +72,12 @@ def test_publish_promote_canary_rollback_by_command(cli_env, tmp_path, capsys):
 
 
 def test_a_published_version_downloads_and_verifies(cli_env, tmp_path, monkeypatch):
-    from services.common.model_source import ModelSourceSettings, resolve_model_dir
+    from services.common.model_source import resolve_model_dir
 
     reg = cli_env
     reg.publish("detector", "d7", _folder(tmp_path / "d", "seven"))
     uri = f"s3://{BUCKET}/models/detector/d7/"
-    got = resolve_model_dir("detector", tmp_path / "baked",
-                            settings=ModelSourceSettings(detector_model_uri=uri, model_cache_dir=tmp_path / "cache"))
+    got = resolve_model_dir("detector", tmp_path / "baked", uri, cache_dir=tmp_path / "cache")
     assert verify_model_dir(got, "detector") == "d7"
     (got / "weights.bin").write_bytes(b"corrupt")
     with pytest.raises(ModelError, match="checksum mismatch on weights.bin"):

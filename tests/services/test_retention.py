@@ -7,7 +7,8 @@ import time
 import redis
 
 from services.common.job_store import JobRecord, JobStore, new_job_id
-from services.common.retention import ROUND, RetentionSettings, job_id_of, run_round, sweep
+from services.common.retention import ROUND, job_id_of, run_round, sweep
+from services.common.settings import CommonSettings
 from services.common.storage import S3Storage
 from tests.services.stack import s3_storage
 
@@ -49,7 +50,7 @@ def test_one_round_per_interval_across_workers(redis_url, s3_endpoint):
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
     s3 = _own_bucket(s3_endpoint, "retention-b")
-    rs = RetentionSettings(job_ttl_s=1000, retention_orphan_grace_s=100, retention_interval_s=60)
+    rs = CommonSettings(job_ttl_s=1000, retention_orphan_grace_s=100, retention_interval_s=60)
     assert run_round(s3, r, rs) is not None  # the first worker sweeps
     assert run_round(s3, r, rs) is None  # another worker within the interval does not
     assert 0 < r.ttl(ROUND) <= 54

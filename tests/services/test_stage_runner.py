@@ -43,7 +43,7 @@ def _clear_settings() -> None:
 def _fresh(kind: str) -> Context:
     """A new context of the ``kind`` worker, wired as its module's (the loader from its settings)."""
     w = WORKERS[kind]
-    return Context(kind=kind, default_loader=w.default_loader, loader_setting=w.loader_setting)
+    return Context(kind=kind, default_loader=w.default_loader, settings=w.settings)
 
 
 @pytest.fixture

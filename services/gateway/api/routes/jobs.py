@@ -169,7 +169,7 @@ def _submit(sub: Submission, settings, store, claims, storage, celery, client: s
         raise  # RedisError: 503 queue_unavailable (errors.py)
     try:
         # the upload also travels inline when small (decode once: services/common/inline.py)
-        enqueue(celery, "detect", job_id, queue_for("detect", rec.routes), upload_payload(sub.data))
+        enqueue(celery, "detect", job_id, queue_for("detect", rec.routes), upload_payload(sub.data, settings.queue_inline_max_bytes))
     except Exception as exc:
         log.error("enqueueing job %s failed: %s", job_id, type(exc).__name__)
         try:
