@@ -2,15 +2,14 @@
 
 ``sketchref worker classifier`` runs it: job id in, the detector's clean image from the message (or
 the sketch from storage), the boxes of the job record through :func:`pipeline.classify_many` (batched
-with concurrent tasks), labels into the job record, then the ``recommend`` stage is enqueued.
+with concurrent tasks), labels into the job record, then the ``recommend`` stage is enqueued with
+the same inline payload.
 """
 
 from __future__ import annotations
 
-from services.common.inline import clean_image, without_clean
-from services.common.worker import Context, forward, load_gray, payload, register_stage
+from services.common.worker import Context, forward, load_clean, payload, register_stage
 from services.core import pipeline
-from services.core.preprocess import clean_sketch
 
 from .settings import get_classifier_settings
 
@@ -24,13 +23,9 @@ ctx = Context(kind="classifier", default_loader="services.classifier.model:load_
 
 
 def compute(ctx: Context, rec):
-    gray = None
-    if rec.image is not None:
-        gray = clean_image(payload(), rec.image.width, rec.image.height)
-    if gray is None:
-        gray = clean_sketch(load_gray(ctx, rec, flatten=False))
-    objects = ctx.batched((gray, rec.objects, rec.top_k), classify_batch)
-    forward(without_clean(payload()))
+    clean = load_clean(ctx, rec)
+    objects = ctx.batched((clean, rec.objects, rec.top_k), classify_batch)
+    forward(payload())  # the recommender needs both: the clean image to rank with, the upload to crop
     return objects, None
 
 

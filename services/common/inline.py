@@ -5,10 +5,12 @@ cleaned it again (:func:`services.core.preprocess.clean_sketch`, the costliest s
 models). Now a message may carry, besides the job id, a payload of a few KB (DESIGN.md §1):
 
 - ``upload``: the bytes the gateway stored (base64), when they are at most ``queue_inline_max_bytes``;
-  the detector and the recommender decode these instead of a GET from S3;
+  the detector decodes these instead of a GET from S3, and so does the recommender for the crops it
+  stores once the job is answered;
 - ``clean``: the detector's cleaned working image (mode ``L``, zlib level 1, ~8 KB for a 512×512
-  three-object sketch) with its :class:`SketchStats`; the classifier works on it directly (no GET, no
-  decode, no second cleaning). Level 1 costs ~0.5 ms each way; PNG would cost 2-4× that.
+  three-object sketch) with its :class:`SketchStats`; the classifier labels and the recommender
+  ranks photos on it directly (no GET, no decode, no second cleaning), as the in-process pipeline
+  does. Level 1 costs ~0.5 ms each way; PNG would cost 2-4× that.
 
 S3 stays the durable copy: a message without a payload (an old producer, a sweeper's re-send, an
 upload over the limit) reads S3 as before, and every payload is checked against the job record (the
@@ -79,10 +81,3 @@ def clean_image(payload: dict | None, width: int, height: int) -> Image.Image | 
         except TypeError:
             return None
     return im
-
-
-def without_clean(payload: dict | None) -> dict | None:
-    """What travels on after the classifier: the upload only (the recommender crops the original)."""
-    if not payload or "upload" not in payload:
-        return None
-    return {"upload": payload["upload"]}

@@ -189,6 +189,21 @@ def load_gray(ctx: Context, rec: JobRecord, flatten: bool = True):
         raise PermanentError(f"the sketch cannot be read: {exc.message}") from exc
 
 
+def load_clean(ctx: Context, rec: JobRecord):
+    """The job's clean working image (:func:`services.core.preprocess.clean_sketch`), the one the
+    in-process pipeline classifies and recommends with: the detector's, inline in the message when it
+    came (no GET, no decode, no second cleaning), else cleaned again from the upload."""
+    from services.core.preprocess import clean_sketch
+
+    from .inline import clean_image
+
+    if rec.image is not None:
+        clean = clean_image(payload(), rec.image.width, rec.image.height)
+        if clean is not None:
+            return clean
+    return clean_sketch(load_gray(ctx, rec, flatten=False))
+
+
 Compute = Callable[[Context, JobRecord], tuple]  # (objects, crop_keys | None[, finish])
 Redelivery = Callable[[Context, JobRecord], None]
 

@@ -6,7 +6,7 @@ import hashlib
 
 from PIL import Image, ImageDraw
 
-from services.common.inline import clean_image, upload_bytes, upload_payload, with_clean, without_clean
+from services.common.inline import clean_image, upload_bytes, upload_payload, with_clean
 from services.core.imaging import encode_image, load_image
 from services.core.preprocess import CLEAN_KEY, STATS_KEY, SketchStats, clean_sketch
 
@@ -36,8 +36,6 @@ def test_clean_image_round_trip_is_exact_and_keeps_stats():
     assert back.info[CLEAN_KEY] and back.info[STATS_KEY] == clean.info[STATS_KEY]
     assert clean_image(p, clean.width + 1, clean.height) is None  # another job's size: not used
     assert clean_sketch(back) is back  # marked clean: the classifier does not clean it again
-    assert without_clean(p) == {"upload": p["upload"]}
-    assert without_clean(None) is None
 
 
 def test_a_corrupt_clean_payload_is_ignored():

@@ -121,6 +121,40 @@ def test_crops_are_stored_once_the_job_succeeded_and_restored_after_a_crash(env)
     assert ctx.store().get(job.id).objects == rec.objects  # nothing redone
 
 
+def test_the_recommender_ranks_photos_on_the_clean_image_like_in_process(env):
+    """Dark mode: the crops the provider ranks photos against are cut from the clean working image
+    (dark strokes on white paper, as in-process), not from the upload as drawn (light on a dark
+    canvas); the crops stored for the job still come from the upload."""
+    from PIL import ImageDraw
+
+    ctx, app, _ = env
+    dark = Image.new("L", (300, 120), 20)
+    pen = ImageDraw.Draw(dark)
+    for x in (20, 120, 220):  # three outlined squares, apart: the test detector's three objects
+        pen.rectangle((x, 30, x + 60, 90), outline=235, width=4)
+    job = _job(ctx, encode_image(dark))
+    classifier, recommender = _ctx(ctx, "classifier"), _ctx(ctx, "recommender")
+    assert run_stage(ctx, app, "detect", job.id, detect_compute) == "done"
+    assert run_stage(classifier, app, "classify", job.id, classify_compute) == "done"
+    ranked_on = []
+
+    class Capture:
+        def recommend(self, label, n=6, crop=None):
+            ranked_on.append(crop)
+            return []
+
+    recommender._model = Capture()
+    assert run_stage(recommender, app, "recommend", job.id, recommend_compute, restore_missing_crops) == "done"
+    rec = ctx.store().get(job.id)
+    assert len(ranked_on) >= len(rec.objects) == 3
+
+    def inside(crop):  # the middle of a square: paper
+        return crop.convert("L").getpixel((crop.width // 2, crop.height // 2))
+
+    assert all(inside(crop) > 200 for crop in ranked_on)  # white paper, like the clean image
+    assert inside(Image.open(io.BytesIO(ctx.storage().get(rec.crop_keys[0])))) < 60  # the canvas as drawn
+
+
 def test_missing_or_corrupt_sketch_is_permanent(env):
     ctx, app, _ = env
     job = _job(ctx, SKETCH[:200])
