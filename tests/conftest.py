@@ -48,6 +48,7 @@ PATH_TIERS = {
     "tests/gateway/test_gateway_no_torch.py": "integration",
     "tests/services/test_up.py": "integration",
     "tests/scripts/test_bench_throughput.py": "integration",
+    "tests/scripts/test_bench_hops.py": "integration",
     # the trained models over unseen test-split scenes, batched vs one at a time
     "tests/common/test_batched_pipeline.py": "integration",
     "tests/recommender/test_cache.py::test_single_flight_threads_file_lock": "integration",
