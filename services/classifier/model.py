@@ -110,10 +110,10 @@ class SketchClassifier:
 
 def load_classifier(settings: ClassifierSettings | None = None) -> SketchClassifier:
     """The shipped model folder: itself, or the adapter sub-folder its ``config.json`` names."""
-    from services.common.model_source import resolve_model_dir
+    from services.common.model_source import service_model_dir
 
     s = settings or get_classifier_settings()
-    model_dir = resolve_model_dir("classifier", Path(s.model_dir), s.model_uri, cache_dir=s.model_cache_dir)
+    model_dir = service_model_dir("classifier", s)
     cfg = json.loads((model_dir / "config.json").read_text())
     clf = load_adapted(model_dir / cfg.get("adapter", "."), device=s.device, batch_size=s.batch_size)
     if s.threads > 0:  # process-wide; a prefork child sets it again (serving.warm_child)

@@ -136,6 +136,12 @@ def resolve_model_dir(kind: str, default_dir: Path, uri: str | None, *, client: 
     return path
 
 
+def service_model_dir(kind: str, s: Any) -> Path:
+    """The folder the ``kind`` service's settings ``s`` name: the version its ``model_uri`` points at
+    (downloaded into the shared ``model_cache_dir``), else its ``model_dir``."""
+    return resolve_model_dir(kind, Path(s.model_dir), s.model_uri, cache_dir=s.model_cache_dir)
+
+
 def publish_model_dir(local_dir: Path, uri: str, *, client: Any = None) -> list[str]:
     """Upload every file of ``local_dir`` under the ``s3://`` prefix ``uri``; returns the keys.
 

@@ -38,19 +38,17 @@ EXIT_MODEL = 3  # exit status of a worker whose model cannot be loaded
 
 
 def model_version(ctx) -> str:
-    """Resolve and check the configured model folder of ``ctx``'s stage (its default folder comes
-    from the stage: ``ctx.default_model_dir``); its version (raises on a bad one). A stage without a
+    """Resolve and check the model folder ``ctx``'s stage settings name (``model_dir``, or the
+    version ``model_uri`` points at); its version (raises on a bad one). A stage without a
     model folder (the recommender: its "model" is its reference provider) names itself
     (``ctx.describe_model``)."""
     from .model_registry import KINDS, verify_model_dir
-    from .model_source import resolve_model_dir
+    from .model_source import service_model_dir
 
-    default_dir = ctx.default_model_dir()
-    if ctx.kind not in KINDS or default_dir is None:
-        return ctx.describe_model() if ctx.describe_model is not None else "unknown"
     s = ctx.settings()
-    return verify_model_dir(resolve_model_dir(ctx.kind, default_dir, ctx.model_uri(), cache_dir=s.model_cache_dir),
-                            ctx.kind)
+    if ctx.kind not in KINDS or not hasattr(s, "model_dir"):
+        return ctx.describe_model() if ctx.describe_model is not None else "unknown"
+    return verify_model_dir(service_model_dir(ctx.kind, s), ctx.kind)
 
 
 WARM_BOXES = ((40.0, 60.0, 190.0, 210.0), (290.0, 70.0, 460.0, 240.0), (150.0, 300.0, 360.0, 470.0))

@@ -36,7 +36,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from services.core.contracts import JobStatus
 
@@ -122,11 +121,6 @@ class Context:
 
     def loader_path(self) -> str:
         return getattr(self.settings(), "loader", None) or self.default_loader
-
-    def default_model_dir(self) -> Path | None:
-        """The model folder the service's settings name (None: the stage has none)."""
-        folder = getattr(self.settings(), "model_dir", None)
-        return Path(folder) if folder is not None else None
 
     def model_uri(self) -> str | None:
         """Where the served model version comes from (``SKETCHREF_<KIND>_MODEL_URI``; None: the

@@ -194,10 +194,10 @@ def wholes_of_parts(kept: list[Detection], others: list[Detection]) -> list[Dete
 
 
 def load_detector(settings: DetectorSettings | None = None) -> Detector:
-    from services.common.model_source import resolve_model_dir
+    from services.common.model_source import service_model_dir
 
     s = settings or get_detector_settings()
-    model_dir = resolve_model_dir("detector", Path(s.model_dir), s.model_uri, cache_dir=s.model_cache_dir)
+    model_dir = service_model_dir("detector", s)
     cfg_path = model_dir / "config.json"
     cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
     imgsz = cfg.get("imgsz", s.imgsz)
