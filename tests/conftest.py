@@ -62,6 +62,7 @@ PATH_TIERS = {
     # training runs end to end (YOLO, the adapter trainer, the ablation grid)
     "tests/detector/test_train_tiny.py": "e2e",
     "tests/detector/test_focal_onnx_tiny.py": "e2e",
+    "tests/detector/test_protocol_v2.py::test_tiny_protocol_runs_end_to_end_and_resumes": "e2e",
     "tests/classifier/test_lora_clip.py": "e2e",
     "tests/training/classifier/test_adapt_cli.py": "e2e",
     "tests/training/classifier/test_ablation.py": "e2e",

@@ -1,4 +1,4 @@
-"""Detector protocol v2 pieces on hand-made scenes: the val threshold, per-object hits, the tuning grid."""
+"""Detector protocol v2: the val threshold, per-object hits and the tuning grid on hand-made scenes; a tiny run end to end."""
 
 from types import SimpleNamespace
 
@@ -36,3 +36,25 @@ def test_tuning_grid_names_are_unique():
     grid = tuning_grid()
     assert len(grid) == 21 and {g["loss"] for g in grid} == {"bce", "focal"}
     assert len({run_name(g, 0) for g in grid}) == 21
+
+
+def test_tiny_protocol_runs_end_to_end_and_resumes(tmp_path, capsys):
+    """Tune (one BCE and one focal setting), compare over two seeds, then a rerun trains nothing."""
+    import json
+
+    from training.detector.protocol_v2 import main
+
+    out = tmp_path / "v2"
+    assert main(["--tiny", "--out", str(out), "--seeds", "0,1"]) == 0
+    chosen = json.loads((out / "chosen.json").read_text())
+    assert set(chosen) == {"bce", "focal"}
+    runs = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert len(runs) == 4 and all((out / r / "compact.npz").exists() for r in runs)
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert set(comparison) == {"macro recall", "rarest third recall"}
+    for r in comparison.values():
+        assert r["lo"] <= r["mean"] <= r["hi"] and 0.0 <= r["p_holm"] <= 1.0
+    stamps = {r: (out / r / "result.json").stat().st_mtime_ns for r in runs}
+    capsys.readouterr()
+    assert main(["--tiny", "--out", str(out), "--seeds", "0,1"]) == 0
+    assert {r: (out / r / "result.json").stat().st_mtime_ns for r in runs} == stamps
