@@ -91,7 +91,9 @@ class JobStore:
         self.ttl_s = int(ttl_s)
 
     # -- records ---------------------------------------------------------------------------------
-    def create(self, job: JobRecord) -> None:
+    def create(self, job: JobRecord, also: Callable[[object], None] | None = None) -> None:
+        """Store a new record; ``also(pipe)`` adds commands to the same transaction (its first stage's
+        message: services/common/queue.py::task_message)."""
         data = job.model_dump_json()
         pipe = self.r.pipeline(transaction=True)
         pipe.set(job_key(job.id), data, ex=self.ttl_s, nx=True)
@@ -99,6 +101,8 @@ class JobStore:
         pipe.zadd(QUIET, {job.id: time.time()})
         pipe.hincrby(JOB_METRICS, "created", 1)
         pipe.hincrby(JOB_METRICS, job.status.value, 1)
+        if also is not None:
+            also(pipe)
         pipe.execute()
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -164,9 +168,12 @@ class JobStore:
 
     def complete_stage(self, job_id: str, stage: str, next_stage: str | None, objects: list[DetectedObject],
                        elapsed_ms: float, crop_keys: list[str] | None = None,
-                       models: dict[str, str] | None = None) -> JobRecord | None:
+                       models: dict[str, str] | None = None,
+                       also: Callable[[object], None] | None = None) -> JobRecord | None:
         """Store the result of ``stage`` (its time, ``elapsed_ms``, goes into the job's timings) and move
-        on; returns the record as stored, or None when the job was not at that stage (nothing written)."""
+        on; returns the record as stored, or None when the job was not at that stage (nothing written).
+        ``also(pipe)``: commands for the same transaction, run only when the result is stored (the next
+        stage's message)."""
         applied = False
 
         def change(j: JobRecord):
@@ -188,7 +195,7 @@ class JobStore:
                 j.stage = Stage(next_stage)
             return j
 
-        stored = self.update(job_id, change)
+        stored = self.update(job_id, change, also)
         return stored if applied else None
 
     def pick_label(self, job_id: str, index: int, label: str, deadline_s: float) -> JobRecord | None:

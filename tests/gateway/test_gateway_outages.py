@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+import redis
 
 from services.common.processes import (
     Proc,
@@ -44,7 +45,7 @@ def own_stack(tmp_path_factory, stack_env):
                    SKETCHREF_S3_ENDPOINT_URL=endpoint, SKETCHREF_S3_BUCKET=BUCKET)
         gw, url = start_gateway(env)
         procs.append(gw)
-        yield {"redis": redis_p, "s3": weed_p, "url": url}
+        yield {"redis": redis_p, "s3": weed_p, "url": url, "redis_url": env["SKETCHREF_REDIS_URL"]}
     finally:
         for p in reversed(procs):
             if p.alive:
@@ -85,9 +86,16 @@ def test_frozen_redis(own_stack):
 
 def test_frozen_s3(own_stack):
     url = own_stack["url"]
+    r = redis.Redis.from_url(own_stack["redis_url"])
+    before = sorted(r.keys("sketchref:job:*")), r.llen("detect")
     with httpx.Client(base_url=url, timeout=HANG) as c:
         with frozen(own_stack["s3"]):
+            # a small sketch is queued while its S3 copy is stored (jobs.py::_submit): when the store
+            # fails, the job is taken back, so the 503 leaves no record and no queued message
             _assert_503(c.post("/v1/jobs", json=STROKES), "storage_unavailable")
+            _assert_503(c.post("/v1/jobs", json=STROKES, headers={"Idempotency-Key": "k-s3"}), "storage_unavailable")
+            assert (sorted(r.keys("sketchref:job:*")), r.llen("detect")) == before
+            assert not r.keys("sketchref:idem:*")
             r = c.get("/readyz")
             assert r.status_code == 503 and "storage" in r.json()["error"]["message"], r.text
             assert c.get("/healthz").status_code == 200

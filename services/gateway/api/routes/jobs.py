@@ -22,7 +22,8 @@ import hmac
 import logging
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -30,7 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.common.inline import upload_payload
 from services.common.job_store import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
-from services.common.queue import enqueue
+from services.common.queue import enqueue, pushes_in_transaction, task_message
 from services.common.routing import queue_for
 from services.core.contracts import ErrorBody, ImageInfo, Job
 from services.core.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
@@ -84,34 +85,35 @@ def job_response(job: JobRecord | bytes, status_code: int = 200, headers_from: R
     return out
 
 
-_DECODES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sketch-decode")
+_STORES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sketch-store")
 
 
-def _store_sketch(storage, key: str, sub: Submission) -> tuple[int, int]:
+def _store_sketch(storage, key: str, sub: Submission, defer: bool = False) -> tuple[tuple[int, int], Future | None]:
     """Store the sketch under ``key`` while its pixels are decoded (an upload's last check): the S3
     round trip and the decode take a few milliseconds each, and side by side they cost the longer
     one only. A sketch that fails to decode is deleted again (nothing stays behind) and refused
-    (4xx); a storage failure is a 503. Returns the upright (width, height)."""
-    decoding = _DECODES.submit(sub.decode) if sub.decode is not None else None
-    stored_error = None
+    (4xx); a storage failure is a 503 (:func:`_stored`). Returns the upright (width, height) and, with
+    ``defer``, the store still under way, for the caller to wait on before it answers (:func:`_submit`)."""
+    storing = _STORES.submit(storage.put, key, sub.data, f"image/{sub.kind}")
     try:
-        storage.put(key, sub.data, f"image/{sub.kind}")
-    except Exception as exc:
-        stored_error = exc
-    if decoding is not None:
-        try:
-            size = decoding.result()
-        except Exception:  # ApiError (a bad image), or anything else: nothing may stay behind
-            if stored_error is None:
-                _forget(storage, key)
-            raise
-    else:
-        size = (sub.width, sub.height)
-    if stored_error is not None:
-        log.error("storing the sketch failed: %s", type(stored_error).__name__)
+        size = sub.decode() if sub.decode is not None else (sub.width, sub.height)
+    except Exception:  # ApiError (a bad image), or anything else: nothing may stay behind
+        if storing.exception() is None:
+            _forget(storage, key)
+        raise
+    if defer:
+        return size, storing
+    _stored(storing)
+    return size, None
+
+
+def _stored(storing: Future) -> None:
+    """Wait for the sketch's store; its failure is the 503 ``storage_unavailable``."""
+    exc = storing.exception()
+    if exc is not None:
+        log.error("storing the sketch failed: %s", type(exc).__name__)
         raise ApiError(503, "storage_unavailable", "the sketch could not be stored; try again",
-                       headers={"Retry-After": "5"}) from stored_error
-    return size
+                       headers={"Retry-After": "5"}) from exc
 
 
 def _forget(storage, key: str) -> None:
@@ -128,8 +130,29 @@ def _release_quietly(claims, key_hash: str, job_id: str) -> None:
         log.warning("could not release an idempotency key: %s", type(exc).__name__)
 
 
+@dataclass
+class Accepted:
+    """What :func:`_submit` did: the job, whether it is an earlier one (an Idempotency-Key replay),
+    and for a new job whose upload travels inline, its S3 store still under way with the detect
+    message that went out (:func:`_kept`)."""
+
+    rec: JobRecord
+    replayed: bool = False
+    storing: Future | None = None
+    message: tuple[str, str] | None = None
+
+
 def _submit(sub: Submission, settings, store, claims, storage, celery, client: str, idem_key: str | None,
-            backpressure=None, router=None, job_id: str | None = None):
+            backpressure=None, router=None, job_id: str | None = None) -> Accepted:
+    """Check, store, record and queue a submission.
+
+    When the upload travels inline in the detect message (at most ``queue_inline_max_bytes``), no
+    stage reads its S3 copy before the job is answered, so the job is queued while the copy is still
+    being stored (``defer``): the store's round trip overlaps the detector instead of preceding it.
+    The caller still answers nothing before the copy is stored (:func:`_kept`): a failed store takes
+    the job back (its record, Idempotency-Key and queued message) and answers 503, as before. Only a
+    gateway that dies in those few milliseconds leaves a job without its S3 copy; it is answered from
+    the inline upload all the same (a later pick re-runs the recommender from S3 and fails it)."""
     job_id = job_id or new_job_id()
     if backpressure is not None:
         backpressure.check(store.r)  # 503 no_worker / queue_full before anything is stored
@@ -147,10 +170,12 @@ def _submit(sub: Submission, settings, store, claims, storage, celery, client: s
             rec = store.get(existing)
             if rec is None:
                 raise ApiError(409, "idempotency_key_in_use", "the first request with this key is still being processed")
-            return store.check_deadline(rec), True
+            return Accepted(store.check_deadline(rec), replayed=True)
+    # the upload also travels inline when small (decode once: services/common/inline.py)
+    inline = upload_payload(sub.data, settings.queue_inline_max_bytes)
     key = f"sketches/{job_id}.{sub.ext}"
     try:
-        width, height = _store_sketch(storage, key, sub)
+        (width, height), storing = _store_sketch(storage, key, sub, defer=inline is not None)
     except ApiError:
         if key_hash is not None:
             _release_quietly(claims, key_hash, job_id)
@@ -160,25 +185,55 @@ def _submit(sub: Submission, settings, store, claims, storage, celery, client: s
                     deadline_at=time.time() + settings.job_deadline_s, owner=owner_of(client),
                     idempotency_hash=key_hash or "",
                     routes=router.choose(job_id) if router is not None else {})
+    message = None  # the detect message, queued in the record's own transaction
+    if pushes_in_transaction(celery):
+        message = task_message("detect", job_id, queue_for("detect", rec.routes), inline)
     try:
-        store.create(rec)
+        store.create(rec, also=(lambda pipe: pipe.lpush(*message)) if message is not None else None)
     except Exception:
+        if storing is not None:
+            storing.exception()  # stored or not, nothing may stay behind
         _forget(storage, key)  # no job refers to it
         if key_hash is not None:
             _release_quietly(claims, key_hash, job_id)
         raise  # RedisError: 503 queue_unavailable (errors.py)
-    try:
-        # the upload also travels inline when small (decode once: services/common/inline.py)
-        enqueue(celery, "detect", job_id, queue_for("detect", rec.routes), upload_payload(sub.data, settings.queue_inline_max_bytes))
-    except Exception as exc:
-        log.error("enqueueing job %s failed: %s", job_id, type(exc).__name__)
+    if message is None:
         try:
-            store.fail(job_id, "the job could not be queued")
-        except Exception as exc2:  # the deadline sweeper fails it later
-            log.warning("could not mark job %s failed: %s", job_id, type(exc2).__name__)
-        raise ApiError(503, "queue_unavailable", "the job could not be queued; try again",
-                       headers={"Retry-After": str(settings.outage_retry_after_s)}) from exc
-    return rec, False
+            enqueue(celery, "detect", job_id, queue_for("detect", rec.routes), inline)
+        except Exception as exc:
+            log.error("enqueueing job %s failed: %s", job_id, type(exc).__name__)
+            try:
+                store.fail(job_id, "the job could not be queued")
+            except Exception as exc2:  # the deadline sweeper fails it later
+                log.warning("could not mark job %s failed: %s", job_id, type(exc2).__name__)
+            raise ApiError(503, "queue_unavailable", "the job could not be queued; try again",
+                           headers={"Retry-After": str(settings.outage_retry_after_s)}) from exc
+    return Accepted(rec, storing=storing, message=message)
+
+
+def _take_back(store, storage, accepted: Accepted) -> None:
+    """Undo an accepted job whose sketch could not be stored: its record and Idempotency-Key, its
+    detect message if still queued (else the detector finds no job and does nothing), the object."""
+    try:
+        store.delete(accepted.rec.id)
+        if accepted.message is not None:
+            store.r.lrem(accepted.message[0], 1, accepted.message[1])
+    except Exception as exc:  # Redis down too: the job fails at its deadline (no S3 copy is needed)
+        log.warning("could not take back job %s: %s", accepted.rec.id, type(exc).__name__)
+    _forget(storage, accepted.rec.sketch_key)
+
+
+async def _kept(store, storage, accepted: Accepted) -> None:
+    """Wait for a deferred S3 store; if it failed, take the job back and answer its 503."""
+    if accepted.storing is None:
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wrap_future(accepted.storing)
+    try:
+        _stored(accepted.storing)
+    except ApiError:
+        await run_in_threadpool(_take_back, store, storage, accepted)
+        raise
 
 
 MAX_WAIT_S = 30.0
@@ -223,12 +278,14 @@ async def create_job(
                 sub.data = await render(request.app, sub.render)
                 sub.sha256 = hashlib.sha256(sub.data).hexdigest()
             # decoding, storing and queueing block: one hand-off to a worker thread for all of them
-            rec, replayed = await run_in_threadpool(
+            accepted = await run_in_threadpool(
                 lambda: _submit(sub, settings, store, claims, storage, celery, client, idempotency_key,
                                 request.app.state.backpressure,
                                 getattr(request.app.state, "router", None), job_id))
         finally:
             sub.release()  # the decode budget, if the decode never ran (a replay, a refusal)
+        await _kept(store, storage, accepted)
+        rec, replayed = accepted.rec, accepted.replayed
         response.headers["Location"] = f"/v1/jobs/{rec.id}"
         if replayed:
             response.headers["Idempotent-Replayed"] = "true"
