@@ -220,3 +220,31 @@ def test_render_processes_die_with_a_killed_gateway(stack_env):
         wait_until(gone, 20, "render processes ending with the gateway")
     finally:
         p.stop()
+
+
+def test_the_budget_comes_back_when_the_wait_cannot_subscribe(stack_env, monkeypatch):
+    asyncio.run(_subscription_fails(stack_env, monkeypatch))
+
+
+async def _subscription_fails(stack_env, monkeypatch):
+    """``Prefer: wait`` subscribes before anything is stored; a Redis that fails right then is a 503,
+    and the upload's reserved decode bytes are given back (they were kept for good before)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from services.gateway.main import create_app
+    from services.gateway.settings import GatewaySettings
+
+    for k, v in stack_env.items():
+        if k.startswith("SKETCHREF_"):
+            monkeypatch.setenv(k, v)
+    app = create_app(GatewaySettings())
+
+    def broken(channel):
+        raise RedisConnectionError("Redis went away")
+
+    monkeypatch.setattr(app.state.job_watch, "watch", broken)
+    data = encode_image(Image.new("RGB", (600, 600), "white"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        r = await c.post("/v1/jobs", files={"image": ("x.png", data, "image/png")}, headers={"Prefer": "wait=5"})
+        assert r.status_code == 503, r.text
+        assert app.state.decode_budget.used == 0

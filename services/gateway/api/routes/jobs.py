@@ -270,10 +270,10 @@ async def create_job(
     sub = await run_in_threadpool(validate)
     job_id = new_job_id()
     async with contextlib.AsyncExitStack() as stack:
-        # subscribed before the job is queued: its end cannot slip by
-        changes = (await stack.enter_async_context(request.app.state.job_watch.watch(changed_channel(job_id)))
-                   if wait > 0 else None)
         try:
+            # subscribed before the job is queued: its end cannot slip by
+            changes = (await stack.enter_async_context(request.app.state.job_watch.watch(changed_channel(job_id)))
+                       if wait > 0 else None)
             if sub.render is not None:  # strokes: drawn in the render process pool, never in this process
                 sub.data = await render(request.app, sub.render)
                 sub.sha256 = hashlib.sha256(sub.data).hexdigest()
@@ -283,7 +283,7 @@ async def create_job(
                                 request.app.state.backpressure,
                                 getattr(request.app.state, "router", None), job_id))
         finally:
-            sub.release()  # the decode budget, if the decode never ran (a replay, a refusal)
+            sub.release()  # the decode budget, if the decode never ran (a replay, a refusal, Redis down)
         await _kept(store, storage, accepted)
         rec, replayed = accepted.rec, accepted.replayed
         response.headers["Location"] = f"/v1/jobs/{rec.id}"
