@@ -39,22 +39,32 @@ def test_tuning_grid_names_are_unique():
 
 
 def test_tiny_protocol_runs_end_to_end_and_resumes(tmp_path, capsys):
-    """Tune (one BCE and one focal setting), compare over two seeds, then a rerun trains nothing."""
+    """Tune (one BCE and one focal setting), compare over two seeds; a rerun trains only what was cut off."""
     import json
 
     from training.detector.protocol_v2 import main
 
-    out = tmp_path / "v2"
-    assert main(["--tiny", "--out", str(out), "--seeds", "0,1"]) == 0
-    chosen = json.loads((out / "chosen.json").read_text())
+    out, report = tmp_path / "v2", tmp_path / "report"
+    args = ["--tiny", "--out", str(out), "--report", str(report), "--seeds", "0,1"]
+    assert main(args) == 0
+    chosen = json.loads((report / "chosen.json").read_text())
     assert set(chosen) == {"bce", "focal"}
-    runs = sorted(p.name for p in out.iterdir() if p.is_dir())
-    assert len(runs) == 4 and all((out / r / "compact.npz").exists() for r in runs)
-    comparison = json.loads((out / "comparison.json").read_text())
+    runs = sorted(p.name for p in report.iterdir() if p.is_dir())
+    assert len(runs) == 4 and all((report / r / "compact.npz").exists() for r in runs)
+    assert sorted(p.name for p in out.iterdir()) == runs  # the training runs stay apart from the report
+    comparison = json.loads((report / "comparison.json").read_text())
     assert set(comparison) == {"macro recall", "rarest third recall"}
     for r in comparison.values():
         assert r["lo"] <= r["mean"] <= r["hi"] and 0.0 <= r["p_holm"] <= 1.0
-    stamps = {r: (out / r / "result.json").stat().st_mtime_ns for r in runs}
+    stamps = {r: (report / r / "result.json").stat().st_mtime_ns for r in runs}
+    # a training cut off mid-way (weights of some epoch, no metrics.json yet) is trained again
+    cut = runs[0]
+    (report / cut / "result.json").unlink()
+    (out / cut / "metrics.json").unlink()
+    weights = out / cut / "train" / "weights" / "best.pt"
+    before = weights.stat().st_mtime_ns
     capsys.readouterr()
-    assert main(["--tiny", "--out", str(out), "--seeds", "0,1"]) == 0
-    assert {r: (out / r / "result.json").stat().st_mtime_ns for r in runs} == stamps
+    assert main(args) == 0
+    assert weights.stat().st_mtime_ns > before and (out / cut / "metrics.json").exists()
+    assert {r: (report / r / "result.json").stat().st_mtime_ns for r in runs if r != cut} == \
+        {r: t for r, t in stamps.items() if r != cut}

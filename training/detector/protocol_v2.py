@@ -1,7 +1,8 @@
 """Detector BCE vs focal, protocol v2: settings and thresholds chosen on val scenes, 5 seeds, paired.
 
-``python -m training.detector.protocol_v2 [--tiny] [--out runs/detector/v2]`` (resumable: a run whose
-``result.json`` exists is skipped):
+``python -m training.detector.protocol_v2 [--tiny] [--out runs/detector/v2] [--report reports/detector/v2]``
+(resumable: a run whose ``result.json`` is in the report is skipped; the report is committed, so a
+fresh checkout resumes too):
 
 1. **Tune on val** (seed 0): BCE at class-loss gains {0.5, 1, 2}; focal at the same gains × γ {1, 1.5, 2}
    × α {none, 0.25}. Each run is scored on *val* scenes (val-split drawings) by the class-aware mAP50;
@@ -15,7 +16,7 @@
 
 Setting: 12 classes at evenly spaced frequency ranks (``--num-words 12``), hard scenes, started from
 the shipped class-agnostic detector, as the v1 12-class experiment (``reports/detector/README.md``).
-Not run on this machine (≈ 29 runs × ~25 min CPU each ≈ 12 h CPU; ~1 h on one GPU).
+Cost on this 2-core machine: 29 runs of ~6 min each (one core, ~50 s an epoch) ≈ 3 h (~1 h on one GPU).
 """
 
 from __future__ import annotations
@@ -93,18 +94,21 @@ def _scenes(split: str, n: int, words: list[str], tiny: bool):
     return list(heldout_scenes(n, HELDOUT_SEED + (0 if split == "test" else 17), SceneConfig.hard(), drawings))
 
 
-def run_one(cfg: DetectorTrainConfig, val_scenes, test_scenes) -> dict:
-    """Train (unless trained), then score on val (threshold, mAP) and test (hits at the val threshold)."""
+def run_one(cfg: DetectorTrainConfig, val_scenes, test_scenes, report: Path) -> dict:
+    """Train (unless trained to the end), then score on val (threshold, mAP) and test (hits at the val
+    threshold). What is kept goes to ``report/<run>/`` (committed): ``result.json``, ``compact.npz``.
+    A run with its result there is skipped; a training cut off mid-way (no ``metrics.json``, which
+    ``train`` writes last) is trained again from the start, never scored from its last epoch."""
     from services.detector.model import Detector
     from training.eval.detector import evaluate, predict, run_names, train_counts
 
     from .train import train
 
-    out = Path(cfg.out)
-    if (out / "result.json").exists():
-        return json.loads((out / "result.json").read_text())
+    out, kept = Path(cfg.out), report / Path(cfg.out).name
+    if (kept / "result.json").exists():
+        return json.loads((kept / "result.json").read_text())
     best = out / "train" / "weights" / "best.pt"
-    if not best.exists():
+    if not (best.exists() and (out / "metrics.json").exists()):
         best = train(cfg)
     det = Detector(best, imgsz=cfg.resolved().imgsz, conf=1e-5, iou=0.7, max_objects=100)
     val_preds = predict(det, val_scenes)
@@ -113,11 +117,13 @@ def run_one(cfg: DetectorTrainConfig, val_scenes, test_scenes) -> dict:
     names = run_names(out)
     hits, y = object_hits(predict(det, test_scenes), test_scenes, conf, names)
     counts = train_counts(out)
-    np.savez_compressed(out / "compact.npz", test_hits=hits, test_y=y,
+    kept.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(kept / "compact.npz", test_hits=hits, test_y=y,
                         train_counts=np.asarray([counts.get(w, 0) for w in names], dtype=np.int32))
+    train_s = json.loads((out / "metrics.json").read_text()).get("train_seconds")
     result = {"config": asdict(cfg), "val_conf": conf, "val_map50_classes": val.get("map50_classes", 0.0),
-              "test_recall": float(hits.mean()) if len(hits) else 0.0}
-    (out / "result.json").write_text(json.dumps(result, indent=2))
+              "test_recall": float(hits.mean()) if len(hits) else 0.0, "train_seconds": train_s}
+    (kept / "result.json").write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -148,13 +154,16 @@ def compare(root: Path, bce: dict, focal: dict, seeds=SEEDS, n_boot: int = 2000)
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.detector.protocol_v2")
-    p.add_argument("--out", default="runs/detector/v2")
+    p.add_argument("--out", default="runs/detector/v2", help="training runs (weights, scenes)")
+    p.add_argument("--report", default=None, help="what is kept and committed: each run's result.json and "
+                   "compact.npz, chosen.json, comparison.json (default reports/detector/v2; --tiny: OUT/report)")
     p.add_argument("--tiny", action="store_true", help="seconds-long runs on 4 words (tests)")
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--val-scenes", type=int, default=200)
     p.add_argument("--test-scenes", type=int, default=300)
     args = p.parse_args(argv)
     root = Path(args.out)
+    report = Path(args.report or (root / "report" if args.tiny else "reports/detector/v2"))
     seeds = tuple(int(s) for s in args.seeds.split(","))
     from .train import long_tail_words
 
@@ -164,17 +173,18 @@ def main(argv: list[str] | None = None) -> int:
     grid = [tuning_grid()[0], tuning_grid()[3]] if args.tiny else tuning_grid()
     tuned = {s_["loss"]: [] for s_ in grid}
     for setting in grid:
-        r = run_one(_config(setting, seeds[0], root, args.tiny), val_scenes, test_scenes)
+        r = run_one(_config(setting, seeds[0], root, args.tiny), val_scenes, test_scenes, report)
         tuned[setting["loss"]].append((r["val_map50_classes"], setting))
         print(f"tune {run_name(setting, seeds[0])}: val class mAP50 {r['val_map50_classes']:.4f}", flush=True)
     chosen = {loss: max(v, key=lambda t: t[0])[1] for loss, v in tuned.items()}
-    (root / "chosen.json").write_text(json.dumps(chosen, indent=2))
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "chosen.json").write_text(json.dumps(chosen, indent=2))
     for seed in seeds:
         for setting in chosen.values():
-            run_one(_config(setting, seed, root, args.tiny), val_scenes, test_scenes)
+            run_one(_config(setting, seed, root, args.tiny), val_scenes, test_scenes, report)
     if "focal" in chosen and "bce" in chosen:
-        res = compare(root, chosen["bce"], chosen["focal"], seeds)
-        (root / "comparison.json").write_text(json.dumps(res, indent=2))
+        res = compare(report, chosen["bce"], chosen["focal"], seeds)
+        (report / "comparison.json").write_text(json.dumps(res, indent=2))
         for k, r in res.items():
             print(f"focal - bce, {k}: {100 * r['mean']:+.1f} [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}] points, "
                   f"Holm p = {r['p_holm']:.3g}", flush=True)
