@@ -331,12 +331,26 @@ def conclusion(rows: list[dict], backbone: str) -> list[str]:
                   "qmw-source vs qmw-source-norm (loss scale)", "logit-adjusted vs ce"):
         lines.append(f"   - {label}: {verdict(by.get(label))}; rarest ⅓: "
                      f"{verdict(by.get(label), 'rare') if label in by else '–'}")
-    lines += ["", "3. **\"Focal loss helps the bottom classes\" (detector).** Not part of this classifier run. The "
-              "val-tuned, val-thresholded 5-seed protocol is code (`python -m training.detector.protocol_v2`, "
-              "`reports/detector/README.md`) that has not been run here: **untested** beyond v1's 2 seeds.", "",
-              "## Controls", ""]
+    lines += ["", "3. **\"Focal loss helps the bottom classes\" (detector).** Not part of this classifier run: "
+              + _detector_state(), "", "## Controls", ""]
     for r in rows:
         if r["family"] in ("what trains", "distillation", "starting points"):
             lines.append(f"- {r['label']}: {verdict(r)}")
     lines += ["", f"Main placement: `{main}`. Cells, intervals and the protocol: [README.md](README.md)."]
     return lines
+
+
+def _detector_state() -> str:
+    """Where the detector's protocol v2 stands, from its committed files (reports/detector/v2/)."""
+    root = Path(__file__).resolve().parents[2] / "reports" / "detector" / "v2"
+    comparison = root / "comparison.json"
+    if comparison.exists():
+        res = json.loads(comparison.read_text())
+        parts = [f"{k}: {100 * r['mean']:+.1f} points [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}], Holm p = "
+                 f"{r['p_holm']:.3g}" for k, r in res.items()]
+        return ("focal − BCE at val-chosen settings and thresholds, 5 seeds (`reports/detector/v2/`): "
+                + "; ".join(parts) + ".")
+    done = sum(1 for d in root.glob("*/result.json")) if root.exists() else 0
+    return (f"its val-tuned, val-thresholded 5-seed protocol (`python -m training.detector.protocol_v2`, "
+            f"`reports/detector/README.md`) is under way ({done} of 29 runs finished; settings chosen on val scenes only): "
+            "**untested** so far beyond v1's 2 seeds.")
