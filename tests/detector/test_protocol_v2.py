@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from training.detector.protocol_v2 import object_hits, run_name, tuning_grid, val_threshold
+from training.detector.protocol_v2 import object_hits, run_name, total_runs, tuning_grid, val_threshold
 
 
 def _case():
@@ -36,6 +36,7 @@ def test_tuning_grid_names_are_unique():
     grid = tuning_grid()
     assert len(grid) == 21 and {g["loss"] for g in grid} == {"bce", "focal"}
     assert len({run_name(g, 0) for g in grid}) == 21
+    assert total_runs() == 29  # 21 tuning runs at seed 0, then the two chosen settings at seeds 1-4
 
 
 def test_tiny_protocol_runs_end_to_end_and_resumes(tmp_path, capsys):

@@ -350,7 +350,10 @@ def _detector_state() -> str:
                  f"{r['p_holm']:.3g}" for k, r in res.items()]
         return ("focal − BCE at val-chosen settings and thresholds, 5 seeds (`reports/detector/v2/`): "
                 + "; ".join(parts) + ".")
+    from training.detector.protocol_v2 import total_runs
+
     done = sum(1 for d in root.glob("*/result.json")) if root.exists() else 0
     return (f"its val-tuned, val-thresholded 5-seed protocol (`python -m training.detector.protocol_v2`, "
-            f"`reports/detector/README.md`) is under way ({done} of 29 runs finished; settings chosen on val scenes only): "
+            f"`reports/detector/README.md`) is under way ({done} of {total_runs()} runs finished; "
+            "settings chosen on val scenes only): "
             "**untested** so far beyond v1's 2 seeds.")

@@ -44,6 +44,11 @@ def tuning_grid() -> list[dict]:
     return grid
 
 
+def total_runs(seeds=SEEDS) -> int:
+    """Runs of the whole protocol: the tuning grid at the first seed, then both chosen settings at the others."""
+    return len(tuning_grid()) + 2 * (len(seeds) - 1)
+
+
 def run_name(setting: dict, seed: int) -> str:
     parts = [setting["loss"], f"cls{setting['cls_gain']:g}"]
     if setting["loss"] == "focal":
