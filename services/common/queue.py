@@ -216,6 +216,15 @@ def task_message(stage: str, job_id: str, queue: str | None = None, inline: dict
                               "content-type": "application/json", "headers": headers, "properties": properties})
 
 
+def pushing(message: tuple[str, str] | None):
+    """The ``also`` of ``JobStore.create``/``complete_stage`` that queues a :func:`task_message` in the
+    record's transaction (None: no message, nothing added)."""
+    if message is None:
+        return None
+    name, body = message
+    return lambda pipe: pipe.lpush(name, body)
+
+
 def warm_publisher(app, queues: Iterable[str]) -> None:
     """Pay this process's first-publish costs now, not on its first job: Celery builds its result
     backend on the first ``send_task`` (an entry-point scan) and kombu declares each queue once per

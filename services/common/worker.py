@@ -46,6 +46,7 @@ from .queue import (
     TRANSIENT_ERRORS,
     enqueue,
     pushes_in_transaction,
+    pushing,
     retry_options,
     task_message,
 )
@@ -234,13 +235,12 @@ def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute,
     finish = rest[0] if rest else None
     elapsed = time.perf_counter() - t0
     nxt = NEXT_STAGE[stage]
-    push = None  # the next stage's message, queued in the same transaction as the result
+    message = None  # the next stage's message, queued in the same transaction as the result
     if nxt is not None and pushes_in_transaction(app):
-        name, message = task_message(nxt, job_id, queue_for(nxt, rec.routes), _PAYLOAD_OUT.get())
-        push = lambda pipe: pipe.lpush(name, message)  # noqa: E731
+        message = task_message(nxt, job_id, queue_for(nxt, rec.routes), _PAYLOAD_OUT.get())
     after = store.complete_stage(job_id, stage, nxt, objects, elapsed * 1000, crop_keys,
-                                 models={ctx.kind: ctx.version or "unknown"}, also=push)
-    if (push is None and after is not None and nxt is not None and after.stage.value == nxt
+                                 models={ctx.kind: ctx.version or "unknown"}, also=pushing(message))
+    if (message is None and after is not None and nxt is not None and after.stage.value == nxt
             and after.status not in TERMINAL):
         enqueue(app, nxt, job_id, queue_for(nxt, after.routes), _PAYLOAD_OUT.get())
     if finish is not None and after is not None:  # a job deleted meanwhile gets no crops

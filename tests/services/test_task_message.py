@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from services.common.job_store import JobRecord, JobStore, new_job_id
-from services.common.queue import enqueue, make_celery, pushes_in_transaction, task_message
+from services.common.queue import enqueue, make_celery, pushes_in_transaction, pushing, task_message
 from services.common.settings import CommonSettings
 from services.core.contracts import DetectedObject
 
@@ -60,12 +60,12 @@ def test_the_message_goes_out_with_the_change_or_not_at_all(r):
     store = JobStore(r, ttl_s=3600)
     job = JobRecord(id=new_job_id(), sketch_key="sketches/x.png", deadline_at=time.time() + 60)
     name, message = task_message("detect", job.id)
-    store.create(job, also=lambda pipe: pipe.lpush(name, message))
+    store.create(job, also=pushing((name, message)))
     assert r.lrange("detect", 0, -1) == [message.encode()]
 
     name, message = task_message("classify", job.id)
     obj = DetectedObject(box=[0, 0, 10, 10], score=0.9, detector_label="x")
-    assert store.complete_stage(job.id, "detect", "classify", [obj], 5.0, also=lambda p: p.lpush(name, message))
+    assert store.complete_stage(job.id, "detect", "classify", [obj], 5.0, also=pushing((name, message)))
     # a redelivered detect task: the job is past detect, nothing is written and nothing queued
     assert store.complete_stage(job.id, "detect", "classify", [obj], 5.0, also=lambda p: p.lpush(name, "again")) is None
     assert r.lrange("classify", 0, -1) == [message.encode()]

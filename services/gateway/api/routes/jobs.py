@@ -31,7 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.common.inline import upload_payload
 from services.common.job_store import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
-from services.common.queue import enqueue, pushes_in_transaction, task_message
+from services.common.queue import enqueue, pushes_in_transaction, pushing, task_message
 from services.common.routing import queue_for
 from services.core.contracts import ErrorBody, ImageInfo, Job
 from services.core.requests import REFERENCES, TOP_K, References, StrokesBody, TopK
@@ -189,7 +189,7 @@ def _submit(sub: Submission, settings, store, claims, storage, celery, client: s
     if pushes_in_transaction(celery):
         message = task_message("detect", job_id, queue_for("detect", rec.routes), inline)
     try:
-        store.create(rec, also=(lambda pipe: pipe.lpush(*message)) if message is not None else None)
+        store.create(rec, also=pushing(message))
     except Exception:
         if storing is not None:
             storing.exception()  # stored or not, nothing may stay behind
