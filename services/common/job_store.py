@@ -1,4 +1,5 @@
-"""The job store: job records in Redis, one JSON document per job, with a TTL, updated atomically.
+"""The job store: job records in Redis, one JSON document per job, with a TTL, updated atomically
+(compare-and-set in one Lua script: :meth:`JobStore.update`).
 
 Keys (all under ``sketchref:``):
 
@@ -13,7 +14,7 @@ Keys (all under ``sketchref:``):
 Idempotency-Key claims live beside the records (:mod:`services.common.idempotency`); deleting a job
 deletes its claim too.
 
-Every change of a record is also published (inside the same transaction) on the pub/sub channel
+Every change of a record is also published (atomically with it) on the pub/sub channel
 ``changed:<id>`` (:func:`change_message`: the new status, or the finished job itself), so a client
 waiting on a job (``GET /v1/jobs/{id}?wait=``) is answered as soon as it finishes instead of polling.
 
@@ -24,11 +25,12 @@ write again (objects are replaced as a whole, never appended, so nothing is dupl
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from services.core.contracts import DetectedObject, Job, JobStatus, Stage, utcnow
 
@@ -56,6 +58,7 @@ class JobRecord(Job):
     idempotency_hash: str = ""  # the ``idem:`` key that points at this job, if any
     routes: dict[str, str] = Field(default_factory=dict)  # canary versions chosen at submission (routing.py)
     picks: list[dict] = Field(default_factory=list)  # {"object", "label", "at"}: feedback for retraining
+    _raw: bytes | None = PrivateAttr(default=None)  # the JSON as read or written (JobStore.update's seen)
 
     def public(self) -> Job:
         return Job.model_validate(self.model_dump(include=set(Job.model_fields)))
@@ -85,10 +88,56 @@ def finished_job_json(message: bytes) -> bytes | None:
     return message if message[:1] == b"{" else None
 
 
+# Replace a record only if it is still the one the caller read (the SHA-1 of its JSON), then run the
+# commands that go with the change; all or nothing, one round trip. KEYS[1]: the record. ARGV[1]: the
+# SHA-1 it must have, ARGV[2]: its new JSON (the TTL is kept), then the commands, each as its word
+# count followed by its words. Returns 1 (done), 0 (changed meanwhile: nothing done), -1 (no record).
+_SET_IF_UNCHANGED = """
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+if redis.sha1hex(cur) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+local i = 3
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return 1
+"""
+
+
+class Commands:
+    """Redis commands recorded to run inside :data:`_SET_IF_UNCHANGED` (the ``also`` of
+    :meth:`JobStore.update`): the few that a change of a record brings with it."""
+
+    def __init__(self) -> None:
+        self.words: list = []
+
+    def _add(self, *words) -> None:
+        self.words += [len(words), *words]
+
+    def lpush(self, name: str, *values) -> None:
+        self._add("LPUSH", name, *values)
+
+    def zadd(self, name: str, mapping: dict) -> None:
+        self._add("ZADD", name, *(w for member, score in mapping.items() for w in (repr(float(score)), member)))
+
+    def zrem(self, name: str, *members) -> None:
+        self._add("ZREM", name, *members)
+
+    def hincrby(self, name: str, key: str, amount: int = 1) -> None:
+        self._add("HINCRBY", name, key, amount)
+
+    def publish(self, channel: str, message) -> None:
+        self._add("PUBLISH", channel, message)
+
+
 class JobStore:
     def __init__(self, redis_client, ttl_s: int = DEFAULT_TTL_S):
         self.r = redis_client
         self.ttl_s = int(ttl_s)
+        self._set_if_unchanged = redis_client.register_script(_SET_IF_UNCHANGED)
 
     # -- records ---------------------------------------------------------------------------------
     def create(self, job: JobRecord, also: Callable[[object], None] | None = None) -> None:
@@ -106,56 +155,66 @@ class JobStore:
         pipe.execute()
 
     def get(self, job_id: str) -> JobRecord | None:
+        """The record (keeping its JSON: ``seen`` of :meth:`update`), or None."""
         raw = self.r.get(job_key(job_id))
-        return JobRecord.model_validate_json(raw) if raw else None
+        if not raw:
+            return None
+        rec = JobRecord.model_validate_json(raw)
+        rec._raw = raw
+        return rec
 
     def update(self, job_id: str, change: Callable[[JobRecord], JobRecord | None],
-               also: Callable[[object], None] | None = None) -> JobRecord | None:
-        """Apply ``change`` atomically (optimistic WATCH/MULTI, retried on conflict).
+               also: Callable[[object], None] | None = None, seen: JobRecord | None = None) -> JobRecord | None:
+        """Apply ``change`` atomically: compare-and-set, retried on conflict.
 
         ``change`` returns the new record, or None to leave it as it is. Returns the record as stored
         afterwards (None when the job does not exist). Terminal transitions update the metrics and
-        leave the deadline set. ``also(pipe)`` adds commands to the same transaction when the record
-        changes (one round trip instead of two).
+        leave the deadline set. ``also(commands)`` adds commands (``lpush``, ``zadd``) that run with the
+        change, atomically, only when the record changes. ``seen``: the record as this caller last
+        read or wrote it (:meth:`get` and this method keep its JSON), tried first instead of reading it
+        again; if the stored one is no longer that, it is read again and ``change`` applied to it.
+
+        One round trip per attempt (:data:`_SET_IF_UNCHANGED`), where WATCH, GET and MULTI/EXEC took
+        three: a stage's result and its next message are written in one.
         """
         key = job_key(job_id)
-        import redis
-
+        raw = getattr(seen, "_raw", None) if seen is not None else None
         while True:
-            with self.r.pipeline(transaction=True) as pipe:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    if not raw:
-                        pipe.unwatch()
-                        return None
-                    old = JobRecord.model_validate_json(raw)
-                    new = change(JobRecord.model_validate_json(raw))  # a second parse: cheaper than a deep copy
-                    if new is None:
-                        pipe.unwatch()
-                        return old
-                    new.updated_at = utcnow()
-                    pipe.multi()
-                    pipe.set(key, new.model_dump_json(), keepttl=True)
-                    if new.status != old.status:
-                        pipe.hincrby(JOB_METRICS, new.status.value, 1)
-                        if new.status in TERMINAL:
-                            pipe.zrem(ACTIVE, job_id)
-                    if new.status in TERMINAL:
-                        pipe.zrem(QUIET, job_id)
-                    else:
-                        pipe.zadd(QUIET, {job_id: time.time()})
-                    pipe.publish(changed_channel(job_id), change_message(new))
-                    if also is not None:
-                        also(pipe)
-                    pipe.execute()
-                    return new
-                except redis.WatchError:
-                    continue
+            if raw is None:
+                raw = self.r.get(key)
+                if not raw:
+                    return None
+            old = JobRecord.model_validate_json(raw)
+            new = change(JobRecord.model_validate_json(raw))  # a second parse: cheaper than a deep copy
+            if new is None:
+                old._raw = raw
+                return old
+            new.updated_at = utcnow()
+            data = new.model_dump_json()
+            then = Commands()
+            if new.status != old.status:
+                then.hincrby(JOB_METRICS, new.status.value, 1)
+                if new.status in TERMINAL:
+                    then.zrem(ACTIVE, job_id)
+            if new.status in TERMINAL:
+                then.zrem(QUIET, job_id)
+            else:
+                then.zadd(QUIET, {job_id: time.time()})
+            then.publish(changed_channel(job_id), change_message(new))
+            if also is not None:
+                also(then)
+            done = self._set_if_unchanged(keys=[key], args=[hashlib.sha1(raw).hexdigest(), data, *then.words])
+            if done == 1:
+                new._raw = data.encode()
+                return new
+            if done == -1:  # deleted meanwhile
+                return None
+            raw = None  # changed meanwhile: read it again
 
     # -- stage transitions -------------------------------------------------------------------------
-    def start_stage(self, job_id: str, stage: str) -> JobRecord | None:
-        """Mark the job running at ``stage`` if it is there and not finished; returns the record."""
+    def start_stage(self, job_id: str, stage: str, seen: JobRecord | None = None) -> JobRecord | None:
+        """Mark the job running at ``stage`` if it is there and not finished; returns the record.
+        ``seen``: as in :meth:`update`."""
 
         def change(j: JobRecord):
             if j.status in TERMINAL or j.stage.value != stage or j.status == JobStatus.running and j.started_at:
@@ -164,16 +223,17 @@ class JobStore:
             j.started_at = j.started_at or time.time()
             return j
 
-        return self.update(job_id, change)
+        return self.update(job_id, change, seen=seen)
 
     def complete_stage(self, job_id: str, stage: str, next_stage: str | None, objects: list[DetectedObject],
                        elapsed_ms: float, crop_keys: list[str] | None = None,
                        models: dict[str, str] | None = None,
-                       also: Callable[[object], None] | None = None) -> JobRecord | None:
+                       also: Callable[[object], None] | None = None,
+                       seen: JobRecord | None = None) -> JobRecord | None:
         """Store the result of ``stage`` (its time, ``elapsed_ms``, goes into the job's timings) and move
         on; returns the record as stored, or None when the job was not at that stage (nothing written).
-        ``also(pipe)``: commands for the same transaction, run only when the result is stored (the next
-        stage's message)."""
+        ``also(commands)``: commands that run with the change, only when the result is stored (the next
+        stage's message). ``seen``: as in :meth:`update`."""
         applied = False
 
         def change(j: JobRecord):
@@ -195,7 +255,7 @@ class JobStore:
                 j.stage = Stage(next_stage)
             return j
 
-        stored = self.update(job_id, change, also)
+        stored = self.update(job_id, change, also, seen)
         return stored if applied else None
 
     def pick_label(self, job_id: str, index: int, label: str, deadline_s: float) -> JobRecord | None:
@@ -218,8 +278,8 @@ class JobStore:
             j.deadline_at = time.time() + deadline_s
             return j
 
-        def also(pipe):
-            pipe.zadd(ACTIVE, {job_id: time.time() + deadline_s})
+        def also(then):
+            then.zadd(ACTIVE, {job_id: time.time() + deadline_s})
 
         stored = self.update(job_id, change, also=also)
         return stored if applied else None

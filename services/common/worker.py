@@ -13,7 +13,8 @@ that a crash cut short, also for a job that has succeeded).
 Side outputs off the critical path: ``compute`` may return a third item, a ``finish`` callable (the
 recommender's crop uploads). It runs after the result is stored and the next stage is enqueued (or the
 job is marked succeeded, so the client is already answered), and before the task returns (so before
-the message is acknowledged): nobody waits for it, and a crash during it is a redelivery like any other.
+the message is acknowledged), on a thread at the lowest CPU priority (:meth:`Context.at_low_priority`):
+nobody waits for it, and a crash during it is a redelivery like any other.
 
 Decode once (:mod:`services.common.inline`): a message may carry a small payload besides the job id
 (the upload, the detector's clean image); :func:`load_gray` uses it instead of S3 when it is the job's,
@@ -97,6 +98,7 @@ class Context:
     batch_fn: Callable | None = None
     _batcher: object | None = None
     _model_thread: ThreadPoolExecutor | None = None
+    _side_thread: ThreadPoolExecutor | None = None
     watchdog: Watchdog | None = None  # the threads pool's hard time limits (watchdog.py)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -110,6 +112,18 @@ class Context:
             if self._model_thread is None:
                 self._model_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{self.kind}-model")
         return self._model_thread.submit(fn, *args).result()
+
+    def at_low_priority(self, fn: Callable) -> None:
+        """``fn()``, run on this process's side-output thread, at the lowest CPU priority (nice 19)
+        (``finish`` of a stage: the recommender's crop uploads). They are written once the client has
+        its answer, but on a shared machine they competed with sending it: the gateway's answer reached
+        the client ~1.5 ms later while they ran at normal priority (2-core machine). Waited for, so
+        the message is still acknowledged after them."""
+        with self._lock:
+            if self._side_thread is None:
+                self._side_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{self.kind}-side",
+                                                       initializer=_lowest_priority)
+        self._side_thread.submit(fn).result()
 
     def batcher(self):
         with self._lock:
@@ -166,8 +180,16 @@ class Context:
         """In a freshly forked pool child: forget the clients and threads (not fork-safe); keep the
         warmed model."""
         self._store = self._storage = None
-        self._model_thread = self._batcher = None
+        self._model_thread = self._batcher = self._side_thread = None
         self._lock = threading.Lock()
+
+
+def _lowest_priority() -> None:
+    """Nice 19 for the calling thread (Linux: a thread's own nice value); elsewhere nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (OSError, AttributeError):
+        pass
 
 
 class PermanentError(Exception):
@@ -225,7 +247,7 @@ def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute,
     if rec.stage.value != stage:
         return _redelivered(ctx, app, stage, rec, on_redelivery)
     if rec.status != JobStatus.running:  # the first stage: queued -> running
-        store.start_stage(job_id, stage)
+        rec = store.start_stage(job_id, stage, seen=rec) or rec
     t0 = time.perf_counter()
     try:
         objects, crop_keys, *rest = compute(ctx, rec)
@@ -239,12 +261,12 @@ def run_stage(ctx: Context, app, stage: str, job_id: str, compute: Compute,
     if nxt is not None and pushes_in_transaction(app):
         message = task_message(nxt, job_id, queue_for(nxt, rec.routes), _PAYLOAD_OUT.get())
     after = store.complete_stage(job_id, stage, nxt, objects, elapsed * 1000, crop_keys,
-                                 models={ctx.kind: ctx.version or "unknown"}, also=pushing(message))
+                                 models={ctx.kind: ctx.version or "unknown"}, also=pushing(message), seen=rec)
     if (message is None and after is not None and nxt is not None and after.stage.value == nxt
             and after.status not in TERMINAL):
         enqueue(app, nxt, job_id, queue_for(nxt, after.routes), _PAYLOAD_OUT.get())
     if finish is not None and after is not None:  # a job deleted meanwhile gets no crops
-        finish()
+        ctx.at_low_priority(finish)
     outcome = "done" if after is not None else "skipped"
     _stage_done(ctx, stage, job_id, outcome, t0, elapsed)
     return outcome

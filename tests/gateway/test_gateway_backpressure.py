@@ -5,6 +5,7 @@ back, submissions are accepted again. Each test uses a Redis database of its own
 from __future__ import annotations
 
 import httpx
+import pytest
 import redis
 
 from services.common.processes import wait_until
@@ -56,3 +57,41 @@ def test_a_queue_deeper_than_the_limit_is_503(stack_env):
         assert redis.Redis.from_url(env["SKETCHREF_REDIS_URL"]).llen("detect") == 3
     finally:
         gw.stop()
+
+
+def test_depth_reading_is_reused_only_far_from_the_limit(redis_url):
+    """A submission far from the limit reuses a recent reading of the queue depths (one Redis round trip
+    saved); every submission it let through since counts as one more message, and near the limit (half
+    of it) or after DEPTH_REUSE_S each one reads again, so the limit holds exactly."""
+    from types import SimpleNamespace
+
+    from services.gateway.backpressure import DEPTH_REUSE_S, Backpressure
+    from services.gateway.errors import ApiError
+
+    r = redis.Redis.from_url(redis_url)
+    r.delete("detect", "classify", "recommend")
+    now = [0.0]
+    bp = Backpressure(None, SimpleNamespace(require_workers=False, max_queue_depth=8, outage_retry_after_s=5), clock=lambda: now[0])
+    reads = []
+    real = bp._depths
+
+    def counted(client):
+        depths = real(client)
+        reads.append(depths is not None)
+        return depths
+
+    bp._depths = counted
+    for _ in range(5):  # each check lets one more job in (the queue fills: nobody consumes)
+        bp.check(r)
+        r.lpush("detect", "m")
+    # read (0), reused while 0 + checks since stays under 4, read again at the fifth (estimate 4)
+    assert reads == [True, False, False, False, True]
+    r.lpush("detect", *["m"] * 3)  # depth 8: full; the estimate (4 + 1) is not far from it: read
+    with pytest.raises(ApiError) as refused:
+        bp.check(r)
+    assert refused.value.code == "queue_full" and reads[-1] is True
+    r.delete("detect")
+    now[0] += DEPTH_REUSE_S + 0.01
+    bp.check(r)
+    assert reads[-1] is True  # an old reading is read again
+    r.delete("detect")

@@ -259,3 +259,37 @@ def test_a_requeued_message_goes_to_the_front_of_its_queue(redis_url):
             order.append(json.loads(m.body)[0][0])
     assert order == ["first", "second", "third"]
     assert r.hlen("unacked") == 0
+
+
+def test_update_from_a_stale_read_applies_to_the_stored_record(store):
+    """``seen`` is only a first guess: a record changed since it was read is read again, and the change
+    applies to what is stored (nothing another writer did is lost)."""
+    job = _job()
+    store.create(job)
+    seen = store.get(job.id)
+    store.update(job.id, lambda j: j.model_copy(update={"top_k": 9}))  # another writer, meanwhile
+    after = store.update(job.id, lambda j: j.model_copy(update={"references": 2}), seen=seen)
+    assert (after.top_k, after.references) == (9, 2)
+    stored = store.get(job.id)
+    assert (stored.top_k, stored.references) == (9, 2)
+    # a record deleted since it was read is not written back
+    store.delete(job.id)
+    assert store.update(job.id, lambda j: j.model_copy(update={"top_k": 1}), seen=stored) is None
+    assert store.get(job.id) is None
+
+
+def test_update_runs_its_commands_with_the_change_only(store):
+    job = _job()
+    store.create(job)
+    store.update(job.id, lambda j: j.model_copy(update={"top_k": 6}), also=lambda then: then.lpush("l", "m"))
+    assert store.r.lrange("l", 0, -1) == [b"m"]
+    store.update(job.id, lambda j: None, also=lambda then: then.lpush("l", "never"))  # no change: nothing
+    assert store.r.lrange("l", 0, -1) == [b"m"]
+
+
+def test_update_survives_a_flushed_script_cache(store):
+    """A restarted Redis has forgotten the compare-and-set script: it is sent again, not an error."""
+    job = _job()
+    store.create(job)
+    store.r.script_flush()
+    assert store.start_stage(job.id, "detect").status == JobStatus.running

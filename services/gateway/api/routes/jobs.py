@@ -267,13 +267,22 @@ async def create_job(
 ) -> Response:
     wait = prefer_wait(prefer)
     validate = await read_submission(request, settings, top_k, references)
-    sub = await run_in_threadpool(validate)
     job_id = new_job_id()
     async with contextlib.AsyncExitStack() as stack:
+        # subscribed before the job is queued (its end cannot slip by); the subscription's round trip
+        # to Redis runs while a thread validates the upload
+        subscribing = (asyncio.ensure_future(stack.enter_async_context(
+            request.app.state.job_watch.watch(changed_channel(job_id)))) if wait > 0 else None)
         try:
-            # subscribed before the job is queued: its end cannot slip by
-            changes = (await stack.enter_async_context(request.app.state.job_watch.watch(changed_channel(job_id)))
-                       if wait > 0 else None)
+            sub = await run_in_threadpool(validate)
+        except BaseException:  # the refusal is the answer, whatever the subscription does
+            if subscribing is not None:
+                subscribing.cancel()
+                with contextlib.suppress(BaseException):
+                    await subscribing
+            raise
+        try:
+            changes = await subscribing if subscribing is not None else None
             if sub.render is not None:  # strokes: drawn in the render process pool, never in this process
                 sub.data = await render(request.app, sub.render)
                 sub.sha256 = hashlib.sha256(sub.data).hexdigest()
