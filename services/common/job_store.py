@@ -14,9 +14,11 @@ Keys (all under ``sketchref:``):
 Idempotency-Key claims live beside the records (:mod:`services.common.idempotency`); deleting a job
 deletes its claim too.
 
-Every change of a record is also published (atomically with it) on the pub/sub channel
-``changed:<id>`` (:func:`change_message`: the new status, or the finished job itself), so a client
-waiting on a job (``GET /v1/jobs/{id}?wait=``) is answered as soon as it finishes instead of polling.
+Every change that finishes a job is also published (atomically with it) on the pub/sub channel
+``changed:<id>`` (:func:`change_message`: the finished job itself), so a client waiting on a job
+(``GET /v1/jobs/{id}?wait=``, ``Prefer: wait``) is answered as soon as it finishes instead of
+polling. The changes in between are not: nobody waits for them, and each woke the gateway at the
+moment the next stage started (three times a job).
 
 Stage idempotency: a stage's result is written with :meth:`JobStore.complete_stage`, which applies
 only while the job is still at that stage; a redelivered task finds the job past it and does not
@@ -73,13 +75,14 @@ def job_key(job_id: str) -> str:
 
 
 def changed_channel(job_id: str) -> str:
-    """The pub/sub channel on which every change of the job is announced (message: its status)."""
+    """The pub/sub channel on which the job's finishing is announced (:func:`change_message`)."""
     return f"{PREFIX}changed:{job_id}"
 
 
 def change_message(rec: JobRecord) -> str:
-    """What ``changed:<id>`` carries: the status, or for a finished job the public job as JSON, which
-    a waiting client is answered with as it is (no second read of the record)."""
+    """What ``changed:<id>`` carries: for a finished job the public job as JSON, which a waiting client
+    is answered with as it is (no second read of the record); else the status (published by earlier
+    versions, which announced every change: a gateway still understands it)."""
     return rec.public().model_dump_json() if rec.status in TERMINAL else rec.status.value
 
 
@@ -200,7 +203,8 @@ class JobStore:
                 then.zrem(QUIET, job_id)
             else:
                 then.zadd(QUIET, {job_id: time.time()})
-            then.publish(changed_channel(job_id), change_message(new))
+            if new.status in TERMINAL:
+                then.publish(changed_channel(job_id), change_message(new))
             if also is not None:
                 also(then)
             done = self._set_if_unchanged(keys=[key], args=[hashlib.sha1(raw).hexdigest(), data, *then.words])
