@@ -94,6 +94,7 @@ def run(args) -> int:
     if args.metrics_port is None:
         args.metrics_port = s.worker_metrics_port
     logs.configure(args.loglevel, args.log_format)
+    logs.quiet_task_lines(args.loglevel)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("YOLO_OFFLINE", "1")
     queue = WORKER_QUEUES[args.kind]

@@ -80,3 +80,27 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+class _NotTaskSucceeded(logging.Filter):
+    """Drops Celery's per-task "succeeded" line (its retries and failures pass)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from celery.app.trace import LOG_SUCCESS
+
+        return record.msg != LOG_SUCCESS
+
+
+def quiet_task_lines(level: str = "INFO") -> None:
+    """Turn off Celery's "Task ... received" and "Task ... succeeded" lines below ``DEBUG``: the stage's
+    own line (``detect done``, with the job, stage, outcome and duration) says the same. Each stage
+    wrote three lines, and the "received" one is written before the task runs: every line woke the
+    log collector (``sketchref up``, a container runtime) on the job's path. Retries, failures and
+    everything else Celery logs are kept."""
+    if logging.getLevelName(level.upper()) == logging.DEBUG:
+        return
+    logging.getLogger("celery.worker.strategy").setLevel(logging.WARNING)  # only "received" below that
+    trace = logging.getLogger("celery.app.trace")
+    if not any(isinstance(f, _NotTaskSucceeded) for f in trace.filters):
+        trace.addFilter(_NotTaskSucceeded())
+

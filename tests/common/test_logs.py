@@ -44,3 +44,28 @@ def test_secrets_from_the_environment_and_url_passwords_are_masked():
         rec = _record("failed")
         rec.exc_info = sys.exc_info()
     assert "s3-secret-987" not in JsonFormatter(red).format(rec)
+
+
+def test_celery_per_task_lines_are_off_below_debug_but_retries_stay():
+    """A stage's own line says what Celery's "received" and "succeeded" lines said; those are not written
+    at INFO (each one woke the log collector on the job's path), a retry still is, and DEBUG has them."""
+    from celery.app.trace import LOG_RECEIVED, LOG_RETRY, LOG_SUCCESS
+
+    from services.common.logs import quiet_task_lines
+
+    strategy, trace = logging.getLogger("celery.worker.strategy"), logging.getLogger("celery.app.trace")
+    saved = strategy.level, list(trace.filters)
+    try:
+        quiet_task_lines("info")
+        assert not strategy.isEnabledFor(logging.INFO)  # Celery checks this before it logs "received"
+        assert strategy.isEnabledFor(logging.WARNING)
+        passes = [trace.filter(logging.LogRecord(trace.name, logging.INFO, __file__, 1, msg, None, None))
+                  for msg in (LOG_SUCCESS, LOG_RETRY, LOG_RECEIVED)]
+        assert passes == [False, True, True]
+        quiet_task_lines("info")  # idempotent: one filter
+        assert len(trace.filters) == len(saved[1]) + 1
+    finally:
+        strategy.setLevel(saved[0])
+        trace.filters[:] = saved[1]
+    quiet_task_lines("debug")
+    assert strategy.level == saved[0] and trace.filters == saved[1]
