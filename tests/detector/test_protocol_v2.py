@@ -39,6 +39,31 @@ def test_tuning_grid_names_are_unique():
     assert total_runs() == 29  # 21 tuning runs at seed 0, then the two chosen settings at seeds 1-4
 
 
+def test_a_best_gain_on_the_grid_edge_is_tried_doubled():
+    """Where a loss's best val score is at the largest gain tried, its best setting runs again at twice
+    the gain (other settings kept) until the best is inside the range or the cap is reached."""
+    from training.detector.protocol_v2 import widen_at_edge
+
+    def setting(g, gamma=1.0):
+        return {"loss": "focal", "cls_gain": g, "focal_gamma": gamma, "focal_alpha": None}
+
+    peak = {0.5: 0.10, 1.0: 0.15, 2.0: 0.20, 4.0: 0.22, 8.0: 0.21}
+    ran = []
+
+    def run(s):
+        ran.append(s)
+        return peak[s["cls_gain"]]
+
+    tried = [(0.12, setting(2.0, 2.0)), (0.20, setting(2.0)), (0.15, setting(1.0)), (0.10, setting(0.5))]
+    out = widen_at_edge(tried, run, cap=8.0)
+    assert ran == [setting(4.0), setting(8.0)]  # γ kept from the best; 8 is tried, 4 stays the best
+    assert max(out, key=lambda t: t[0])[1] == setting(4.0)
+    ran.clear()
+    assert widen_at_edge([(0.3, setting(1.0)), (0.2, setting(2.0))], run) == [(0.3, setting(1.0)), (0.2, setting(2.0))]
+    assert ran == []  # best inside the range: nothing more
+    assert len(widen_at_edge([(0.2, setting(8.0))], run, cap=8.0)) == 1  # at the cap: nothing more
+
+
 def test_tiny_protocol_runs_end_to_end_and_resumes(tmp_path, capsys):
     """Tune (one BCE and one focal setting), compare over two seeds; a rerun trains only what was cut off."""
     import json

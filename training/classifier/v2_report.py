@@ -354,6 +354,6 @@ def _detector_state() -> str:
 
     done = sum(1 for d in root.glob("*/result.json")) if root.exists() else 0
     return (f"its val-tuned, val-thresholded 5-seed protocol (`python -m training.detector.protocol_v2`, "
-            f"`reports/detector/README.md`) is under way ({done} of {total_runs()} runs finished; "
+            f"`reports/detector/README.md`) is under way ({done} of at least {total_runs()} runs finished; "
             "settings chosen on val scenes only): "
             "**untested** so far beyond v1's 2 seeds.")
