@@ -31,6 +31,7 @@ from .metrics import make_registry
 from .middleware import AllowHeader, HeaderLimit, SecurityHeaders
 from .ratelimit import RateLimiter
 from .rendering import close_render_pool, warm_render_pool
+from .server import AccessLogAfter
 from .settings import GatewaySettings, get_gateway_settings
 
 log = logging.getLogger("sketchref.gateway")
@@ -152,7 +153,8 @@ def create_app(settings: GatewaySettings | None = None, references=None) -> Fast
                            expose_headers=["Location", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining"],
                            max_age=600)
     app.add_middleware(HeaderLimit)
-    app.add_middleware(SecurityHeaders)  # outermost: the 431 gets the headers too
+    app.add_middleware(SecurityHeaders)  # the 431 gets the headers too
+    app.add_middleware(AccessLogAfter)  # outermost: every answer is logged, once it is out
     app.include_router(api_router)
     openapi.install(app)
     docs.install(app, s.docs_enabled)

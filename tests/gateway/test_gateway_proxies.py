@@ -1,6 +1,6 @@
 """Proxies and clients, against real gateway processes: request heads over 16 KB are a JSON 431,
 X-Forwarded-For is believed only from SKETCHREF_FORWARDED_ALLOW_IPS, and the rate limit and
-Idempotency-Keys belong to the real client."""
+Idempotency-Keys belong to the real client; one access line per request."""
 
 from __future__ import annotations
 
@@ -99,3 +99,27 @@ def test_idempotency_keys_are_scoped_per_client(gateways):
     b = _post(proxied, "203.0.113.21", **key)
     assert a.status_code == b.status_code == 202, (a.text, b.text)
     assert a.json()["id"] != b.json()["id"]  # not the other client's job
+
+
+def test_one_access_line_per_request_written_after_the_answer(stack_env):
+    """At --log-level info the gateway writes uvicorn's access line once per request, with the status
+    answered (uvicorn's own, written before the first byte, is off: server.py)."""
+    import time
+
+    from services.common.processes import Proc, free_port, python_command, wait_until
+    from services.common.settings import ROOT
+
+    port = free_port()
+    p = Proc("gateway", python_command("gateway", "--port", str(port), "--log-level", "info"), env=dict(stack_env),
+             cwd=ROOT, echo=False)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(url + "/healthz", timeout=2).status_code == 200, 60, "gateway", p)
+        assert httpx.get(url + "/v1/jobs/" + "0" * 32, timeout=10).status_code == 404
+        assert httpx.get(url + "/healthz?probe=1", timeout=10).status_code == 200
+        time.sleep(0.5)
+        access = [ln for ln in p.lines if '"GET /' in ln]
+        assert sum(f'"GET /v1/jobs/{"0" * 32} HTTP/1.1" 404' in ln for ln in access) == 1, access
+        assert sum('"GET /healthz?probe=1 HTTP/1.1" 200' in ln for ln in access) == 1, access
+    finally:
+        p.stop()
