@@ -207,7 +207,7 @@ class JobStore:
                 then.publish(changed_channel(job_id), change_message(new))
             if also is not None:
                 also(then)
-            done = self._set_if_unchanged(keys=[key], args=[hashlib.sha1(raw).hexdigest(), data, *then.words])
+            done = self._set_if_unchanged(keys=[key], args=[hashlib.sha1(raw, usedforsecurity=False).hexdigest(), data, *then.words])
             if done == 1:
                 new._raw = data.encode()
                 return new
