@@ -319,12 +319,9 @@ def conclusion(rows: list[dict], backbone: str) -> list[str]:
                      "runs with `--backbone clip --model <hub id or folder>` (tested end to end on a tiny random "
                      "CLIP only).")
     if backbone == "doodlenet":
-        ran = (Path(__file__).resolve().parents[2] / "reports" / "classifier" / "v2-minilm-text" / "README.md").exists()
         lines.append("   - Proxy for attention vs MLP: LoRA on the MiniLM text tower (prompt side), "
                      "`sketchref ablation classifier --protocol v2 --backbone minilm-text` → "
-                     "`reports/classifier/v2-minilm-text/` (a proxy, not the claim; "
-                     + ("see that report for what ran)." if ran else
-                        "**not run yet**: no report exists, so the proxy is untested too)."))
+                     "`reports/classifier/v2-minilm-text/` (a proxy, not the claim; " + _minilm_state() + ")")
     lines += ["",
               "2. **\"QMW beats CE and logit adjustment.\"**"]
     for label in ("qmw vs ce", "qmw vs logit-adjusted", "qmw-source vs ce", "qmw-source-norm vs ce",
@@ -338,6 +335,19 @@ def conclusion(rows: list[dict], backbone: str) -> list[str]:
             lines.append(f"- {r['label']}: {verdict(r)}")
     lines += ["", f"Main placement: `{main}`. Cells, intervals and the protocol: [README.md](README.md)."]
     return lines
+
+
+def _minilm_state() -> str:
+    """How far the MiniLM proxy has got, from its committed files (reports/classifier/v2-minilm-text/)."""
+    from .protocol_v2 import grid
+
+    root = Path(__file__).resolve().parents[2] / "reports" / "classifier" / "v2-minilm-text"
+    if (root / "README.md").exists():
+        return "see that report for what ran)."
+    arms = [a.name for a in grid(backbone="minilm-text")]
+    done = sum((root / "arms" / name / "metrics.json").exists() for name in arms)
+    return (f"under way: {done} of {len(arms)} arms finished, too few to compare, "
+            "so the proxy is **untested** so far).")
 
 
 def _detector_state() -> str:
