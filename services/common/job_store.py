@@ -183,13 +183,17 @@ class JobStore:
         key = job_key(job_id)
         raw = getattr(seen, "_raw", None) if seen is not None else None
         while True:
-            if raw is None:
+            fresh = raw is None
+            if fresh:
                 raw = self.r.get(key)
                 if not raw:
                     return None
             old = JobRecord.model_validate_json(raw)
             new = change(JobRecord.model_validate_json(raw))  # a second parse: cheaper than a deep copy
             if new is None:
+                if not fresh:  # "nothing to do" was decided on the caller's copy: decide on the stored one
+                    raw = None
+                    continue
                 old._raw = raw
                 return old
             new.updated_at = utcnow()
@@ -201,13 +205,13 @@ class JobStore:
                     then.zrem(ACTIVE, job_id)
             if new.status in TERMINAL:
                 then.zrem(QUIET, job_id)
+                then.publish(changed_channel(job_id), change_message(new))
             else:
                 then.zadd(QUIET, {job_id: time.time()})
-            if new.status in TERMINAL:
-                then.publish(changed_channel(job_id), change_message(new))
             if also is not None:
                 also(then)
-            done = self._set_if_unchanged(keys=[key], args=[hashlib.sha1(raw, usedforsecurity=False).hexdigest(), data, *then.words])
+            expected = hashlib.sha1(raw, usedforsecurity=False).hexdigest()  # an equality check, not security
+            done = self._set_if_unchanged(keys=[key], args=[expected, data, *then.words])
             if done == 1:
                 new._raw = data.encode()
                 return new

@@ -103,4 +103,3 @@ def quiet_task_lines(level: str = "INFO") -> None:
     trace = logging.getLogger("celery.app.trace")
     if not any(isinstance(f, _NotTaskSucceeded) for f in trace.filters):
         trace.addFilter(_NotTaskSucceeded())
-

@@ -288,6 +288,18 @@ def test_update_from_a_stale_read_applies_to_the_stored_record(store):
     assert store.get(job.id) is None
 
 
+def test_nothing_to_do_on_a_stale_read_is_decided_again_on_the_stored_record(store):
+    """A change that finds nothing to do on the caller's old copy is tried on the stored record: the job
+    has moved on since, to where the change does apply."""
+    job = _job()
+    store.create(job)
+    at_detect = store.get(job.id)
+    store.complete_stage(job.id, "detect", "classify", [_obj(1)], 5.0)  # meanwhile, elsewhere
+    after = store.complete_stage(job.id, "classify", "recommend", [_obj(2)], 3.0, seen=at_detect)
+    assert after is not None and after.stage == Stage.recommend
+    assert store.get(job.id).objects[0].box == _obj(2).box
+
+
 def test_update_runs_its_commands_with_the_change_only(store):
     job = _job()
     store.create(job)
