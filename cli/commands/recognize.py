@@ -1,5 +1,10 @@
 """``sketchref recognize IMAGE... [--json] [--top-k K]``: the embedded mode, all stages in-process.
 
+An input is a PNG, JPEG or WebP sketch, or a ``.json`` file holding the API's strokes body
+(``{"strokes": [[xs, ys], ...], "width": W, "height": H}``, what the app sends): it is drawn by the
+project's one renderer, as the gateway draws it, and its strokes are used as the services use them
+(touching drawings told apart by the order they were drawn in).
+
 Several inputs are recognized together: the detector's and the classifier's model calls are batched
 across them (the same batch APIs as the workers, services/core/batching.py). Every input gets one entry; an unreadable input gets a message on stderr and an ``error`` entry, the
 others are still recognized, and the exit code is 2.
@@ -12,9 +17,11 @@ import json
 import sys
 from pathlib import Path
 
+from services.core.requests import StrokesError
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("images", nargs="+", help="PNG, JPEG or WebP sketches")
+    p.add_argument("images", nargs="+", help="PNG, JPEG or WebP sketches, or .json strokes bodies")
     p.add_argument("--json", action="store_true", help="print one JSON array, one entry per input")
     p.add_argument("--top-k", type=int, default=5, help="label candidates per object (default 5)")
     p.add_argument("--references", type=int, default=6, help="references per object (default 6)")
@@ -41,21 +48,32 @@ def _table(path: str, objects) -> str:
     return "\n".join(lines)
 
 
+def _read(path: str) -> tuple[bytes, dict | None]:
+    """An input's sketch bytes, and its strokes for a ``.json`` strokes body (StrokesError if bad)."""
+    from services.core.requests import drawn_sketch, read_strokes_body
+
+    data = Path(path).read_bytes()
+    if path.lower().endswith(".json"):
+        return drawn_sketch(read_strokes_body(data))
+    return data, None
+
+
 def _recognize_all(recognizer, args) -> dict:
     """path -> (bytes, Recognition or its exception): every readable input through one batched
     ``recognize_many`` (the detector and classifier calls batched across inputs, 16 at a time)."""
     read: dict = {}
     for path in args.images:
         try:
-            read[path] = Path(path).read_bytes()
-        except OSError as exc:
+            read[path] = _read(path)
+        except (OSError, StrokesError) as exc:
             read[path] = exc
-    paths = [p for p, d in read.items() if isinstance(d, bytes)]
-    out: dict = {p: (b"", d) for p, d in read.items() if not isinstance(d, bytes)}
+    paths = [p for p, d in read.items() if isinstance(d, tuple)]
+    out: dict = {p: (b"", d) for p, d in read.items() if not isinstance(d, tuple)}
     for i in range(0, len(paths), 16):
         chunk = paths[i:i + 16]
-        rs = recognizer.recognize_many([read[p] for p in chunk], top_k=args.top_k, references=args.references)
-        out.update({p: (read[p], r) for p, r in zip(chunk, rs, strict=True)})
+        rs = recognizer.recognize_many([read[p][0] for p in chunk], top_k=args.top_k, references=args.references,
+                                       strokes=[read[p][1] for p in chunk])
+        out.update({p: (read[p][0], r) for p, r in zip(chunk, rs, strict=True)})
     return out
 
 
@@ -75,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             data, result = results[path]
             if isinstance(result, Exception):
                 raise result
-        except (OSError, ImageError) as exc:
+        except (OSError, ImageError, StrokesError) as exc:
             failed = True
             code = getattr(exc, "code", "unreadable_file")
             message = getattr(exc, "message", None) or str(exc)

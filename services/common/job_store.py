@@ -51,6 +51,7 @@ class JobRecord(Job):
     """The stored job: the public :class:`Job` plus what the pipeline needs internally."""
 
     sketch_key: str = ""
+    strokes_key: str = ""  # for a sketch drawn from strokes: the request body, kept for the classifier
     crop_keys: list[str] = Field(default_factory=list)
     deadline_at: float = 0.0
     started_at: float = 0.0

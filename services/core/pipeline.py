@@ -64,36 +64,74 @@ def _objects(clean: Image.Image, found) -> list[DetectedObject]:
             for box, (_, score, label) in zip(boxes, found, strict=True)]
 
 
-def classify_many(jobs: list[tuple[Image.Image, list[DetectedObject], int]], classifier
-                  ) -> list[list[DetectedObject] | Exception]:
-    """:func:`classify` of several sketches ``[(gray, objects, top_k), ...]``: all their boxes through
-    one model call where the classifier has ``classify_many``; each job's objects, or its exception."""
+ClassifyJob = tuple  # (gray, objects, top_k) or (gray, objects, top_k, strokes): see classify
+
+
+def classify_many(jobs: list[ClassifyJob], classifier) -> list[list[DetectedObject] | Exception]:
+    """:func:`classify` of several sketches ``[(gray, objects, top_k[, strokes]), ...]``: all their
+    boxes through one model call where the classifier has ``classify_many``; each job's objects, or
+    its exception."""
     from .batching import run_isolated
 
     def one(job):
-        return classify(*job[:2], classifier, job[2])
+        return classify(*job[:2], classifier, *job[2:])
 
     if not hasattr(classifier, "classify_many"):
         return run_isolated(jobs, lambda js: [one(j) for j in js], one)
 
     def many(js):
-        cleans = [clean_sketch(g) for g, _, _ in js]
-        ranked = classifier.classify_many([(c, [o.box for o in objs], k) for c, (_, objs, k) in zip(cleans, js, strict=True)])
-        return [_labelled(c, objs, classifier, r) for c, (_, objs, _), r in zip(cleans, js, ranked, strict=True)]
+        cleans = [clean_sketch(j[0]) for j in js]
+        ranked = classifier.classify_many([(c, [o.box for o in j[1]], j[2]) for c, j in zip(cleans, js, strict=True)])
+        return [_labelled(c, j[1], classifier, r, j[2], j[3] if len(j) > 3 else None)
+                for c, j, r in zip(cleans, js, ranked, strict=True)]
 
     return run_isolated(jobs, many, one)
 
 
-def classify(gray: Image.Image, objects: list[DetectedObject], classifier, top_k: int = 5) -> list[DetectedObject]:
+def classify(gray: Image.Image, objects: list[DetectedObject], classifier, top_k: int = 5,
+             strokes: dict | None = None) -> list[DetectedObject]:
     """Fill ``labels`` (sorted by calibrated score) of every object from its box in ``gray`` (cleaned
     first unless it already is) and ``confident``: the classifier is sure of its top label (its
     threshold, chosen on val) and the input looks like a sketch (a photo's objects are never
-    confident: see :meth:`SketchStats.looks_like_photo`)."""
+    confident: see :meth:`SketchStats.looks_like_photo`). With the sketch's ``strokes`` (``{"strokes":
+    [[xs, ys], ...], "stroke_width": w}`` in its pixels, in drawing order), a box around drawings drawn
+    one after the other is cut into them where the classifier is surer of each (:func:`split_by_strokes`)."""
     clean = clean_sketch(gray)
-    return _labelled(clean, objects, classifier, classifier.classify(clean, [o.box for o in objects], top_k=top_k))
+    ranked = classifier.classify(clean, [o.box for o in objects], top_k=top_k)
+    return _labelled(clean, objects, classifier, ranked, top_k, strokes)
 
 
-def _labelled(clean: Image.Image, objects: list[DetectedObject], classifier, ranked) -> list[DetectedObject]:
+def split_by_strokes(clean: Image.Image, objects: list[DetectedObject], ranked: list, classifier, top_k: int,
+                     strokes: dict) -> tuple[list[DetectedObject], list]:
+    """Objects (and their ranked labels) with each box that holds several drawings, by the order of its
+    strokes (:func:`services.core.stroke_groups.candidate_parts`), replaced by those drawings when the
+    classifier prefers them (:func:`services.core.stroke_groups.prefer_parts`). The parts are cut from
+    the same clean sketch as every box; each part's crop holds its own ink only (its neighbours' boxes
+    are the other parts)."""
+    from .stroke_groups import candidate_parts, prefer_parts
+
+    boxes = [o.box for o in objects]
+    cands = candidate_parts(boxes, strokes.get("strokes") or [], float(strokes.get("stroke_width") or 0.0))
+    if not cands:
+        return objects, ranked
+    out_o, out_r = [], []
+    for j, (o, r) in enumerate(zip(objects, ranked, strict=True)):
+        if j in cands:
+            alt = [b for i, b in enumerate(boxes) if i != j] + [list(p) for p in cands[j]]
+            parts = classifier.classify(clean, alt, top_k=top_k)[len(boxes) - 1:]
+            if r and all(parts) and prefer_parts(r[0][1], [p[0][1] for p in parts]):
+                out_o += [o.model_copy(update={"box": [float(v) for v in p]}) for p in cands[j]]
+                out_r += parts
+                continue
+        out_o.append(o)
+        out_r.append(r)
+    return out_o, out_r
+
+
+def _labelled(clean: Image.Image, objects: list[DetectedObject], classifier, ranked, top_k: int = 5,
+              strokes: dict | None = None) -> list[DetectedObject]:
+    if strokes:
+        objects, ranked = split_by_strokes(clean, objects, ranked, classifier, top_k, strokes)
     stats = clean.info.get(STATS_KEY)
     sketch = not (stats is not None and stats.looks_like_photo())
     sure = getattr(classifier, "confident", lambda labels: bool(labels) and labels[0][1] >= 0.5)
@@ -181,10 +219,11 @@ class Recognizer:
     def __init__(self, detector, classifier, recommender):
         self.detector, self.classifier, self.recommender = detector, classifier, recommender
 
-    def recognize_many(self, sources: list[bytes], top_k: int = 5, references: int = 6
-                       ) -> list[Recognition | Exception]:
+    def recognize_many(self, sources: list[bytes], top_k: int = 5, references: int = 6,
+                       strokes: list[dict | None] | None = None) -> list[Recognition | Exception]:
         """:meth:`recognize` over several sketches with the detector and the classifier batched across
-        them (the same batch APIs the workers use); an unreadable input is its own exception."""
+        them (the same batch APIs the workers use); an unreadable input is its own exception.
+        ``strokes``: for each source, the strokes it was drawn from, or None (see :func:`classify`)."""
         from .batching import run_isolated
 
         t0 = time.perf_counter()
@@ -199,7 +238,8 @@ class Recognizer:
         t1 = time.perf_counter()
         found = detect_many(grays, self.detector)
         t2 = time.perf_counter()
-        labelled = classify_many([(g, f, top_k) for g, f in zip(grays, found, strict=True)
+        drawn = [strokes[i] if strokes else None for i in ok]
+        labelled = classify_many([(g, f, top_k, s) for g, f, s in zip(grays, found, drawn, strict=True)
                                   if not isinstance(f, Exception)], self.classifier)
         t3 = time.perf_counter()
         n = max(1, len(sources))
@@ -217,7 +257,9 @@ class Recognizer:
             out[i] = objects
         return out
 
-    def recognize(self, source: bytes, top_k: int = 5, references: int = 6) -> Recognition:
+    def recognize(self, source: bytes, top_k: int = 5, references: int = 6,
+                  strokes: dict | None = None) -> Recognition:
+        """One sketch through all stages; ``strokes``: what it was drawn from, if known (:func:`classify`)."""
         t0 = time.perf_counter()
         stats = SketchStats()
         gray = clean_sketch(load_image(source, flatten=False), stats)
@@ -226,7 +268,7 @@ class Recognizer:
         t1 = time.perf_counter()
         objects = detect(gray, self.detector)
         t2 = time.perf_counter()
-        objects = classify(gray, objects, self.classifier, top_k)
+        objects = classify(gray, objects, self.classifier, top_k, strokes)
         t3 = time.perf_counter()
         objects = recommend(objects, self.recommender, references, gray)
         t4 = time.perf_counter()

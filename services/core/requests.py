@@ -121,5 +121,32 @@ def check_strokes(body: StrokesBody, max_points: int = MAX_POINTS,
                            f"{max_render_cost / 1e9:.1f} s (fewer points, a thinner stroke_width or a smaller canvas)")
 
 
+def read_strokes_body(data: bytes) -> StrokesBody:
+    """A strokes body from JSON, with every rule of :func:`check_strokes` (the embedded mode's checks;
+    the gateway adds its own settings' limits); raises :class:`StrokesError` (422 ``invalid_strokes``
+    naming the first bad field, or the rule's code)."""
+    from pydantic import ValidationError
+
+    try:
+        body = StrokesBody.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise StrokesError(422, "invalid_strokes", f"{where + ': ' if where else ''}{first['msg']}") from exc
+    check_strokes(body)
+    return body
+
+
+def drawn_sketch(body: StrokesBody) -> tuple[bytes, dict]:
+    """The sketch PNG a strokes body draws (the project's one renderer, as the gateway draws it) and
+    its strokes as the classifier uses them (``{"strokes", "stroke_width"}``)."""
+    from .imaging import encode_image
+    from .rendering import render_strokes
+
+    width = body.resolved_stroke_width()
+    image = render_strokes(body.strokes, size=(body.width, body.height), stroke_width=width, margin=None)
+    return encode_image(image), {"strokes": body.strokes, "stroke_width": width}
+
+
 TOP_K = TypeAdapter(TopK | None)
 REFERENCES = TypeAdapter(References | None)

@@ -62,6 +62,9 @@ class Submission:
     # Strokes still to draw: the arguments of :func:`render_png` (the route renders them in the
     # render process pool, then sets ``data`` and ``sha256``).
     render: tuple | None = None
+    # The strokes body as sent, stored beside the sketch: the classifier tells touching drawings apart
+    # by the order of their strokes (services/core/stroke_groups.py).
+    strokes_json: bytes | None = None
     # Gives back what the submission holds of the decode budget (idempotent; called when done).
     release: Callable[[], None] = lambda: None
 
@@ -216,7 +219,7 @@ def from_strokes_json(body: bytes, s: GatewaySettings, top_k, references) -> Sub
     # same Idempotency-Key sends the same bytes
     return Submission(b"", "png", obj.width, obj.height, "", tk, nr,
                       _payload_sha("strokes", hashlib.sha256(body).hexdigest(), str(tk), str(nr)),
-                      render=(strokes, obj.width, obj.height, sw))
+                      render=(strokes, obj.width, obj.height, sw), strokes_json=body)
 
 
 async def parse_multipart(headers: Headers, body: bytes) -> FormData:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from services.common.settings import ROOT
 from services.core.imaging import encode_image
+from services.core.requests import StrokesBody, drawn_sketch
 from training.classifier.renders import reference_image
 from training.data.quickdraw import load_drawings
 from training.data.scenes import SceneConfig, compose_scene
@@ -69,3 +70,23 @@ def test_table_and_annotation(inputs, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "3 object(s)" in r.stdout
     assert Image.open(tmp_path / "a.png").size == (720, 1280)
+
+
+def test_a_strokes_body_is_drawn_and_recognized_with_its_strokes(inputs, tmp_path):
+    """The app's strokes JSON as an input: drawn as the gateway draws it; a bad body is an error entry
+    with the API's code. Two drawings drawn one after the other and touching come back as two objects."""
+    drawings = load_drawings("raw", split="test", words=["cat", "house", "bicycle", "fish", "tree"])
+    cfg = SceneConfig.issue5(min_objects=2, max_objects=2, near_gaps=((0.0, 1.0),))
+    scene = compose_scene(drawings, random.Random(6), cfg, canvas=(720, 720))  # a bicycle, then a cat
+    (tmp_path / "touching.json").write_text(json.dumps(scene.strokes_request()))
+    png, _ = drawn_sketch(StrokesBody.model_validate(scene.strokes_request()))
+    (tmp_path / "touching.png").write_bytes(png)
+    (tmp_path / "bad.json").write_text(json.dumps({"strokes": [[[1, 2], [3]]], "width": 100, "height": 100}))
+    r = _run(str(ROOT / "examples" / "three_objects.json"), str(tmp_path / "touching.json"),
+             str(tmp_path / "touching.png"), str(tmp_path / "bad.json"), "--json")
+    assert r.returncode == 2, r.stderr
+    out = json.loads(r.stdout)
+    assert len(out[0]["objects"]) == 3
+    assert len(out[1]["objects"]) == 2, out[1]  # from its strokes: each drawing its own object
+    assert len(out[2]["objects"]) == 1, out[2]  # the same pixels alone: one box around both
+    assert out[3]["error"]["code"] == "invalid_strokes" and "Traceback" not in r.stderr

@@ -143,6 +143,28 @@ def test_submit_command_waits_for_the_job(stack, capsys):
     assert main(["submit", str(ROOT / "pyproject.toml"), "--url", url]) == 1  # refused: 415
 
 
+def test_strokes_reach_the_classifier_which_cuts_touching_drawings_apart(stack, stack_env):
+    """Two squares drawn one after the other, touching: one band of ink, so the detector double boxes
+    them together; the strokes body (kept beside the sketch) lets the classifier cut them apart. The
+    same drawing uploaded as a PNG stays one object, and deleting the job deletes its strokes too."""
+    _, url = stack
+    strokes = [[[20, 100, 100, 20, 20], [40, 40, 120, 120, 40]], [[100, 180, 180, 100, 100], [40, 40, 120, 120, 40]]]
+    body = {"strokes": strokes, "width": 240, "height": 160, "stroke_width": 4}
+    s3 = s3_storage(stack_env["SKETCHREF_S3_ENDPOINT_URL"])
+    with httpx.Client(base_url=url, timeout=60) as c:
+        r = c.post("/v1/jobs", json=body, headers={"Prefer": "wait=30"})
+        assert r.status_code in (201, 202), r.text
+        done = wait_job(c, r.json()["id"])
+        assert done["status"] == "succeeded", done
+        assert [o["box"] for o in done["objects"]] == [[18, 38, 102, 122], [98, 38, 182, 122]]
+        assert s3.exists(f"sketches/{done['id']}.strokes.json")
+        png = s3.get(f"sketches/{done['id']}.png")
+        again = wait_job(c, _submit(c, png)["id"])
+        assert again["status"] == "succeeded" and len(again["objects"]) == 1, again
+        assert c.delete(f"/v1/jobs/{done['id']}").status_code == 204
+        assert not s3.exists(f"sketches/{done['id']}.strokes.json")
+
+
 @pytest.mark.parametrize("stack", [{"classifier": {"SKETCHREF_TEST_CLASSIFY_DELAY": "0.5"}}], indirect=True)
 def test_kill9_classifier_mid_flight_loses_nothing(stack, stack_env):
     procs, url = stack

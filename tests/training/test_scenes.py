@@ -82,3 +82,23 @@ def test_issue5_scenes_and_fixed_heldout_set():
     a = [s.boxes for s in heldout_scenes(3, drawings=ds)]
     b = [s.boxes for s in heldout_scenes(3, drawings=ds)]
     assert a == b
+
+
+def test_a_scene_as_the_app_sends_it_draws_the_same_ink():
+    """``strokes_request``: each drawing's strokes in order, stray marks last; drawn at one pen (no
+    per-object widths), it puts ink where the scene has ink."""
+    import numpy as np
+
+    from services.core.imaging import load_image
+    from services.core.requests import StrokesBody, drawn_sketch
+
+    ds = load_drawings("raw", split="train", words=["cat", "house", "sun"])
+    cfg = SceneConfig.issue5(pen_vary=0.0, stray_prob=1.0, max_strays=2)
+    s = compose_scene(ds, random.Random(1), cfg)
+    body = s.strokes_request()
+    assert len(s.strokes) == len(s.boxes) + len(s.strays) and body["stroke_width"] == s.pen
+    assert sum(len(obj) for obj in s.strokes) == len(body["strokes"])
+    png, drawn = drawn_sketch(StrokesBody.model_validate(body))
+    again = np.asarray(load_image(png)) < 128
+    ink = np.asarray(s.image) < 128
+    assert drawn["stroke_width"] == s.pen and (again == ink).mean() > 0.995

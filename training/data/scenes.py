@@ -21,9 +21,10 @@ import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
-from services.core.rendering import Box, place_strokes, render_strokes
+from services.core.rendering import Box, as_point_arrays, place_strokes, render_strokes
 
 from .quickdraw import Drawing
 
@@ -95,6 +96,18 @@ class Scene:
     words: list[str]
     strays: list[Box] = field(default_factory=list)  # ink of marks that are not objects (never labelled)
     key_ids: list[str] = field(default_factory=list)
+    # what a phone would have sent: each object's strokes in canvas pixels ((N, 2) arrays), objects in
+    # the order they were drawn, and the scene's pen width (objects may have been drawn a little wider
+    # or thinner; ``boxes`` are the ink as drawn)
+    strokes: list[list[np.ndarray]] = field(default_factory=list)
+    pen: float = 0.0
+
+    def strokes_request(self) -> dict:
+        """The scene as the app submits it (``POST /v1/jobs`` strokes JSON): one drawing after the other,
+        stray marks last, all in the scene's pen width."""
+        strokes = [[p[:, 0].tolist(), p[:, 1].tolist()] for obj in self.strokes for p in obj]
+        return {"strokes": strokes, "width": self.image.width, "height": self.image.height,
+                "stroke_width": self.pen}
 
 
 def _overlaps(a: Box, b: Box, gap: float) -> bool:
@@ -145,7 +158,9 @@ def stray_strokes(rng: random.Random, center: tuple[float, float], size: float) 
     return [[xs, ys]]
 
 
-def _add_strays(image: Image.Image, boxes: list[Box], rng: random.Random, cfg: SceneConfig, pen: float) -> list[Box]:
+def _add_strays(image: Image.Image, boxes: list[Box], rng: random.Random, cfg: SceneConfig, pen: float,
+                marks: list[list[np.ndarray]]) -> list[Box]:
+    """Stray marks between the objects; their ink boxes, and their strokes appended to ``marks``."""
     w, h = image.size
     short = min(w, h)
     out: list[Box] = []
@@ -158,7 +173,9 @@ def _add_strays(image: Image.Image, boxes: list[Box], rng: random.Random, cfg: S
             ink = (cx - r, cy - r, cx + r, cy + r)
             if any(_overlaps(ink, b, max(cfg.min_gap, 0.03 * short)) for b in boxes + out):
                 continue
-            render_strokes(stray_strokes(rng, (cx, cy), size), stroke_width=width, margin=None, canvas=image)
+            mark = stray_strokes(rng, (cx, cy), size)
+            render_strokes(mark, stroke_width=width, margin=None, canvas=image)
+            marks.append(as_point_arrays(mark))
             out.append(ink)
             break
     return out
@@ -197,6 +214,7 @@ def compose_scene(drawings: list[Drawing], rng: random.Random, cfg: SceneConfig 
     boxes: list[Box] = []
     words: list[str] = []
     keys: list[str] = []
+    drawn: list[list[np.ndarray]] = []
     want = rng.randint(cfg.min_objects, cfg.max_objects)
     for _ in range(want):
         d = _pick(drawings, rng, cfg, multipart)
@@ -225,11 +243,13 @@ def compose_scene(drawings: list[Drawing], rng: random.Random, cfg: SceneConfig 
             boxes.append(ink)
             words.append(d.word)
             keys.append(d.key_id)
+            drawn.append(placed)
             break
     if not boxes:  # a crowded canvas can refuse everything: one centred object then
         return compose_scene(drawings, rng, cfg, canvas=(w, h))
-    strays = _add_strays(image, boxes, rng, cfg, pen) if rng.random() < cfg.stray_prob else []
-    return Scene(image, boxes, words, strays, keys)
+    marks: list[list[np.ndarray]] = []
+    strays = _add_strays(image, boxes, rng, cfg, pen, marks) if rng.random() < cfg.stray_prob else []
+    return Scene(image, boxes, words, strays, keys, drawn + marks, pen)
 
 
 def yolo_line(box: Box, size: tuple[int, int], cls: int = 0) -> str:

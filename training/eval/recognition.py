@@ -10,6 +10,11 @@
   marked confident.
 - ``nonsense``: scribbles, hatching and text-like marks, and the photos under ``data/photos``: the
   share of inputs with any object marked ``confident`` (:mod:`training.eval.nonsense`).
+- ``--strokes`` (``single``, and ``scenes`` of the layout families): each input sent as the app sends
+  it, a strokes body (drawings one after the other, stray marks last, black on white in the scene's
+  pen width), drawn by the project's one renderer and recognized with its strokes (touching drawings
+  told apart by the order of their strokes: :mod:`services.core.stroke_groups`); boxes are the ink
+  extents at that pen. Appearance families (dark, colour, photo) do not apply: the app draws the strokes.
 - ``scenes --issue5``: issue 5's must-show scenes instead (:meth:`SceneConfig.issue5`: 1-6 drawings,
   black 4-8 px strokes on white, canvases 512x512 to 720x1280 either way up, objects 18-42% of the
   short side, a few pixels apart), with recall/precision per object count; bar: both >= 0.95.
@@ -28,10 +33,12 @@ import numpy as np
 
 from services.core.imaging import encode_image
 from services.core.pipeline import iou
+from services.core.rendering import place_strokes
+from services.core.requests import StrokesBody, drawn_sketch
 from training.classifier.renders import reference_image
 from training.data.quickdraw import load_drawings
 from training.data.scenes import SceneConfig, compose_scene
-from training.data.styles import STYLES, styled_scene
+from training.data.styles import APPEARANCE, STYLES, styled_scene
 
 from .stats import bootstrap_mean, wilson
 
@@ -56,14 +63,41 @@ def match(pred: list, truth: list, thr: float = 0.5) -> int:
     return len(match_pairs(pred, truth, thr))
 
 
-def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -> dict:
+def single_strokes(d) -> dict:
+    """A single drawing as the app would send it: 512x512, 6 px, 10% margin (as :func:`reference_image`)."""
+    placed, _ = place_strokes(d.strokes, (51.2, 51.2, 460.8, 460.8), 6.0)
+    return {"strokes": [[p[:, 0].tolist(), p[:, 1].tolist()] for p in placed], "width": 512, "height": 512,
+            "stroke_width": 6.0}
+
+
+def as_strokes(body: dict) -> tuple[bytes, dict]:
+    """(the sketch PNG, its strokes) of a strokes body, as the gateway and ``sketchref recognize`` draw it."""
+    return drawn_sketch(StrokesBody.model_validate(body))
+
+
+def drawn_boxes(scene) -> list:
+    """The scene's object boxes as its strokes body draws them: centre-line extents grown by half its pen."""
+    half = scene.pen / 2
+    out = []
+    for obj in scene.strokes[:len(scene.boxes)]:
+        a = np.concatenate(obj)
+        out.append((float(a[:, 0].min() - half), float(a[:, 1].min() - half),
+                    float(a[:, 0].max() + half), float(a[:, 1].max() + half)))
+    return out
+
+
+def eval_single(recognizer, limit: int | None, seed: int, split: str = "test", strokes: bool = False) -> dict:
     drawings = load_drawings("raw", split=split)
     if limit:
         drawings = random.Random(seed).sample(drawings, min(limit, len(drawings)))
     one = top1 = top5 = conf = conf_hit = 0
     per_class = defaultdict(list)
     for d in drawings:
-        objs = recognizer.recognize(encode_image(reference_image(d)), top_k=5, references=0).objects
+        if strokes:
+            data, drawn = as_strokes(single_strokes(d))
+            objs = recognizer.recognize(data, top_k=5, references=0, strokes=drawn).objects
+        else:
+            objs = recognizer.recognize(encode_image(reference_image(d)), top_k=5, references=0).objects
         one += len(objs) == 1
         labels = [lab.label for lab in objs[0].labels] if objs else []
         hit1 = bool(labels) and labels[0] == d.word
@@ -84,7 +118,7 @@ def eval_single(recognizer, limit: int | None, seed: int, split: str = "test") -
 
 def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | None = None,
                 split: str = "test", style: str | None = None, sheet: str | None = None,
-                looks: str = "eval") -> dict:
+                looks: str = "eval", strokes: bool = False) -> dict:
     drawings = load_drawings("raw", split=split)
     cfg = cfg or SceneConfig(min_objects=objects, max_objects=objects, min_size=0.18, max_size=0.42,
                              min_gap=12.0, max_rotation=0.0)
@@ -94,8 +128,13 @@ def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | 
     examples = []
     for _ in range(n):
         scene = styled_scene(drawings, rng, style, looks) if style else compose_scene(drawings, rng, cfg)
-        data = encode_image(scene.image, "JPEG", quality=95) if style == "photo" else encode_image(scene.image)
-        objs = recognizer.recognize(data, top_k=1, references=0).objects
+        if strokes:
+            data, drawn = as_strokes(scene.strokes_request())
+            scene.boxes = drawn_boxes(scene)
+            objs = recognizer.recognize(data, top_k=1, references=0, strokes=drawn).objects
+        else:
+            data = encode_image(scene.image, "JPEG", quality=95) if style == "photo" else encode_image(scene.image)
+            objs = recognizer.recognize(data, top_k=1, references=0).objects
         nconf += sum(bool(getattr(o, "confident", True)) for o in objs)
         if sheet and len(examples) < 4:
             examples.append((scene, objs))
@@ -133,6 +172,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--looks", choices=["eval", "train"], default="eval",
                    help="--style: the family's eval parameters (reported) or its train ones (for choosing "
                         "settings on val drawings without seeing the evaluation looks)")
+    p.add_argument("--strokes", action="store_true",
+                   help="send each input as the app does, a strokes body, and recognize it with its strokes "
+                        "(single, and scenes of the layout families)")
     p.add_argument("--out", default="reports/recognition")
 
 
@@ -144,27 +186,32 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     style = getattr(args, "style", None)
+    strokes = getattr(args, "strokes", False)
+    if strokes and (args.mode == "nonsense" or style in APPEARANCE):
+        raise SystemExit("--strokes: single, or scenes of a layout family (the app draws its own strokes)")
     if args.mode == "single":
-        result = eval_single(recognizer, args.limit, args.seed, split)
+        result = eval_single(recognizer, args.limit, args.seed, split, strokes)
     elif args.mode == "nonsense":
         from .nonsense import eval_nonsense
 
         result = eval_nonsense(recognizer, args.scenes, args.seed, sheet=str(out / "nonsense.png"))
     elif style:
         result = eval_scenes(recognizer, args.scenes, 0, args.seed, split=split, style=style,
-                             sheet=str(out / f"style-{style}.png"), looks=getattr(args, "looks", "eval"))
+                             sheet=str(out / f"style-{style}{'-strokes' if strokes else ''}.png"),
+                             looks=getattr(args, "looks", "eval"), strokes=strokes)
         result["looks"] = getattr(args, "looks", "eval")
         result["objects_per_scene"] = "1-6"
     else:
         cfg = SceneConfig.issue5() if getattr(args, "issue5", False) else None
-        result = eval_scenes(recognizer, args.scenes, args.objects, args.seed, cfg, split)
+        result = eval_scenes(recognizer, args.scenes, args.objects, args.seed, cfg, split, strokes=strokes)
         if cfg is not None:
             result["objects_per_scene"] = f"{cfg.min_objects}-{cfg.max_objects}"
             result["bar_met"] = result["precision"] >= 0.95 and result["recall"] >= 0.95
     name = "scenes-issue5" if getattr(args, "issue5", False) and args.mode == "scenes" else args.mode
     name = f"scenes-{style}" if style and args.mode == "scenes" else name
+    name += "-strokes" if strokes else ""
     name += "-val" if split == "val" else ""
-    result["split"] = split
+    result["split"], result["strokes"] = split, strokes
     (out / f"{name}.json").write_text(json.dumps(result, indent=2))
     for k, v in result.items():
         if not k.endswith("_ci"):

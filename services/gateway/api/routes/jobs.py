@@ -88,18 +88,28 @@ def job_response(job: JobRecord | bytes, status_code: int = 200, headers_from: R
 _STORES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sketch-store")
 
 
-def _store_sketch(storage, key: str, sub: Submission, defer: bool = False) -> tuple[tuple[int, int], Future | None]:
-    """Store the sketch under ``key`` while its pixels are decoded (an upload's last check): the S3
-    round trip and the decode take a few milliseconds each, and side by side they cost the longer
-    one only. A sketch that fails to decode is deleted again (nothing stays behind) and refused
-    (4xx); a storage failure is a 503 (:func:`_stored`). Returns the upright (width, height) and, with
-    ``defer``, the store still under way, for the caller to wait on before it answers (:func:`_submit`)."""
-    storing = _STORES.submit(storage.put, key, sub.data, f"image/{sub.kind}")
+def _put_all(storage, items: list[tuple[str, bytes, str]]) -> None:
+    for key, data, content_type in items:
+        storage.put(key, data, content_type)
+
+
+def _store_sketch(storage, key: str, sub: Submission, defer: bool = False,
+                  strokes_key: str = "") -> tuple[tuple[int, int], Future | None]:
+    """Store the sketch under ``key`` (and a strokes body under ``strokes_key``) while its pixels are
+    decoded (an upload's last check): the S3 round trip and the decode take a few milliseconds each,
+    and side by side they cost the longer one only. A sketch that fails to decode is deleted again
+    (nothing stays behind) and refused (4xx); a storage failure is a 503 (:func:`_stored`). Returns the
+    upright (width, height) and, with ``defer``, the store still under way, for the caller to wait on
+    before it answers (:func:`_submit`)."""
+    items = [(key, sub.data, f"image/{sub.kind}")]
+    if strokes_key and sub.strokes_json is not None:
+        items.append((strokes_key, sub.strokes_json, "application/json"))
+    storing = _STORES.submit(_put_all, storage, items)
     try:
         size = sub.decode() if sub.decode is not None else (sub.width, sub.height)
     except Exception:  # ApiError (a bad image), or anything else: nothing may stay behind
         if storing.exception() is None:
-            _forget(storage, key)
+            _forget(storage, key, strokes_key)
         raise
     if defer:
         return size, storing
@@ -116,11 +126,12 @@ def _stored(storing: Future) -> None:
                        headers={"Retry-After": "5"}) from exc
 
 
-def _forget(storage, key: str) -> None:
-    try:
-        storage.delete(key)
-    except Exception as exc:  # the object is unreferenced either way; a lifecycle rule can collect it
-        log.warning("could not delete a refused sketch: %s", type(exc).__name__)
+def _forget(storage, *keys: str) -> None:
+    for key in filter(None, keys):
+        try:
+            storage.delete(key)
+        except Exception as exc:  # the object is unreferenced either way; a lifecycle rule can collect it
+            log.warning("could not delete a refused sketch: %s", type(exc).__name__)
 
 
 def _release_quietly(claims, key_hash: str, job_id: str) -> None:
@@ -174,14 +185,15 @@ def _submit(sub: Submission, settings, store, claims, storage, celery, client: s
     # the upload also travels inline when small (decode once: services/common/inline.py)
     inline = upload_payload(sub.data, settings.queue_inline_max_bytes)
     key = f"sketches/{job_id}.{sub.ext}"
+    strokes_key = f"sketches/{job_id}.strokes.json" if sub.strokes_json is not None else ""
     try:
-        (width, height), storing = _store_sketch(storage, key, sub, defer=inline is not None)
+        (width, height), storing = _store_sketch(storage, key, sub, defer=inline is not None, strokes_key=strokes_key)
     except ApiError:
         if key_hash is not None:
             _release_quietly(claims, key_hash, job_id)
         raise
     rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
-                    top_k=sub.top_k, references=sub.references, sketch_key=key,
+                    top_k=sub.top_k, references=sub.references, sketch_key=key, strokes_key=strokes_key,
                     deadline_at=time.time() + settings.job_deadline_s, owner=owner_of(client),
                     idempotency_hash=key_hash or "",
                     routes=router.choose(job_id) if router is not None else {})
@@ -193,7 +205,7 @@ def _submit(sub: Submission, settings, store, claims, storage, celery, client: s
     except Exception:
         if storing is not None:
             storing.exception()  # stored or not, nothing may stay behind
-        _forget(storage, key)  # no job refers to it
+        _forget(storage, key, strokes_key)  # no job refers to them
         if key_hash is not None:
             _release_quietly(claims, key_hash, job_id)
         raise  # RedisError: 503 queue_unavailable (errors.py)
@@ -220,7 +232,7 @@ def _take_back(store, storage, accepted: Accepted) -> None:
             store.r.lrem(accepted.message[0], 1, accepted.message[1])
     except Exception as exc:  # Redis down too: the job fails at its deadline (no S3 copy is needed)
         log.warning("could not take back job %s: %s", accepted.rec.id, type(exc).__name__)
-    _forget(storage, accepted.rec.sketch_key)
+    _forget(storage, accepted.rec.sketch_key, accepted.rec.strokes_key)
 
 
 async def _kept(store, storage, accepted: Accepted) -> None:
@@ -376,8 +388,8 @@ def _owned(store, job_id: str, client: str) -> JobRecord:
 
 
 def _delete_objects(storage, rec: JobRecord) -> int:
-    """Delete the job's sketch and crops (those it lists and any under its crop prefix)."""
-    keys = {k for k in [rec.sketch_key, *rec.crop_keys] if k}
+    """Delete the job's sketch, its strokes and crops (those it lists and any under its crop prefix)."""
+    keys = {k for k in [rec.sketch_key, rec.strokes_key, *rec.crop_keys] if k}
     keys.update(storage.list(f"crops/{rec.id}/"))
     for k in keys:
         storage.delete(k)

@@ -1,0 +1,108 @@
+"""Touching drawings told apart by the order of their strokes (services/core/stroke_groups.py), and
+the classifier's say over it (pipeline.split_by_strokes)."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from services.core import pipeline
+from services.core.contracts import DetectedObject
+from services.core.rendering import render_strokes
+from services.core.stroke_groups import candidate_parts, prefer_parts
+
+
+def square(x1, y1, x2, y2):
+    return [[x1, x2, x2, x1, x1], [y1, y1, y2, y2, y1]]
+
+
+def line(x1, y1, x2, y2):
+    return [[x1, x2], [y1, y2]]
+
+
+def box_of(*strokes, pen=4.0):
+    xs = [x for s in strokes for x in s[0]]
+    ys = [y for s in strokes for y in s[1]]
+    return (min(xs) - pen / 2, min(ys) - pen / 2, max(xs) + pen / 2, max(ys) + pen / 2)
+
+
+CUP = [square(20, 40, 100, 120), line(40, 60, 80, 60)]  # a drawing of two strokes
+SAUCER = [square(100, 40, 180, 120), line(120, 100, 160, 100)]  # drawn next, touching it
+WHOLE = [10.0, 30.0, 190.0, 130.0]
+
+
+def test_two_touching_drawings_drawn_one_after_the_other_are_two_parts():
+    parts = candidate_parts([WHOLE], CUP + SAUCER, 4.0)
+    assert parts == {0: [box_of(*CUP), box_of(*SAUCER)]}
+
+
+def test_three_in_a_row_are_three_parts_and_other_boxes_keep_their_strokes():
+    third = [square(180, 40, 260, 120)]
+    far = [square(400, 400, 450, 450), line(410, 420, 440, 420)]
+    boxes = [[10.0, 30.0, 270.0, 130.0], [390.0, 390.0, 460.0, 460.0]]
+    parts = candidate_parts(boxes, CUP + SAUCER + far + third, 4.0)
+    assert parts == {0: [box_of(*CUP), box_of(*SAUCER), box_of(*third)]}  # far: one drawing, its own box
+
+
+def test_strokes_going_back_and_forth_between_two_drawings_are_not_cut():
+    assert candidate_parts([WHOLE], [CUP[0], SAUCER[0], CUP[1], SAUCER[1]], 4.0) == {}
+
+
+def test_details_inside_a_drawing_and_small_marks_beside_it_are_not_drawings():
+    face = [square(20, 20, 120, 120), line(50, 50, 55, 50), line(85, 50, 90, 50), line(50, 90, 90, 90)]
+    assert candidate_parts([[10.0, 10.0, 130.0, 130.0]], face, 4.0) == {}
+    tail = [square(20, 20, 120, 120), line(120, 70, 135, 60)]  # a tail drawn last: 15 px of 100
+    assert candidate_parts([[10.0, 10.0, 140.0, 130.0]], tail, 4.0) == {}
+
+
+def test_nothing_to_cut_without_boxes_strokes_or_with_strokes_outside_every_box():
+    assert candidate_parts([], CUP + SAUCER, 4.0) == {}
+    assert candidate_parts([WHOLE], [], 4.0) == {}
+    assert candidate_parts([[500.0, 500.0, 600.0, 600.0]], CUP + SAUCER, 4.0) == {}
+
+
+def test_parts_win_only_when_the_classifier_is_surer_of_every_part():
+    assert prefer_parts(0.3, [0.7, 0.5])
+    assert not prefer_parts(0.9, [0.6, 0.95])  # a house: walls and roof are each less of a thing
+    assert not prefer_parts(0.3, [])
+
+
+class ByWidth:
+    """A classifier double: sure (0.9) of boxes narrower than 120 pixels (each drawing alone) and
+    unsure (0.3) of wider ones (the two together), or with ``wide=True`` the other way round."""
+
+    def __init__(self, wide: bool = False):
+        self.wide, self.calls = wide, []
+
+    def classify(self, gray, boxes, top_k=5):
+        self.calls.append([list(b) for b in boxes])
+        return [[(f"w{int(b[2] - b[0])}", 0.9 if (b[2] - b[0] >= 120) == self.wide else 0.3)][:top_k]
+                for b in boxes]
+
+
+@pytest.fixture
+def sketch() -> Image.Image:
+    return render_strokes(CUP + SAUCER, size=(240, 160), stroke_width=4.0, margin=None)
+
+
+def objects():
+    return [DetectedObject(box=list(WHOLE), score=0.8, detector_label="object")]
+
+
+def test_classify_with_strokes_cuts_a_box_the_classifier_prefers_in_parts(sketch):
+    drawn = {"strokes": CUP + SAUCER, "stroke_width": 4.0}
+    out = pipeline.classify(sketch, objects(), ByWidth(), top_k=1, strokes=drawn)
+    assert [o.box for o in out] == [list(box_of(*CUP)), list(box_of(*SAUCER))]
+    assert all(o.labels[0].score == 0.9 and o.score == 0.8 for o in out)
+    # the whole is kept where the classifier is surer of it, and without strokes nothing is tried
+    kept = pipeline.classify(sketch, objects(), ByWidth(wide=True), top_k=1, strokes=drawn)
+    assert [o.box for o in kept] == [WHOLE]
+    clf = ByWidth()
+    assert [o.box for o in pipeline.classify(sketch, objects(), clf, top_k=1)] == [WHOLE]
+    assert clf.calls == [[WHOLE]]
+
+
+def test_classify_many_carries_each_jobs_strokes(sketch):
+    drawn = {"strokes": CUP + SAUCER, "stroke_width": 4.0}
+    out = pipeline.classify_many([(sketch, objects(), 1, drawn), (sketch, objects(), 1)], ByWidth())
+    assert [len(o) for o in out] == [2, 1]
