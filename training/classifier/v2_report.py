@@ -360,10 +360,15 @@ def _detector_state() -> str:
                  f"{r['p_holm']:.3g}" for k, r in res.items()]
         return ("focal − BCE at val-chosen settings and thresholds, 5 seeds (`reports/detector/v2/`): "
                 + "; ".join(parts) + ".")
-    from training.detector.protocol_v2 import total_runs
+    from training.detector.protocol_v2 import SEEDS, total_runs
 
     done = sum(1 for d in root.glob("*/result.json")) if root.exists() else 0
+    if (root / "chosen.json").exists():  # tuning over (widening included): the seed runs are what is left
+        tuned = sum(1 for d in root.glob(f"*-s{SEEDS[0]}/result.json"))
+        total = f"{tuned + 2 * (len(SEEDS) - 1)}"
+    else:
+        total = f"at least {total_runs()}"
     return (f"its val-tuned, val-thresholded 5-seed protocol (`python -m training.detector.protocol_v2`, "
-            f"`reports/detector/README.md`) is under way ({done} of at least {total_runs()} runs finished; "
+            f"`reports/detector/README.md`) is under way ({done} of {total} runs finished; "
             "settings chosen on val scenes only): "
             "**untested** so far beyond v1's 2 seeds.")
