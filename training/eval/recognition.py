@@ -14,7 +14,8 @@
   it, a strokes body (drawings one after the other, stray marks last, black on white in the scene's
   pen width), drawn by the project's one renderer and recognized with its strokes (touching drawings
   told apart by the order of their strokes: :mod:`services.core.stroke_groups`); boxes are the ink
-  extents at that pen. Appearance families (dark, colour, photo) do not apply: the app draws the strokes.
+  extents at that pen. ``--strokes unused``: the same drawn sketches from their pixels alone (the
+  comparison). Appearance families (dark, colour, photo) do not apply: the app draws the strokes.
 - ``scenes --issue5``: issue 5's must-show scenes instead (:meth:`SceneConfig.issue5`: 1-6 drawings,
   black 4-8 px strokes on white, canvases 512x512 to 720x1280 either way up, objects 18-42% of the
   short side, a few pixels apart), with recall/precision per object count; bar: both >= 0.95.
@@ -86,7 +87,7 @@ def drawn_boxes(scene) -> list:
     return out
 
 
-def eval_single(recognizer, limit: int | None, seed: int, split: str = "test", strokes: bool = False) -> dict:
+def eval_single(recognizer, limit: int | None, seed: int, split: str = "test", strokes: str | None = None) -> dict:
     drawings = load_drawings("raw", split=split)
     if limit:
         drawings = random.Random(seed).sample(drawings, min(limit, len(drawings)))
@@ -95,7 +96,8 @@ def eval_single(recognizer, limit: int | None, seed: int, split: str = "test", s
     for d in drawings:
         if strokes:
             data, drawn = as_strokes(single_strokes(d))
-            objs = recognizer.recognize(data, top_k=5, references=0, strokes=drawn).objects
+            objs = recognizer.recognize(data, top_k=5, references=0,
+                                        strokes=drawn if strokes == "used" else None).objects
         else:
             objs = recognizer.recognize(encode_image(reference_image(d)), top_k=5, references=0).objects
         one += len(objs) == 1
@@ -118,7 +120,7 @@ def eval_single(recognizer, limit: int | None, seed: int, split: str = "test", s
 
 def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | None = None,
                 split: str = "test", style: str | None = None, sheet: str | None = None,
-                looks: str = "eval", strokes: bool = False) -> dict:
+                looks: str = "eval", strokes: str | None = None) -> dict:
     drawings = load_drawings("raw", split=split)
     cfg = cfg or SceneConfig(min_objects=objects, max_objects=objects, min_size=0.18, max_size=0.42,
                              min_gap=12.0, max_rotation=0.0)
@@ -131,7 +133,8 @@ def eval_scenes(recognizer, n: int, objects: int, seed: int, cfg: SceneConfig | 
         if strokes:
             data, drawn = as_strokes(scene.strokes_request())
             scene.boxes = drawn_boxes(scene)
-            objs = recognizer.recognize(data, top_k=1, references=0, strokes=drawn).objects
+            objs = recognizer.recognize(data, top_k=1, references=0,
+                                        strokes=drawn if strokes == "used" else None).objects
         else:
             data = encode_image(scene.image, "JPEG", quality=95) if style == "photo" else encode_image(scene.image)
             objs = recognizer.recognize(data, top_k=1, references=0).objects
@@ -172,23 +175,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--looks", choices=["eval", "train"], default="eval",
                    help="--style: the family's eval parameters (reported) or its train ones (for choosing "
                         "settings on val drawings without seeing the evaluation looks)")
-    p.add_argument("--strokes", action="store_true",
+    p.add_argument("--strokes", nargs="?", const="used", choices=["used", "unused"], default=None,
                    help="send each input as the app does, a strokes body, and recognize it with its strokes "
-                        "(single, and scenes of the layout families)")
+                        "(single, and scenes of the layout families); 'unused': the same drawn sketch without "
+                        "its strokes (pixels only), for comparison")
     p.add_argument("--out", default="reports/recognition")
 
 
 def main(args: argparse.Namespace) -> int:
     from services.embedded import load_recognizer
 
+    style, strokes = getattr(args, "style", None), getattr(args, "strokes", None)
+    if strokes and (args.mode == "nonsense" or style in APPEARANCE):
+        raise SystemExit("--strokes: single, or scenes of a layout family (the app draws its own strokes)")
     recognizer = load_recognizer(recommender=_NoReferences())
     split = getattr(args, "split", "test")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    style = getattr(args, "style", None)
-    strokes = getattr(args, "strokes", False)
-    if strokes and (args.mode == "nonsense" or style in APPEARANCE):
-        raise SystemExit("--strokes: single, or scenes of a layout family (the app draws its own strokes)")
     if args.mode == "single":
         result = eval_single(recognizer, args.limit, args.seed, split, strokes)
     elif args.mode == "nonsense":
@@ -197,7 +200,7 @@ def main(args: argparse.Namespace) -> int:
         result = eval_nonsense(recognizer, args.scenes, args.seed, sheet=str(out / "nonsense.png"))
     elif style:
         result = eval_scenes(recognizer, args.scenes, 0, args.seed, split=split, style=style,
-                             sheet=str(out / f"style-{style}{'-strokes' if strokes else ''}.png"),
+                             sheet=str(out / f"style-{style}{'-strokes-' + strokes if strokes else ''}.png"),
                              looks=getattr(args, "looks", "eval"), strokes=strokes)
         result["looks"] = getattr(args, "looks", "eval")
         result["objects_per_scene"] = "1-6"
@@ -209,7 +212,7 @@ def main(args: argparse.Namespace) -> int:
             result["bar_met"] = result["precision"] >= 0.95 and result["recall"] >= 0.95
     name = "scenes-issue5" if getattr(args, "issue5", False) and args.mode == "scenes" else args.mode
     name = f"scenes-{style}" if style and args.mode == "scenes" else name
-    name += "-strokes" if strokes else ""
+    name += f"-strokes-{strokes}" if strokes else ""
     name += "-val" if split == "val" else ""
     result["split"], result["strokes"] = split, strokes
     (out / f"{name}.json").write_text(json.dumps(result, indent=2))
