@@ -3,8 +3,8 @@
 ``sketchref worker classifier`` runs it: job id in, the detector's clean image from the message (or
 the sketch from storage), the boxes of the job record through :func:`pipeline.classify_many` (batched
 with concurrent tasks), labels into the job record, then the ``recommend`` stage is enqueued with
-the same inline payload. A sketch drawn from strokes has its strokes body in storage
-(``strokes_key``): the classifier cuts boxes around drawings drawn one after the other with it
+the same inline payload. A sketch drawn from strokes has its strokes body inline in the
+message when small, else in storage (``strokes_key``): the classifier cuts boxes around drawings drawn one after the other with it
 (:func:`pipeline.split_by_strokes`).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from services.common.inline import strokes_bytes
 from services.common.worker import Context, forward, load_clean, payload, register_stage
 from services.core import pipeline
 from services.core.requests import StrokesBody
@@ -35,7 +36,8 @@ def load_strokes(ctx: Context, rec) -> dict | None:
     if not rec.strokes_key:
         return None
     try:
-        body = StrokesBody.model_validate_json(ctx.storage().get(rec.strokes_key))
+        data = strokes_bytes(payload(), rec.strokes_sha256)  # inline in the message, else its S3 copy
+        body = StrokesBody.model_validate_json(data if data is not None else ctx.storage().get(rec.strokes_key))
     except Exception as exc:
         log.warning("job %s: strokes unreadable (%s); classifying from pixels only", rec.id, type(exc).__name__)
         return None

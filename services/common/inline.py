@@ -7,6 +7,9 @@ models). Now a message may carry, besides the job id, a payload of a few KB (DES
 - ``upload``: the bytes the gateway stored (base64), when they are at most ``queue_inline_max_bytes``;
   the detector decodes these instead of a GET from S3, and so does the recommender for the crops it
   stores once the job is answered;
+- ``strokes``: a strokes job's body as sent (JSON text), when the upload travels inline and the body is
+  at most ``queue_inline_max_bytes`` too; the classifier reads it instead of its S3 copy
+  (``sketches/<id>.strokes.json``), after checking its SHA-256 against the record's;
 - ``clean``: the detector's cleaned working image (mode ``L``, zlib level 1, ~8 KB for a 512×512
   three-object sketch) with its :class:`SketchStats`; the classifier labels and the recommender
   ranks photos on it directly (no GET, no decode, no second cleaning), as the in-process pipeline
@@ -36,6 +39,26 @@ def upload_payload(data: bytes, limit: int) -> dict | None:
     if not data or len(data) > limit:
         return None
     return {"upload": base64.b64encode(data).decode("ascii")}
+
+
+def with_strokes(payload: dict | None, body: bytes | None, limit: int) -> dict | None:
+    """The ``detect`` payload plus a strokes body (JSON text) when both travel inline: the upload does
+    (``payload`` is not None) and the body is at most ``limit`` bytes."""
+    if payload is None or not body or len(body) > limit:
+        return payload
+    try:
+        return {**payload, "strokes": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return payload
+
+
+def strokes_bytes(payload: dict | None, sha256: str) -> bytes | None:
+    """The inline strokes body if present and it is the job's (same SHA-256); else None (read S3)."""
+    raw = (payload or {}).get("strokes")
+    if not isinstance(raw, str) or not sha256:
+        return None
+    data = raw.encode("utf-8")
+    return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
 
 def upload_bytes(payload: dict | None, sha256: str) -> bytes | None:

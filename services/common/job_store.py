@@ -52,6 +52,7 @@ class JobRecord(Job):
 
     sketch_key: str = ""
     strokes_key: str = ""  # for a sketch drawn from strokes: the request body, kept for the classifier
+    strokes_sha256: str = ""  # ...and its SHA-256 (an inline copy in a message is checked against it)
     crop_keys: list[str] = Field(default_factory=list)
     deadline_at: float = 0.0
     started_at: float = 0.0

@@ -29,7 +29,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from services.common.inline import upload_payload
+from services.common.inline import upload_payload, with_strokes
 from services.common.job_store import TERMINAL, JobRecord, changed_channel, finished_job_json, new_job_id
 from services.common.queue import enqueue, pushes_in_transaction, pushing, task_message
 from services.common.routing import queue_for
@@ -183,9 +183,11 @@ def _submit(sub: Submission, settings, store, claims, storage, celery, client: s
                 raise ApiError(409, "idempotency_key_in_use", "the first request with this key is still being processed")
             return Accepted(store.check_deadline(rec), replayed=True)
     # the upload also travels inline when small (decode once: services/common/inline.py)
-    inline = upload_payload(sub.data, settings.queue_inline_max_bytes)
+    inline = with_strokes(upload_payload(sub.data, settings.queue_inline_max_bytes), sub.strokes_json,
+                          settings.queue_inline_max_bytes)
     key = f"sketches/{job_id}.{sub.ext}"
     strokes_key = f"sketches/{job_id}.strokes.json" if sub.strokes_json is not None else ""
+    strokes_sha = hashlib.sha256(sub.strokes_json).hexdigest() if sub.strokes_json is not None else ""
     try:
         (width, height), storing = _store_sketch(storage, key, sub, defer=inline is not None, strokes_key=strokes_key)
     except ApiError:
@@ -194,6 +196,7 @@ def _submit(sub: Submission, settings, store, claims, storage, celery, client: s
         raise
     rec = JobRecord(id=job_id, image=ImageInfo(width=width, height=height, sha256=sub.sha256),
                     top_k=sub.top_k, references=sub.references, sketch_key=key, strokes_key=strokes_key,
+                    strokes_sha256=strokes_sha,
                     deadline_at=time.time() + settings.job_deadline_s, owner=owner_of(client),
                     idempotency_hash=key_hash or "",
                     routes=router.choose(job_id) if router is not None else {})
