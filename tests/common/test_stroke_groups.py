@@ -27,8 +27,8 @@ def box_of(*strokes, pen=4.0):
 
 
 CUP = [square(20, 40, 100, 120), line(40, 60, 80, 60)]  # a drawing of two strokes
-SAUCER = [square(100, 40, 180, 120), line(120, 100, 160, 100)]  # drawn next, touching it
-WHOLE = [10.0, 30.0, 190.0, 130.0]
+SAUCER = [square(104, 40, 184, 120), line(124, 100, 164, 100)]  # drawn next, its ink touching the cup's
+WHOLE = [10.0, 30.0, 194.0, 130.0]
 
 
 def test_two_touching_drawings_drawn_one_after_the_other_are_two_parts():
@@ -37,11 +37,16 @@ def test_two_touching_drawings_drawn_one_after_the_other_are_two_parts():
 
 
 def test_three_in_a_row_are_three_parts_and_other_boxes_keep_their_strokes():
-    third = [square(180, 40, 260, 120)]
+    third = [square(188, 40, 268, 120)]
     far = [square(400, 400, 450, 450), line(410, 420, 440, 420)]
-    boxes = [[10.0, 30.0, 270.0, 130.0], [390.0, 390.0, 460.0, 460.0]]
+    boxes = [[10.0, 30.0, 280.0, 130.0], [390.0, 390.0, 460.0, 460.0]]
     parts = candidate_parts(boxes, CUP + SAUCER + far + third, 4.0)
     assert parts == {0: [box_of(*CUP), box_of(*SAUCER), box_of(*third)]}  # far: one drawing, its own box
+
+
+def test_drawings_whose_ink_overlaps_are_not_cut():
+    over = [square(96, 40, 176, 120), line(116, 100, 156, 100)]  # 4 px of ink over the cup's
+    assert candidate_parts([WHOLE], CUP + over, 4.0) == {}
 
 
 def test_strokes_going_back_and_forth_between_two_drawings_are_not_cut():

@@ -148,7 +148,7 @@ def test_strokes_reach_the_classifier_which_cuts_touching_drawings_apart(stack, 
     them together; the strokes body (kept beside the sketch) lets the classifier cut them apart. The
     same drawing uploaded as a PNG stays one object, and deleting the job deletes its strokes too."""
     _, url = stack
-    strokes = [[[20, 100, 100, 20, 20], [40, 40, 120, 120, 40]], [[100, 180, 180, 100, 100], [40, 40, 120, 120, 40]]]
+    strokes = [[[20, 100, 100, 20, 20], [40, 40, 120, 120, 40]], [[104, 184, 184, 104, 104], [40, 40, 120, 120, 40]]]
     body = {"strokes": strokes, "width": 240, "height": 160, "stroke_width": 4}
     s3 = s3_storage(stack_env["SKETCHREF_S3_ENDPOINT_URL"])
     with httpx.Client(base_url=url, timeout=60) as c:
@@ -156,7 +156,7 @@ def test_strokes_reach_the_classifier_which_cuts_touching_drawings_apart(stack, 
         assert r.status_code in (201, 202), r.text
         done = wait_job(c, r.json()["id"])
         assert done["status"] == "succeeded", done
-        assert [o["box"] for o in done["objects"]] == [[18, 38, 102, 122], [98, 38, 182, 122]]
+        assert [o["box"] for o in done["objects"]] == [[18, 38, 102, 122], [102, 38, 186, 122]]
         assert s3.exists(f"sketches/{done['id']}.strokes.json")
         png = s3.get(f"sketches/{done['id']}.png")
         again = wait_job(c, _submit(c, png)["id"])
