@@ -350,16 +350,23 @@ def _minilm_state() -> str:
             "so the proxy is **untested** so far).")
 
 
-def _detector_state() -> str:
+def _detector_state(root: Path | None = None) -> str:
     """Where the detector's protocol v2 stands, from its committed files (reports/detector/v2/)."""
-    root = Path(__file__).resolve().parents[2] / "reports" / "detector" / "v2"
+    root = root or Path(__file__).resolve().parents[2] / "reports" / "detector" / "v2"
     comparison = root / "comparison.json"
     if comparison.exists():
         res = json.loads(comparison.read_text())
         parts = [f"{k}: {100 * r['mean']:+.1f} points [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}], Holm p = "
                  f"{r['p_holm']:.3g}" for k, r in res.items()]
+        rare = res.get("rarest third recall", {})
+        if rare.get("lo", 0) > 0 and rare.get("p_holm", 1) < 0.05:
+            verdict = "**supported**: focal raises the rarest third's recall"
+        elif rare.get("hi", 0) < 0 and rare.get("p_holm", 1) < 0.05:
+            verdict = "**contradicted**: focal lowers the rarest third's recall"
+        else:
+            verdict = "**not supported**: the rarest third's interval includes no change"
         return ("focal − BCE at val-chosen settings and thresholds, 5 seeds (`reports/detector/v2/`): "
-                + "; ".join(parts) + ".")
+                + "; ".join(parts) + f". The claim is {verdict} (`reports/detector/README.md`).")
     from training.detector.protocol_v2 import SEEDS, total_runs
 
     done = sum(1 for d in root.glob("*/result.json")) if root.exists() else 0
