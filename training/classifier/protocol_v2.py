@@ -16,12 +16,14 @@ Each finished arm writes ``<out>/arms/<arm>/metrics.json`` and ``predictions.npz
 probabilities per val/test drawing, compressed): the report (:mod:`.v2_report`) recomputes every table
 from these alone. A rerun skips finished arms; an arm interrupted mid-way resumes from its epoch
 checkpoint under ``--runs``. Arms run group by group, seed-major within a group, so a partial run
-holds complete seed sets for the comparisons it reached.
+holds complete seed sets for the comparisons it reached. Two runners (one core each) can share a grid:
+each claims the arm it trains (:func:`claim`) and skips those another live runner holds.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -125,6 +127,46 @@ def _done(arm_dir: Path, cfg: AdaptConfig) -> bool:
     return same_config(saved, asdict(cfg), ("out", *RUNTIME_ONLY))
 
 
+def claim(arm_run: Path) -> bool:
+    """Take an arm for this process (``claim.pid`` in its run folder), so that two runners can share
+    one grid, each training the arms the other has not taken: False while another live process holds
+    it; a claim left by a process that is gone is taken over."""
+    arm_run.mkdir(parents=True, exist_ok=True)
+    f = arm_run / "claim.pid"
+    for _ in range(2):
+        try:
+            fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(f.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid == os.getpid():
+                return True
+            if pid > 0 and _alive(pid):
+                return False
+            f.unlink(missing_ok=True)  # its runner is gone (killed): the arm resumes here
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release(arm_run: Path) -> None:
+    (arm_run / "claim.pid").unlink(missing_ok=True)
+
+
 def _starting_points(cfg: AdaptConfig, data: Data, model, out: Path) -> None:
     """``start`` (projections from DoodleNet's head, untrained) and ``teacher`` (the backbone's own
     classifier): seed-independent, written once."""
@@ -183,6 +225,8 @@ def run(size: str = "here", backbone: str = "doodlenet", model: str = "", out: s
             continue
         if limit and ran >= limit:
             break
+        if not claim(Path(cfg.out)):  # another runner is training it
+            continue
         key = (arm.setting, arm.seed)
         if key not in data_by_seed:
             data_by_seed.clear()  # one seed's data at a time (memory)
@@ -203,6 +247,7 @@ def run(size: str = "here", backbone: str = "doodlenet", model: str = "", out: s
             {"arm": {**asdict(arm), "name": arm.name, "cell": arm.cell}, **{k: metrics[k] for k in keep},
              "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(cpu, 1),
              "config": asdict(cfg)}, indent=2))
+        release(Path(cfg.out))
         ran += 1
         bar.update(1)
         bar.write(f"{arm.name}: val {metrics['val']['top1']:.4f} test {metrics['test']['top1']:.4f} "

@@ -54,3 +54,20 @@ def test_a_saved_config_without_a_later_setting_is_the_same_run():
     assert same_config(saved, now)
     assert not same_config(saved, {**now, "fetched_data": "data/fetched"})
     assert not same_config({**saved, "seed": 4}, now)
+
+
+def test_two_runners_share_a_grid_through_claims(tmp_path):
+    import os
+
+    from training.classifier.protocol_v2 import claim, release
+
+    arm = tmp_path / "longtail-attn-lorahead-ce-s1"
+    assert claim(arm) and claim(arm)  # this process, again: still its own
+    release(arm)
+    (arm / "claim.pid").write_text(str(os.getppid()))  # a live runner holds it
+    assert not claim(arm)
+    for stale in ("4194305", "0", "not a pid"):  # a runner that is gone, or a broken claim
+        (arm / "claim.pid").write_text(stale)
+        assert claim(arm) and (arm / "claim.pid").read_text() == str(os.getpid())
+    release(arm)
+    assert not (arm / "claim.pid").exists()
