@@ -44,6 +44,17 @@ def test_three_in_a_row_are_three_parts_and_other_boxes_keep_their_strokes():
     assert parts == {0: [box_of(*CUP), box_of(*SAUCER), box_of(*third)]}  # far: one drawing, its own box
 
 
+def test_a_chain_whose_joint_extents_overlap_is_still_cut():
+    """A left, C under both A and B, then B right of A: no single cut in drawing order leaves two
+    groups whose joint boxes are apart (A and B+C overlap, A+C and B overlap), but each drawing's own
+    ink is apart from the others'."""
+    a = [square(20, 20, 100, 100), line(40, 60, 80, 60)]
+    c = [square(20, 104, 184, 160), line(40, 130, 160, 130)]
+    b = [square(104, 20, 184, 100), line(120, 60, 170, 60)]
+    parts = candidate_parts([[10.0, 10.0, 194.0, 170.0]], a + c + b, 4.0)
+    assert parts == {0: [box_of(*a), box_of(*c), box_of(*b)]}
+
+
 def test_drawings_whose_ink_overlaps_are_not_cut():
     over = [square(96, 40, 176, 120), line(116, 100, 156, 100)]  # 4 px of ink over the cup's
     assert candidate_parts([WHOLE], CUP + over, 4.0) == {}
@@ -66,9 +77,10 @@ def test_nothing_to_cut_without_boxes_strokes_or_with_strokes_outside_every_box(
     assert candidate_parts([[500.0, 500.0, 600.0, 600.0]], CUP + SAUCER, 4.0) == {}
 
 
-def test_parts_win_only_when_the_classifier_is_surer_of_every_part():
+def test_parts_win_only_when_the_classifier_is_on_average_as_sure_of_them():
     assert prefer_parts(0.3, [0.7, 0.5])
-    assert not prefer_parts(0.9, [0.6, 0.95])  # a house: walls and roof are each less of a thing
+    assert prefer_parts(0.5, [0.8, 0.3])  # on average
+    assert not prefer_parts(0.9, [0.6, 0.95])  # a house: walls and roof are less of a thing than the house
     assert not prefer_parts(0.3, [])
 
 
