@@ -8,7 +8,7 @@ overlap (:func:`_runs`); two or more runs, each a sizeable share of the largest,
 
 A candidate is only a candidate: many single drawings are also drawn part by part (a house's walls,
 then its roof; a tree's crown, then its trunk). The classifier arbitrates (:func:`prefer_parts`): the
-parts replace the whole only when it is, on average, at least as sure of the parts as of the whole. Nothing here draws
+parts replace the whole only when it is at least as sure of every part as of the whole. Nothing here draws
 pixels: the boxes are cut from the same clean sketch as every other box (one preprocessing path);
 the strokes only say where to cut.
 """
@@ -27,7 +27,7 @@ MIN_PART = 0.3  # a run's longer side, at least this share of the largest run's
 MAX_OVERLAP = 0.02  # runs' ink extents overlap by at most this share of the smaller one
 MAX_STROKES = 400  # a box with more strokes than this is not searched (hatching, scribbles)
 MAX_PARTS = 6
-PARTS_RATIO = 1.0  # prefer_parts: the parts' mean top score, at least this times the whole's
+PARTS_RATIO = 1.0  # prefer_parts: every part's top score, at least this times the whole's
 
 
 def _extent(points: list[np.ndarray], half: float) -> Box:
@@ -133,6 +133,7 @@ def candidate_parts(boxes: Sequence[Sequence[float]], strokes: Sequence, stroke_
 
 
 def prefer_parts(whole: float, parts: Sequence[float], ratio: float = PARTS_RATIO) -> bool:
-    """Whether the parts replace the whole: the classifier's top score, averaged over the parts, is at
-    least ``ratio`` times its top score for the whole."""
-    return bool(parts) and sum(parts) / len(parts) >= ratio * whole
+    """Whether the parts replace the whole: the classifier's top score for every part is at least
+    ``ratio`` times its top score for the whole (val: the parts' mean instead found 0.055 more of the
+    touching drawings but cost clean scenes 0.010 of precision and strays 0.013)."""
+    return bool(parts) and min(parts) >= ratio * whole

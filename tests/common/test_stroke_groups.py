@@ -77,9 +77,9 @@ def test_nothing_to_cut_without_boxes_strokes_or_with_strokes_outside_every_box(
     assert candidate_parts([[500.0, 500.0, 600.0, 600.0]], CUP + SAUCER, 4.0) == {}
 
 
-def test_parts_win_only_when_the_classifier_is_on_average_as_sure_of_them():
+def test_parts_win_only_when_the_classifier_is_as_sure_of_every_part():
     assert prefer_parts(0.3, [0.7, 0.5])
-    assert prefer_parts(0.5, [0.8, 0.3])  # on average
+    assert not prefer_parts(0.5, [0.8, 0.3])  # every part, not on average
     assert not prefer_parts(0.9, [0.6, 0.95])  # a house: walls and roof are less of a thing than the house
     assert not prefer_parts(0.3, [])
 
