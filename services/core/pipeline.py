@@ -105,15 +105,16 @@ def split_by_strokes(clean: Image.Image, objects: list[DetectedObject], ranked: 
                      strokes: dict) -> tuple[list[DetectedObject], list]:
     """Objects (and their ranked labels) with each box that holds several drawings, by the order of its
     strokes (:func:`services.core.stroke_groups.candidate_parts`), replaced by those drawings when the
-    classifier prefers them (:func:`services.core.stroke_groups.prefer_parts`). The parts are cut from
-    the same clean sketch as every box; each part's crop holds its own ink only (its neighbours' boxes
-    are the other parts)."""
-    from .stroke_groups import candidate_parts, prefer_parts
+    classifier prefers them (:func:`services.core.stroke_groups.prefer_parts`), and drawings whose
+    strokes lie in no box added where the classifier is confident of them
+    (:func:`services.core.stroke_groups.unboxed_runs`; ``detector_label`` ``"strokes"``, ``score`` 0:
+    no detector found them). Every box is cut from the same clean sketch; each crop holds its own ink
+    only (its neighbours' boxes are the other objects)."""
+    from .stroke_groups import candidate_parts, prefer_parts, unboxed_runs
 
+    drawn, width = strokes.get("strokes") or [], float(strokes.get("stroke_width") or 0.0)
     boxes = [o.box for o in objects]
-    cands = candidate_parts(boxes, strokes.get("strokes") or [], float(strokes.get("stroke_width") or 0.0))
-    if not cands:
-        return objects, ranked
+    cands = candidate_parts(boxes, drawn, width)
     out_o, out_r = [], []
     for j, (o, r) in enumerate(zip(objects, ranked, strict=True)):
         if j in cands:
@@ -125,7 +126,21 @@ def split_by_strokes(clean: Image.Image, objects: list[DetectedObject], ranked: 
                 continue
         out_o.append(o)
         out_r.append(r)
+    found = unboxed_runs([o.box for o in out_o], drawn, width, min(clean.size))
+    if found:
+        sure = _sure(classifier)
+        boxes = [o.box for o in out_o]
+        for b, labels in zip(found, classifier.classify(clean, boxes + [list(b) for b in found], top_k=top_k)[len(boxes):],
+                             strict=True):
+            if labels and sure(labels):
+                out_o.append(DetectedObject(box=[float(v) for v in b], score=0.0, detector_label="strokes"))
+                out_r.append(labels)
     return out_o, out_r
+
+
+def _sure(classifier):
+    """The classifier's "confident" test of a label list (its calibrated threshold), or a plain 0.5."""
+    return getattr(classifier, "confident", lambda labels: bool(labels) and labels[0][1] >= 0.5)
 
 
 def _labelled(clean: Image.Image, objects: list[DetectedObject], classifier, ranked, top_k: int = 5,
@@ -134,7 +149,7 @@ def _labelled(clean: Image.Image, objects: list[DetectedObject], classifier, ran
         objects, ranked = split_by_strokes(clean, objects, ranked, classifier, top_k, strokes)
     stats = clean.info.get(STATS_KEY)
     sketch = not (stats is not None and stats.looks_like_photo())
-    sure = getattr(classifier, "confident", lambda labels: bool(labels) and labels[0][1] >= 0.5)
+    sure = _sure(classifier)
     keep = resolve_parts([o.box for o in objects], [lab[0][1] if lab else 0.0 for lab in ranked])
     return [o.model_copy(update={"labels": [Label(label=n, score=s) for n, s in labels],
                                  "confident": sketch and sure(labels)})

@@ -8,7 +8,9 @@ overlap (:func:`_runs`); two or more runs, each a sizeable share of the largest,
 
 A candidate is only a candidate: many single drawings are also drawn part by part (a house's walls,
 then its roof; a tree's crown, then its trunk). The classifier arbitrates (:func:`prefer_parts`): the
-parts replace the whole only when it is at least as sure of every part as of the whole. Nothing here draws
+parts replace the whole only when it is at least as sure of every part as of the whole. Strokes that
+lie in no box at all (a drawing the detector missed, often one squeezed between others) are grouped
+the same way and become objects when the classifier is confident of them (:func:`unboxed_runs`). Nothing here draws
 pixels: the boxes are cut from the same clean sketch as every other box (one preprocessing path);
 the strokes only say where to cut.
 """
@@ -25,6 +27,7 @@ from .rendering import Box, as_point_arrays
 # "Drawn as strokes"):
 MIN_PART = 0.3  # a run's longer side, at least this share of the largest run's
 MAX_OVERLAP = 0.02  # runs' ink extents overlap by at most this share of the smaller one
+MIN_UNBOXED = 0.1  # a run of strokes in no box: its longer side, at least this share of the sketch's shorter
 MAX_STROKES = 400  # a box with more strokes than this is not searched (hatching, scribbles)
 MAX_PARTS = 6
 PARTS_RATIO = 1.0  # prefer_parts: every part's top score, at least this times the whole's
@@ -130,6 +133,25 @@ def candidate_parts(boxes: Sequence[Sequence[float]], strokes: Sequence, stroke_
             out[j] = [(float(ext[r, 0].min()), float(ext[r, 1].min()), float(ext[r, 2].max()),
                        float(ext[r, 3].max())) for r in runs]
     return out
+
+
+def unboxed_runs(boxes: Sequence[Sequence[float]], strokes: Sequence, stroke_width: float, short_side: float,
+                 min_side: float = MIN_UNBOXED) -> list[Box]:
+    """Drawings the detector boxed nowhere: the strokes that lie (mostly) in no box, grouped into runs
+    whose ink does not overlap (:func:`_merge_overlapping`; a small run is left alone, not joined to a
+    neighbour that may be anywhere), each run's ink extent where its longer side is at least
+    ``min_side`` of ``short_side`` (a stray dot or tick is not a drawing). Candidates only: the caller keeps those the
+    classifier is confident of."""
+    pts = as_point_arrays(strokes)
+    if not pts:
+        return []
+    own = owners(boxes, pts) if boxes else [None] * len(pts)
+    free = [p for p, o in zip(pts, own, strict=True) if o is None]
+    if not free or len(free) > MAX_STROKES:
+        return []
+    half = stroke_width / 2
+    runs = _merge_overlapping([(i, i + 1, _extent([p], half)) for i, p in enumerate(free)], MAX_OVERLAP)
+    return [r[2] for r in runs if _long(r[2]) >= min_side * short_side]
 
 
 def prefer_parts(whole: float, parts: Sequence[float], ratio: float = PARTS_RATIO) -> bool:

@@ -123,3 +123,35 @@ def test_classify_many_carries_each_jobs_strokes(sketch):
     drawn = {"strokes": CUP + SAUCER, "stroke_width": 4.0}
     out = pipeline.classify_many([(sketch, objects(), 1, drawn), (sketch, objects(), 1)], ByWidth())
     assert [len(o) for o in out] == [2, 1]
+
+
+def test_drawings_in_no_box_are_proposed_and_stray_marks_are_not():
+    from services.core.stroke_groups import unboxed_runs
+
+    missed = [square(300, 40, 380, 120), line(320, 80, 360, 80)]
+    tick = [line(200, 200, 206, 196)]
+    assert unboxed_runs([WHOLE], CUP + SAUCER + missed + tick, 4.0, short_side=400) == [box_of(*missed)]
+    assert unboxed_runs([WHOLE], CUP + SAUCER, 4.0, short_side=400) == []  # every stroke is boxed
+    assert unboxed_runs([], CUP, 4.0, short_side=400) == [box_of(*CUP)]  # nothing boxed at all
+
+
+class SureOf:
+    """A classifier double, confident (0.9) only of boxes whose left edge is at ``x`` or beyond."""
+
+    def __init__(self, x: float):
+        self.x = x
+
+    def classify(self, gray, boxes, top_k=5):
+        return [[("far" if b[0] >= self.x else "near", 0.9 if b[0] >= self.x else 0.3)][:top_k] for b in boxes]
+
+
+def test_a_drawing_the_detector_missed_is_added_only_when_the_classifier_is_sure_of_it():
+    missed = [square(300, 40, 380, 120), line(320, 80, 360, 80)]
+    drawn = {"strokes": CUP + missed, "stroke_width": 4.0}
+    sketch = render_strokes(CUP + missed, size=(400, 160), stroke_width=4.0, margin=None)
+    cup = [DetectedObject(box=list(box_of(*CUP)), score=0.8, detector_label="object")]
+    out = pipeline.classify(sketch, cup, SureOf(250), top_k=1, strokes=drawn)
+    assert [(o.box, o.detector_label, o.score) for o in out] == [
+        (list(box_of(*CUP)), "object", 0.8), (list(box_of(*missed)), "strokes", 0.0)]
+    assert out[1].confident
+    assert len(pipeline.classify(sketch, cup, SureOf(1000), top_k=1, strokes=drawn)) == 1  # not sure: left out
