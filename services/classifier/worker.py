@@ -15,7 +15,7 @@ import logging
 from services.common.inline import strokes_bytes
 from services.common.worker import Context, forward, load_clean, payload, register_stage
 from services.core import pipeline
-from services.core.requests import StrokesBody
+from services.core.requests import StrokesBody, classifier_strokes
 
 from .settings import get_classifier_settings
 
@@ -41,7 +41,7 @@ def load_strokes(ctx: Context, rec) -> dict | None:
     except Exception as exc:
         log.warning("job %s: strokes unreadable (%s); classifying from pixels only", rec.id, type(exc).__name__)
         return None
-    return {"strokes": body.strokes, "stroke_width": body.resolved_stroke_width()}
+    return classifier_strokes(body)
 
 
 def compute(ctx: Context, rec):

@@ -110,3 +110,12 @@ def render_strokes(
     layer = Image.new("L", (w, h), ink)
     canvas.paste(layer, (0, 0), small)
     return canvas
+
+
+def sketch_png(strokes: Sequence, width: int, height: int, stroke_width: float) -> bytes:
+    """The PNG of a strokes body as the API takes it (points in canvas pixels, a ``width`` x ``height``
+    canvas): what the gateway stores for a strokes job and ``sketchref recognize`` reads from a
+    ``.json`` input."""
+    from .imaging import encode_image
+
+    return encode_image(render_strokes(strokes, size=(width, height), stroke_width=stroke_width, margin=None))

@@ -137,15 +137,17 @@ def read_strokes_body(data: bytes) -> StrokesBody:
     return body
 
 
+def classifier_strokes(body: StrokesBody) -> dict:
+    """A strokes body's strokes as the classifier uses them: ``{"strokes", "stroke_width"}``."""
+    return {"strokes": body.strokes, "stroke_width": body.resolved_stroke_width()}
+
+
 def drawn_sketch(body: StrokesBody) -> tuple[bytes, dict]:
     """The sketch PNG a strokes body draws (the project's one renderer, as the gateway draws it) and
-    its strokes as the classifier uses them (``{"strokes", "stroke_width"}``)."""
-    from .imaging import encode_image
-    from .rendering import render_strokes
+    its strokes as the classifier uses them (:func:`classifier_strokes`)."""
+    from .rendering import sketch_png
 
-    width = body.resolved_stroke_width()
-    image = render_strokes(body.strokes, size=(body.width, body.height), stroke_width=width, margin=None)
-    return encode_image(image), {"strokes": body.strokes, "stroke_width": width}
+    return sketch_png(body.strokes, body.width, body.height, body.resolved_stroke_width()), classifier_strokes(body)
 
 
 TOP_K = TypeAdapter(TopK | None)

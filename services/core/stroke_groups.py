@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .rendering import Box, as_point_arrays
+from .rendering import Box, as_point_arrays, extent
 
 # Chosen on val (120 touching scenes with train gaps, 400 single drawings sent as strokes; README,
 # "Drawn as strokes"):
@@ -33,10 +33,10 @@ MAX_PARTS = 6
 PARTS_RATIO = 1.0  # prefer_parts: every part's top score, at least this times the whole's
 
 
-def _extent(points: list[np.ndarray], half: float) -> Box:
-    allp = np.concatenate(points, axis=0)
-    (x1, y1), (x2, y2) = allp.min(axis=0), allp.max(axis=0)
-    return float(x1 - half), float(y1 - half), float(x2 + half), float(y2 + half)
+def _ink(points: np.ndarray, half: float) -> Box:
+    """A stroke's ink extent: its centre line's extent grown by half the pen."""
+    x1, y1, x2, y2 = extent([points])
+    return x1 - half, y1 - half, x2 + half, y2 + half
 
 
 def _overlap(a: Box, b: Box) -> float:
@@ -91,14 +91,14 @@ def _merge_overlapping(runs: list[Run], max_overlap: float) -> list[Run]:
     return stack
 
 
-def _runs(ext: np.ndarray, min_part: float, max_overlap: float) -> list[slice]:
-    """Strokes (in drawing order; ``ext`` their ink extents, one row each) grouped into consecutive runs
-    whose extents pairwise overlap at most ``max_overlap``: every stroke starts a run of its own, and a
-    run that overlaps an earlier one is merged with it and everything drawn in between (a detail added
-    inside a drawing later joins it, and so does all that came between). A run smaller than
-    ``min_part`` of the largest one's longer side then joins the neighbour (in drawing order) it adds
-    least to, and the merging goes on. Returns the runs as slices of ``ext``."""
-    runs = _merge_overlapping([(i, i + 1, tuple(map(float, e))) for i, e in enumerate(ext)], max_overlap)
+def _runs(ext: list[Box], min_part: float, max_overlap: float) -> list[Run]:
+    """Strokes (in drawing order; ``ext`` their ink extents) grouped into consecutive runs whose extents
+    pairwise overlap at most ``max_overlap``: every stroke starts a run of its own, and a run that
+    overlaps an earlier one is merged with it and everything drawn in between (a detail added inside a
+    drawing later joins it, and so does all that came between). A run smaller than ``min_part`` of the
+    largest one's longer side then joins the neighbour (in drawing order) it adds least to, and the
+    merging goes on."""
+    runs = _merge_overlapping([(i, i + 1, e) for i, e in enumerate(ext)], max_overlap)
     while len(runs) > 1:
         longs = [_long(r[2]) for r in runs]
         small = [i for i, length in enumerate(longs) if length < min_part * max(longs)]
@@ -109,7 +109,7 @@ def _runs(ext: np.ndarray, min_part: float, max_overlap: float) -> list[slice]:
         a, b = min(i, j), max(i, j)
         runs = _merge_overlapping(runs[:a] + [(runs[a][0], runs[b][1], _union(runs[a][2], runs[b][2]))] + runs[b + 1:],
                                   max_overlap)
-    return [slice(r[0], r[1]) for r in runs]
+    return runs
 
 
 def candidate_parts(boxes: Sequence[Sequence[float]], strokes: Sequence, stroke_width: float,
@@ -127,11 +127,9 @@ def candidate_parts(boxes: Sequence[Sequence[float]], strokes: Sequence, stroke_
         mine = [p for p, o in zip(pts, own, strict=True) if o == j]
         if len(mine) < 2 or len(mine) > MAX_STROKES:
             continue
-        ext = np.array([_extent([p], half) for p in mine])
-        runs = _runs(ext, min_part, max_overlap)
+        runs = _runs([_ink(p, half) for p in mine], min_part, max_overlap)
         if 1 < len(runs) <= MAX_PARTS:
-            out[j] = [(float(ext[r, 0].min()), float(ext[r, 1].min()), float(ext[r, 2].max()),
-                       float(ext[r, 3].max())) for r in runs]
+            out[j] = [r[2] for r in runs]
     return out
 
 
@@ -150,7 +148,7 @@ def unboxed_runs(boxes: Sequence[Sequence[float]], strokes: Sequence, stroke_wid
     if not free or len(free) > MAX_STROKES:
         return []
     half = stroke_width / 2
-    runs = _merge_overlapping([(i, i + 1, _extent([p], half)) for i, p in enumerate(free)], MAX_OVERLAP)
+    runs = _merge_overlapping([(i, i + 1, _ink(p, half)) for i, p in enumerate(free)], MAX_OVERLAP)
     return [r[2] for r in runs if _long(r[2]) >= min_side * short_side]
 
 

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from services.core.imaging import ImageError, ImageHeader, encode_image, inspect_image, sniff_type
+from services.core.imaging import ImageError, ImageHeader, inspect_image, sniff_type
 from services.core.requests import (
     MAX_POINTS,
     MAX_STROKES,
@@ -176,10 +176,9 @@ def parse_strokes(body: bytes, s: GatewaySettings) -> StrokesBody:
 
 def render_png(strokes: list, width: int, height: int, stroke_width: float) -> bytes:
     """The sketch PNG of validated strokes (picklable: it runs in the render process pool)."""
-    from services.core.rendering import render_strokes
+    from services.core.rendering import sketch_png
 
-    im = render_strokes(strokes, size=(width, height), stroke_width=stroke_width, margin=None)
-    return encode_image(im)
+    return sketch_png(strokes, width, height, stroke_width)
 
 
 def _payload_sha(*parts: bytes | str) -> str:

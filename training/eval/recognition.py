@@ -34,9 +34,9 @@ import numpy as np
 
 from services.core.imaging import encode_image
 from services.core.pipeline import iou
-from services.core.rendering import place_strokes
+from services.core.rendering import extent, place_strokes
 from services.core.requests import StrokesBody, drawn_sketch
-from training.classifier.renders import reference_image
+from training.classifier.renders import REFERENCE, reference_image
 from training.data.quickdraw import load_drawings
 from training.data.scenes import SceneConfig, compose_scene
 from training.data.styles import APPEARANCE, STYLES, styled_scene
@@ -65,10 +65,11 @@ def match(pred: list, truth: list, thr: float = 0.5) -> int:
 
 
 def single_strokes(d) -> dict:
-    """A single drawing as the app would send it: 512x512, 6 px, 10% margin (as :func:`reference_image`)."""
-    placed, _ = place_strokes(d.strokes, (51.2, 51.2, 460.8, 460.8), 6.0)
-    return {"strokes": [[p[:, 0].tolist(), p[:, 1].tolist()] for p in placed], "width": 512, "height": 512,
-            "stroke_width": 6.0}
+    """A single drawing as the app would send it, placed as :func:`reference_image` draws it."""
+    size, width, m = REFERENCE["size"], REFERENCE["stroke_width"], REFERENCE["margin"] * REFERENCE["size"]
+    placed, _ = place_strokes(d.strokes, (m, m, size - m, size - m), width)
+    return {"strokes": [[p[:, 0].tolist(), p[:, 1].tolist()] for p in placed], "width": size, "height": size,
+            "stroke_width": width}
 
 
 def as_strokes(body: dict) -> tuple[bytes, dict]:
@@ -79,12 +80,8 @@ def as_strokes(body: dict) -> tuple[bytes, dict]:
 def drawn_boxes(scene) -> list:
     """The scene's object boxes as its strokes body draws them: centre-line extents grown by half its pen."""
     half = scene.pen / 2
-    out = []
-    for obj in scene.strokes[:len(scene.boxes)]:
-        a = np.concatenate(obj)
-        out.append((float(a[:, 0].min() - half), float(a[:, 1].min() - half),
-                    float(a[:, 0].max() + half), float(a[:, 1].max() + half)))
-    return out
+    return [(x1 - half, y1 - half, x2 + half, y2 + half)
+            for x1, y1, x2, y2 in (extent(obj) for obj in scene.strokes[:len(scene.boxes)])]
 
 
 def eval_single(recognizer, limit: int | None, seed: int, split: str = "test", strokes: str | None = None) -> dict:
